@@ -1,0 +1,361 @@
+"""The `migrate` command: click commands only. They parse options, call the engine, print, exit.
+
+Exit codes (CONTRACT.md): 0 nothing found, or changed as asked; 1 findings remain (scan, check,
+apply) or files would change (apply --dry-run) or restore refused to overwrite edited files;
+2 usage or input errors (bad options, missing paths, unknown rule codes, files that do not
+decode or parse: those are reported and skipped, the others still processed).
+
+Nothing heavy is imported at module level: `migrate check` on files with nothing to do must not
+pay for LibCST (the engine imports the analysis only when a file passes the text prefilter).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from migrate import __version__
+
+PROGRESS_MIN_FILES = 50
+
+
+class UsageFailure(click.ClickException):
+    """An error the user can fix: printed as `Error: ...`, exit code 2."""
+
+    exit_code = 2
+
+
+def _engine():
+    from migrate import engine
+
+    return engine
+
+
+def _settings(paths, select, ignore, exclude, extend_exclude, jobs):
+    engine = _engine()
+    try:
+        return engine.load_settings(
+            list(paths), select=select, ignore=ignore, exclude=exclude,
+            extend_exclude=extend_exclude, jobs=jobs,
+        )
+    except engine.MigrateError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+class _ProgressBar:
+    """A click progress bar on stderr, one a stage, for long runs on a terminal only."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.stage = None
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total < PROGRESS_MIN_FILES:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(length=total, label=stage, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _run(paths, settings, *, fix, stdin_filename, progress_enabled):
+    engine = _engine()
+    stdin_bytes = None
+    if engine.STDIN in paths:
+        stdin_bytes = click.get_binary_stream("stdin").read()
+    bar = _ProgressBar(progress_enabled and sys.stderr.isatty())
+    try:
+        return engine.run(list(paths), settings, fix=fix, stdin_bytes=stdin_bytes,
+                          stdin_filename=stdin_filename, progress=bar)
+    except engine.MigrateError as exc:
+        raise UsageFailure(str(exc)) from None
+    finally:
+        bar.close()
+
+
+def _selection_options(func):
+    options = [
+        click.option("--select", metavar="CODES",
+                     help="Only these rule codes (comma separated; a prefix such as QM0 works)."),
+        click.option("--ignore", metavar="CODES", help="Leave out these rule codes."),
+        click.option("--exclude", metavar="PATTERN", multiple=True,
+                     help="Skip paths matching this gitignore-style pattern (repeatable); "
+                          "replaces `exclude` from pyproject.toml."),
+        click.option("--extend-exclude", metavar="PATTERN", multiple=True,
+                     help="Skip these patterns as well as the configured ones (repeatable)."),
+        click.option("--jobs", "-j", type=click.IntRange(min=0), default=None,
+                     help="Worker processes (default: one a core; 0 too)."),
+        click.option("--stdin-filename", metavar="PATH",
+                     help="The path to report for source read from `-` (stdin)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="migrate")
+def cli() -> None:
+    """Find queuack tasks that wire their parents by hand and move them to the TaskContext.
+
+    \b
+    migrate scan .              report what would change
+    migrate apply . --dry-run   show the diffs, write nothing
+    migrate apply . --backup    rewrite, keeping the originals for `migrate restore`
+    """
+
+
+@cli.command()
+@PATHS
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
+              default="text", show_default=True, help="Output format.")
+@_selection_options
+@click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
+def scan(paths, fmt, select, ignore, exclude, extend_exclude, jobs, stdin_filename, no_progress):
+    """Report legacy wiring under PATH... (files, folders, or - for stdin).
+
+    Exit 1 when something is found, 0 when all is clear, 2 on errors.
+    """
+    from migrate.report import Report, render
+
+    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs)
+    result = _run(paths, settings, fix=False, stdin_filename=stdin_filename,
+                  progress_enabled=fmt == "text" and not no_progress)
+    report = Report(result.findings, result.n_files, result.errors)
+    click.echo(render(report, fmt), nl=False)
+    sys.exit(2 if result.errors else 1 if report.findings else 0)
+
+
+def _print_diff(text: str, color: bool, err: bool = False) -> None:
+    if not color:
+        click.echo(text, nl=False, err=err)
+        return
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            styled = click.style(line, bold=True)
+        elif line.startswith("@@"):
+            styled = click.style(line, fg="cyan")
+        elif line.startswith("+"):
+            styled = click.style(line, fg="green")
+        elif line.startswith("-"):
+            styled = click.style(line, fg="red")
+        else:
+            styled = line
+        click.echo(styled, nl=False, color=True, err=err)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@cli.command()
+@PATHS
+@click.option("--dry-run", is_flag=True, help="Print unified diffs; write nothing. Exit 1 if "
+                                              "files would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Also print the diff of each rewrite.")
+@click.option("--backup", is_flag=True, help="Keep the originals (in .migrate-backup/ at the "
+                                             "project root) for `migrate restore`.")
+@_selection_options
+@click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
+def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exclude, jobs,
+          stdin_filename, no_progress):
+    """Rewrite legacy wiring under PATH... to the TaskContext.
+
+    With `-`, the source is read from stdin and the rewritten source goes to stdout.
+    Exit 0 when everything was fixed, 1 when findings remain that cannot be fixed (or, with
+    --dry-run, when files would change), 2 on errors (nothing is written when a rewritten file
+    fails to parse or compile).
+    """
+    from migrate.report import finding_line
+
+    engine = _engine()
+    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs)
+    result = _run(paths, settings, fix=True, stdin_filename=stdin_filename,
+                  progress_enabled=not no_progress)
+    changed = result.changed()
+    stdout_is_code = engine.STDIN in paths and not dry_run
+    say_err = stdout_is_code  # the messages go to stderr when stdout carries the source
+    color = click.get_text_stream("stdout").isatty()
+
+    if stdout_is_code:  # `apply -`: the rewritten source (or the original) goes to stdout
+        new_text = {f.source.display: t for f, t in changed}
+        for loaded in result.files:
+            if loaded.source.fspath is not None:
+                continue
+            text = new_text.get(loaded.source.display, loaded.text)
+            if text is not loaded.text:
+                try:
+                    engine.verify(text, loaded.source.display)
+                except ValueError as exc:
+                    result.errors.append(engine.FileError(loaded.source.display, str(exc)))
+                    text = loaded.text
+            out = click.get_binary_stream("stdout")
+            out.write(engine.encode_source(text, loaded.encoding))
+            out.flush()
+
+    def emit_errors(errors):
+        for e in sorted(errors, key=lambda e: e.path):
+            click.echo(f"{e.path}: error: {e.message}", err=True)
+
+    if dry_run:
+        for loaded, new in changed:
+            _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display), color)
+        remaining = [f for f in result.findings if not f.fixable]
+        for f in remaining:
+            click.echo(finding_line(f), err=True)
+        emit_errors(result.errors)
+        if changed:
+            click.echo(f"{_plural(len(changed), 'file')} would be rewritten; "
+                       f"{_plural(len(remaining), 'finding')} cannot be fixed.", err=True)
+        else:
+            click.echo(f"Nothing to rewrite in {_plural(result.n_files, 'file')}.", err=True)
+        sys.exit(2 if result.errors else 1 if changed else 0)
+
+    written = engine.write_changes(result, backup=backup)
+    if show_diff:
+        written_set = set(written.written)
+        for loaded, new in changed:
+            if loaded.source.display in written_set:
+                _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display),
+                            color, err=say_err)
+    for path in written.written:
+        click.echo(f"Rewrote {path}", err=say_err)
+    done = set(written.written)
+    if stdout_is_code:
+        done |= {f.source.display for f, _ in changed if f.source.fspath is None}
+    fixed = [f for f in result.findings if f.fixable and f.path in done]
+    remaining = [f for f in result.findings if not (f.fixable and f.path in done)]
+    for f in remaining:
+        click.echo(finding_line(f), err=say_err)
+        if f.hint:
+            click.echo(f"    hint: {f.hint}", err=say_err)
+    errors = result.errors + written.errors
+    emit_errors(errors)
+    if written.backup_dir is not None:
+        click.echo(f"Originals kept in {written.backup_dir} (undo: migrate restore "
+                   f"{' '.join(paths)})", err=say_err)
+    if written.written or fixed:
+        summary = (f"Rewrote {_plural(len(written.written), 'file')} "
+                   f"({_plural(len(fixed), 'fix')}); ")
+    else:
+        summary = f"Nothing rewritten in {_plural(result.n_files, 'file')}; "
+    summary += (f"{_plural(len(remaining), 'finding')} remain"
+                f"{'s' if len(remaining) == 1 else ''} (not fixable)."
+                if remaining else "no findings remain.")
+    click.echo(summary, err=say_err)
+    sys.exit(2 if errors else 1 if remaining else 0)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--force", is_flag=True, help="Overwrite files edited since the apply.")
+def restore(paths, force):
+    """Put back, byte for byte, what the last `apply --backup` changed under PATH...
+
+    Refuses (exit 1, nothing restored) when a file was edited since, unless --force.
+    The restored files leave the backup; an emptied backup is deleted, so a second restore
+    steps back to the backup before it.
+    """
+    engine = _engine()
+    try:
+        result = engine.restore(list(paths), force=force)
+    except engine.RestoreConflict as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except engine.MigrateError as exc:
+        raise UsageFailure(str(exc)) from None
+    for path in result.restored:
+        click.echo(f"Restored {path}")
+    for path in result.unchanged:
+        click.echo(f"Already original: {path}")
+    click.echo(f"Restored {_plural(len(result.restored), 'file')} from {result.backup_dir}.")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
+@_selection_options
+def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename):
+    """The pre-commit entry: exit 1 where old patterns remain in FILE...; nothing is written.
+
+    Quiet when all is clear.
+    """
+    if not files:
+        return  # pre-commit may call a hook with no files
+    from migrate.report import finding_line
+
+    settings = _settings(files, select, ignore, exclude, extend_exclude, jobs)
+    result = _run(files, settings, fix=False, stdin_filename=stdin_filename,
+                  progress_enabled=False)
+    findings = result.findings
+    for f in findings:
+        click.echo(finding_line(f))
+    for e in sorted(result.errors, key=lambda e: e.path):
+        click.echo(f"{e.path}: error: {e.message}", err=True)
+    if findings:
+        fixable = sum(1 for f in findings if f.fixable)
+        click.echo(f"Found {_plural(len(findings), 'finding')} ({fixable} fixable): run "
+                   f"`migrate apply` on these files.")
+    sys.exit(2 if result.errors else 1 if findings else 0)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+def rules(fmt):
+    """List the rules."""
+    from migrate import report
+    from migrate.rules import RULES
+
+    if fmt == "text":
+        click.echo(report.rules_text(RULES), nl=False)
+    elif fmt == "json":
+        click.echo(report.rules_json(RULES), nl=False)
+    else:
+        import migrate.rules as rules_module
+
+        click.echo(_rules_markdown(rules_module), nl=False)
+
+
+def _rules_markdown(rules_module) -> str:
+    for name in ("rules_markdown", "render_markdown", "markdown", "docs_markdown",
+                 "generate_markdown", "to_markdown"):
+        fn = getattr(rules_module, name, None)
+        if callable(fn):
+            text = fn()
+            return text if text.endswith("\n") else text + "\n"
+    parts = ["# migrate rules\n"]  # fallback: build it from RULES
+    for code in sorted(rules_module.RULES):
+        info = rules_module.RULES[code]
+        parts.append(f"\n## {code}: {info.name}\n\n{(info.doc or info.summary).strip()}\n")
+    return "".join(parts)
+
+
+@cli.command()
+@click.argument("code")
+def explain(code):
+    """Print the documentation of rule CODE."""
+    from migrate.rules import RULES
+
+    info = RULES.get(code.strip().upper())
+    if info is None:
+        raise UsageFailure(f"unknown rule code {code!r}; known codes: {', '.join(sorted(RULES))}")
+    fix = "fixable by `migrate apply`" if info.fixable else "reported only, never rewritten"
+    click.echo(f"{info.code} ({info.name}): {info.summary}\n[{fix}]\n")
+    click.echo((info.doc or "").strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli.main(args=argv, prog_name="migrate")
+    return 0

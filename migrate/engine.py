@@ -1,0 +1,1030 @@
+"""The engine: find files, prefilter, analyse in parallel, write atomically, back up, restore.
+
+This module is the part of `migrate` that touches the file system. It knows nothing about
+LibCST: the analysis (`migrate.analysis`) is imported lazily, and only when at least one file
+passed the text prefilter, so that `migrate check` on files with nothing to do stays fast.
+
+Decisions worth knowing
+-----------------------
+* **.gitignore** is parsed here, without git and without extra dependencies. Supported: blank
+  lines, ``#`` comments, ``\\#``/``\\!`` escapes, ``!`` negation, a trailing ``/`` for directories
+  only, anchored patterns (a ``/`` at the start or in the middle) and unanchored ones (match at
+  any depth), ``*``, ``?``, ``[...]`` and ``**`` (leading ``**/``, trailing ``/**``, inner
+  ``/**/``). Nested .gitignore files apply below their own folder, the deeper ones winning; the
+  .gitignore files of the folders above a scan root count up to the repository root (the folder
+  holding ``.git``), as does ``.git/info/exclude``. The user's global excludes file is not read.
+  .gitignore applies to directory walks only: a file named on the command line is always read.
+* Always skipped in directory walks: hidden folders, ``__pycache__``, ``node_modules``, ``build``,
+  ``dist``, ``*.egg-info``, ``site-packages`` and virtual environments (``venv``, ``.venv``, or any
+  folder holding a ``pyvenv.cfg``). ``--exclude``/``exclude`` patterns use the gitignore syntax
+  above, relative to the current folder (command line) or to the pyproject.toml folder (config),
+  and also apply to files named on the command line. ``--exclude`` replaces the configured
+  ``exclude``; ``extend-exclude`` is always added.
+* **Backups** go to ``<project root>/.migrate-backup/<UTC timestamp>/`` with a ``manifest.json``;
+  the project root is the nearest folder holding pyproject.toml or .git above the first PATH (else
+  the current folder). ``restore`` takes the newest backup holding files under the given paths,
+  puts those files back byte for byte (and their mode), then deletes them from the backup; a
+  backup left empty is removed, so a second ``restore`` steps back to the backup before it, like
+  an undo stack. Nothing is restored if any of the files was edited since the apply (its content
+  is neither the rewritten nor the original one) unless ``force`` is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import sys
+import tempfile
+import tokenize
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from migrate.model import FileResult, Finding, RuleSelection
+
+STDIN = "-"
+BACKUP_DIR_NAME = ".migrate-backup"
+MANIFEST_NAME = "manifest.json"
+CONFIG_KEYS = ("select", "ignore", "exclude", "extend-exclude", "jobs")
+
+# Folders never entered by a directory walk (hidden folders are skipped too).
+SKIP_DIR_NAMES = frozenset(
+    {"__pycache__", "node_modules", "build", "dist", "site-packages", "venv", ".venv"}
+)
+# Below this many candidate files the analysis runs in this process: starting workers costs more.
+PARALLEL_MIN_FILES = 8
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class MigrateError(Exception):
+    """A usage or input error: the command stops with exit code 2 and this message."""
+
+    exit_code = 2
+
+
+class RestoreConflict(Exception):
+    """restore would overwrite files edited since the apply; nothing was restored."""
+
+    exit_code = 1
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        names = ", ".join(paths)
+        super().__init__(
+            f"not restoring: edited since the apply: {names} (use --force to overwrite)"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Rule codes and settings
+
+
+def known_codes() -> list[str]:
+    from migrate.rules import RULES  # no libcst import
+
+    return sorted(RULES)
+
+
+def parse_codes(value: str | Iterable[str] | None, origin: str) -> frozenset[str] | None:
+    """Split and validate rule codes ("QM001,QM002" or a list). A prefix of known codes is fine."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = [value]
+    else:
+        items = list(value)
+    codes: set[str] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise MigrateError(f"{origin}: expected rule codes as strings, got {item!r}")
+        for part in re.split(r"[,\s]+", item):
+            if part:
+                codes.add(part.strip().upper())
+    known = known_codes()
+    for code in sorted(codes):
+        if not any(k.startswith(code) for k in known):
+            raise MigrateError(
+                f"unknown rule code {code!r} in {origin}; known codes: {', '.join(known)}"
+            )
+    return frozenset(codes)
+
+
+@dataclass
+class Settings:
+    """The effective settings of one run: configuration merged with command-line options."""
+
+    selection: RuleSelection = field(default_factory=RuleSelection)
+    excludes: list["IgnoreRule"] = field(default_factory=list)
+    jobs: int = 1
+    config_path: Path | None = None
+
+
+def find_config(start: Path) -> tuple[Path, dict] | None:
+    """The nearest pyproject.toml above `start` with a [tool.queuack.migrate] table."""
+    import tomllib
+
+    start = start.resolve()
+    for folder in [start, *start.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise MigrateError(f"cannot read {candidate}: {exc}") from None
+            table = data.get("tool", {}).get("queuack", {}).get("migrate")
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise MigrateError(f"{candidate}: [tool.queuack.migrate] must be a table")
+                return candidate, table
+    return None
+
+
+def _start_folder(paths: list[str]) -> Path:
+    for p in paths:
+        if p != STDIN:
+            path = Path(p)
+            return path if path.is_dir() else (path.parent if str(path.parent) else Path("."))
+    return Path.cwd()
+
+
+def _as_list(value, key: str, config: Path) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise MigrateError(f"{config}: '{key}' must be a string or a list of strings")
+
+
+def load_settings(
+    paths: list[str],
+    *,
+    select: str | Iterable[str] | None = None,
+    ignore: str | Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    extend_exclude: Iterable[str] | None = None,
+    jobs: int | None = None,
+    use_config: bool = True,
+) -> Settings:
+    """Merge [tool.queuack.migrate] from the nearest pyproject.toml with the command line."""
+    cwd = Path.cwd()
+    found = find_config(_start_folder(paths)) if use_config else None
+    table: dict = {}
+    config_path = None
+    if found:
+        config_path, table = found
+        unknown = sorted(set(table) - set(CONFIG_KEYS))
+        if unknown:
+            raise MigrateError(
+                f"{config_path}: unknown key(s) in [tool.queuack.migrate]: {', '.join(unknown)};"
+                f" known keys: {', '.join(CONFIG_KEYS)}"
+            )
+    config_origin = f"{config_path} [tool.queuack.migrate]"
+
+    sel = parse_codes(select, "--select")
+    if sel is None and "select" in table:
+        sel = parse_codes(_as_list(table["select"], "select", config_path), config_origin)
+    ign = parse_codes(ignore, "--ignore")
+    if ign is None and "ignore" in table:
+        ign = parse_codes(_as_list(table["ignore"], "ignore", config_path), config_origin)
+
+    excludes: list[IgnoreRule] = []
+    cfg_base = config_path.parent if config_path else cwd
+    exclude = list(exclude or [])
+    if exclude:
+        excludes += [r for p in exclude if (r := IgnoreRule.parse(p, cwd.resolve()))]
+    elif "exclude" in table:
+        excludes += [
+            r
+            for p in _as_list(table["exclude"], "exclude", config_path)
+            if (r := IgnoreRule.parse(p, cfg_base))
+        ]
+    if "extend-exclude" in table:
+        excludes += [
+            r
+            for p in _as_list(table["extend-exclude"], "extend-exclude", config_path)
+            if (r := IgnoreRule.parse(p, cfg_base))
+        ]
+    excludes += [r for p in (extend_exclude or []) if (r := IgnoreRule.parse(p, cwd.resolve()))]
+
+    if jobs is None and "jobs" in table:
+        jobs = table["jobs"]
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 0:
+            raise MigrateError(f"{config_path}: 'jobs' must be a whole number >= 0")
+    if not jobs:  # None or 0: one worker a core
+        jobs = os.cpu_count() or 1
+    return Settings(
+        selection=RuleSelection(select=sel or frozenset(), ignore=ign or frozenset()),
+        excludes=excludes,
+        jobs=jobs,
+        config_path=config_path,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# .gitignore
+
+
+def _translate_glob(pattern: str) -> str:
+    """A gitignore glob (without anchoring slash and trailing slash) as a regular expression."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if pattern.startswith("**", i):
+                j = i + 2
+                at_segment_start = i == 0 or pattern[i - 1] == "/"
+                if at_segment_start and j == n:
+                    out.append(".*")
+                    i = j
+                    continue
+                if at_segment_start and pattern[j] == "/":
+                    out.append("(?:.*/)?")
+                    i = j + 1
+                    continue
+                out.append("[^/]*")
+                i = j
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i + 1
+            if j < n and pattern[j] in "!^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : j]
+                if body[:1] in ("!", "^"):
+                    body = "^" + body[1:]
+                body = body.replace("\\", "\\\\")
+                out.append(f"(?!/)[{body}]")
+                i = j
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """One gitignore-style pattern, relative to the folder `base`."""
+
+    base: Path
+    regex: re.Pattern
+    negate: bool
+    dir_only: bool
+    text: str
+
+    @classmethod
+    def parse(cls, line: str, base: Path) -> "IgnoreRule | None":
+        text = line.rstrip("\n").rstrip("\r")
+        # Trailing spaces are ignored unless escaped.
+        stripped = text.rstrip(" ")
+        if stripped.endswith("\\") and len(stripped) < len(text):
+            stripped += " "
+        pat = stripped
+        if not pat or pat.startswith("#"):
+            return None
+        negate = False
+        if pat.startswith("!"):
+            negate, pat = True, pat[1:]
+        elif pat.startswith("\\!") or pat.startswith("\\#"):
+            pat = pat[1:]
+        dir_only = pat.endswith("/")
+        pat = pat.rstrip("/")
+        if not pat:
+            return None
+        anchored = "/" in pat
+        pat = pat.lstrip("/")
+        regex = _translate_glob(pat)
+        if not anchored:
+            regex = "(?:.*/)?" + regex
+        return cls(base, re.compile(regex + r"\Z", re.DOTALL), negate, dir_only, line.strip())
+
+    def match(self, path: Path, is_dir: bool) -> bool:
+        if self.dir_only and not is_dir:
+            return False
+        try:
+            rel = path.relative_to(self.base)
+        except ValueError:
+            return False
+        rel_text = rel.as_posix()
+        if rel_text == ".":
+            return False
+        return bool(self.regex.match(rel_text))
+
+
+def is_ignored(rules: Iterable[IgnoreRule], path: Path, is_dir: bool) -> bool:
+    """Git's rule: the last pattern that matches decides."""
+    ignored = False
+    for rule in rules:
+        if rule.match(path, is_dir):
+            ignored = not rule.negate
+    return ignored
+
+
+def read_ignore_file(path: Path, base: Path) -> list[IgnoreRule]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [r for line in text.splitlines() if (r := IgnoreRule.parse(line, base))]
+
+
+def _repo_root(folder: Path) -> Path | None:
+    for candidate in [folder, *folder.parents]:
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def ancestor_ignore_rules(root: Path) -> list[IgnoreRule]:
+    """The .gitignore rules that apply to `root` from the folders above it, up to the repo root."""
+    repo = _repo_root(root)
+    if repo is None:
+        return []
+    rules = read_ignore_file(repo / ".git" / "info" / "exclude", repo)
+    chain = [root, *root.parents]
+    chain = chain[: chain.index(repo) + 1]
+    for folder in reversed(chain[1:]):  # repo root first; `root` itself is read by the walk
+        rules += read_ignore_file(folder / ".gitignore", folder)
+    return rules
+
+
+# --------------------------------------------------------------------------------------------
+# Discovery
+
+
+@dataclass
+class SourceFile:
+    """A file to analyse: how it is shown, where it lives and its module name for the index."""
+
+    display: str
+    fspath: Path | None  # None for stdin
+    module: str | None
+
+
+def module_name(path: Path) -> str | None:
+    """The dotted name Python would import `path` by: walk up through __init__.py packages.
+
+    A file in a plain folder of scripts is named by its stem, so `from tasks import x` resolves
+    between scripts that sit side by side.
+    """
+    path = path.resolve()
+    if path.suffix not in (".py", ".pyi"):
+        return None
+    parts = [] if path.stem == "__init__" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
+
+
+def _is_skipped_dir(entry: os.DirEntry) -> bool:
+    name = entry.name
+    if name.startswith(".") or name in SKIP_DIR_NAMES or name.endswith(".egg-info"):
+        return True
+    return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+
+
+def _walk(root: Path, display_root: str, inherited: list[IgnoreRule], excludes: list[IgnoreRule]
+          ) -> Iterator[tuple[str, Path]]:
+    stack = [(root, display_root, inherited)]
+    while stack:
+        folder, shown, rules = stack.pop()
+        own = folder / ".gitignore"
+        if own.is_file():
+            rules = rules + read_ignore_file(own, folder)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            path = folder / entry.name
+            try:  # symlinked folders are not followed (no loops, no escaping the tree)
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if _is_skipped_dir(entry) or is_ignored(rules, path, True) or is_ignored(
+                    excludes, path, True
+                ):
+                    continue
+                subdirs.append((path, os.path.join(shown, entry.name), rules))
+            elif entry.name.endswith(".py"):
+                if is_ignored(rules, path, False) or is_ignored(excludes, path, False):
+                    continue
+                yield os.path.normpath(os.path.join(shown, entry.name)), path
+        stack.extend(reversed(subdirs))
+
+
+def _excluded_explicitly(excludes: list[IgnoreRule], path: Path) -> bool:
+    if is_ignored(excludes, path, False):
+        return True
+    # A file inside an excluded folder is excluded as well.
+    return any(is_ignored(excludes, parent, True) for parent in path.parents)
+
+
+def discover(paths: list[str], settings: Settings, stdin_filename: str | None = None
+             ) -> list[SourceFile]:
+    """The files named by PATH...: files as given, folders walked, `-` for stdin."""
+    if not paths:
+        raise MigrateError("no PATH given")
+    missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
+    if missing:
+        raise MigrateError("path not found: " + ", ".join(missing))
+    if paths.count(STDIN) > 1:
+        raise MigrateError("'-' (stdin) can be given only once")
+    found: list[SourceFile] = []
+    seen: set[Path] = set()
+    for p in paths:
+        if p == STDIN:
+            module = None
+            if stdin_filename:
+                module = (
+                    module_name(Path(stdin_filename))
+                    if os.path.exists(stdin_filename)
+                    else (Path(stdin_filename).stem or None)
+                )
+            found.append(SourceFile(stdin_filename or STDIN, None, module))
+            continue
+        path = Path(p).absolute()
+        if path.is_dir():
+            resolved = path.resolve()
+            inherited = ancestor_ignore_rules(resolved)
+            for shown, file_path in _walk(resolved, p, inherited, settings.excludes):
+                real = file_path.resolve()
+                if real not in seen:
+                    seen.add(real)
+                    found.append(SourceFile(shown, file_path, module_name(real)))
+        else:
+            real = path.resolve()
+            if real in seen or _excluded_explicitly(settings.excludes, real):
+                continue
+            seen.add(real)
+            found.append(SourceFile(os.path.normpath(p), path, module_name(real)))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class LoadedFile:
+    source: SourceFile
+    raw: bytes
+    text: str
+    encoding: str
+    mode: int | None
+
+
+def decode_source(raw: bytes) -> tuple[str, str]:
+    """Decode per PEP 263 (BOM, coding cookie, else UTF-8); newlines are kept as they are."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    return raw.decode(encoding), encoding
+
+
+def load(source: SourceFile, stdin_bytes: bytes | None = None) -> LoadedFile:
+    """Read and decode one file. Raises OSError, SyntaxError (bad cookie) or UnicodeDecodeError."""
+    if source.fspath is None:
+        raw = stdin_bytes if stdin_bytes is not None else sys.stdin.buffer.read()
+        mode = None
+    else:
+        with open(source.fspath, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            raw = fh.read()
+        mode = stat.S_IMODE(st.st_mode)
+    text, encoding = decode_source(raw)
+    return LoadedFile(source, raw, text, encoding, mode)
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis
+
+
+@dataclass
+class FileError:
+    path: str
+    message: str
+
+
+@dataclass
+class RunResult:
+    """What one run found: a result per analysed file, and the files that could not be read."""
+
+    files: list[LoadedFile] = field(default_factory=list)
+    results: dict[str, FileResult] = field(default_factory=dict)
+    errors: list[FileError] = field(default_factory=list)
+    n_files: int = 0
+    n_candidates: int = 0
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted(f for r in self.results.values() for f in r.findings)
+
+    def changed(self) -> list[tuple[LoadedFile, str]]:
+        """(file, new text) for each file a rule really changed."""
+        out = []
+        for loaded in self.files:
+            res = self.results.get(loaded.source.display)
+            if res and res.new_source is not None and res.new_source != loaded.text:
+                out.append((loaded, res.new_source))
+        return out
+
+
+def _summarize(item: tuple[str, str, str | None]):
+    from migrate import analysis
+
+    return analysis.summarize(*item)
+
+
+_WORKER_STATE: dict = {}
+
+
+def _init_fix_worker(index, selection, fix) -> None:
+    _WORKER_STATE.update(index=index, selection=selection, fix=fix)
+
+
+def _fix(item: tuple[str, str]) -> FileResult:
+    from migrate import analysis
+
+    path, source = item
+    s = _WORKER_STATE
+    return analysis.fix_file(path, source, s["index"], s["selection"], s["fix"])
+
+
+def _mp_context():
+    import multiprocessing
+
+    # Fork shares the already imported libcst with the workers: no second import per worker.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _map(func, items: list, jobs: int, stage: str, progress: Progress | None,
+         initializer=None, initargs=()) -> list:
+    """Apply func to items, in a process pool when it pays; an exception becomes the result."""
+    total = len(items)
+    results: list = [None] * total
+    if progress:
+        progress(stage, 0, total)
+    if jobs <= 1 or total < PARALLEL_MIN_FILES:
+        if initializer:
+            initializer(*initargs)
+        for i, item in enumerate(items):
+            try:
+                results[i] = func(item)
+            except Exception as exc:  # a bug or a RecursionError on one file must not stop all
+                results[i] = exc
+            if progress:
+                progress(stage, i + 1, total)
+        return results
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, total), mp_context=_mp_context(), initializer=initializer,
+        initargs=initargs,
+    ) as pool:
+        futures = {pool.submit(func, item): i for i, item in enumerate(items)}
+        for done, fut in enumerate(as_completed(futures), 1):
+            try:
+                results[futures[fut]] = fut.result()
+            except Exception as exc:
+                results[futures[fut]] = exc
+            if progress:
+                progress(stage, done, total)
+    return results
+
+
+def run(
+    paths: list[str],
+    settings: Settings,
+    *,
+    fix: bool = False,
+    stdin_bytes: bytes | None = None,
+    stdin_filename: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Discover, read, prefilter and analyse. Nothing is written here."""
+    from migrate.prefilter import might_need_migration  # pure text, no libcst
+
+    result = RunResult()
+    sources = discover(paths, settings, stdin_filename)
+    result.n_files = len(sources)
+    candidates: list[LoadedFile] = []
+    for src in sources:
+        try:
+            loaded = load(src, stdin_bytes)
+        except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as exc:
+            result.errors.append(FileError(src.display, f"cannot read: {_describe(exc)}"))
+            continue
+        result.files.append(loaded)
+        result.results[src.display] = FileResult(src.display)
+        if might_need_migration(loaded.text):
+            candidates.append(loaded)
+    result.n_candidates = len(candidates)
+    if not candidates:
+        return result
+
+    from migrate import analysis  # imports libcst: only now that some file may need it
+
+    summaries = _map(
+        _summarize,
+        [(c.source.display, c.text, c.source.module) for c in candidates],
+        settings.jobs, "Indexing", progress,
+    )
+    good = []
+    for loaded, summary in zip(candidates, summaries):
+        if isinstance(summary, Exception):
+            result.errors.append(
+                FileError(loaded.source.display, f"cannot analyse: {_describe(summary)}"))
+        elif getattr(summary, "error", None):
+            result.errors.append(FileError(loaded.source.display, str(summary.error)))
+        else:
+            good.append(summary)
+    index = analysis.build_index(good)
+    wanted = index.files_to_fix()
+    by_path = {c.source.display: c for c in candidates}
+    todo = [(p, by_path[p].text) for p in sorted(wanted) if p in by_path]
+    fixed = _map(_fix, todo, settings.jobs, "Analysing", progress,
+                 initializer=_init_fix_worker, initargs=(index, settings.selection, fix))
+    for (path, _), res in zip(todo, fixed):
+        if isinstance(res, Exception):
+            result.errors.append(FileError(path, f"cannot analyse: {_describe(res)}"))
+            continue
+        if res.error:
+            result.errors.append(FileError(path, str(res.error)))
+            res = FileResult(path, findings=list(res.findings))
+        result.results[path] = res
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f"{exc.msg} (line {exc.lineno})"
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else (
+        exc.strerror or str(exc))
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def verify(new_source: str, path: str) -> None:
+    """Parse the new text with LibCST and compile it; raises ValueError when either fails."""
+    import libcst
+
+    try:
+        libcst.parse_module(new_source)
+    except Exception as exc:  # libcst.ParserSyntaxError and friends
+        raise ValueError(f"the rewritten text does not parse: {exc}") from None
+    try:
+        compile(new_source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"the rewritten text does not compile: {_describe(exc)}") from None
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
+    """Write a temporary file beside `path`, fsync it, give it `mode`, then os.replace."""
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".migrate-tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def project_root(paths: list[str]) -> Path:
+    """The nearest folder holding pyproject.toml or .git above the first path, else the cwd."""
+    start = _start_folder([p for p in paths if p != STDIN] or [STDIN]).resolve()
+    for folder in [start, *start.parents]:
+        if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
+            return folder
+    return Path.cwd().resolve()
+
+
+@dataclass
+class ApplyResult:
+    written: list[str] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    backup_dir: Path | None = None
+
+
+def _rel_for_manifest(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def encode_source(text: str, encoding: str) -> bytes:
+    return text.encode(encoding)
+
+
+def write_changes(run_result: RunResult, *, backup: bool = False, root: Path | None = None
+                  ) -> ApplyResult:
+    """Write every changed file atomically, after checking that each new text parses and compiles.
+
+    A rewrite can span files (a task in one module, its enqueue sites in another), so it is all
+    or nothing: when one rewritten file fails the check, or changed on disk during the run,
+    nothing at all is written and the reasons are reported.
+    """
+    out = ApplyResult()
+    planned: list[tuple[LoadedFile, bytes]] = []
+    for loaded, new_text in run_result.changed():
+        if loaded.source.fspath is None:
+            continue  # stdin: the caller prints the new text
+        shown = loaded.source.display
+        try:
+            verify(new_text, shown)
+            planned.append((loaded, encode_source(new_text, loaded.encoding)))
+        except (ValueError, UnicodeEncodeError) as exc:
+            out.errors.append(FileError(shown, f"cannot be rewritten: {exc}"))
+            continue
+        if not _unchanged_on_disk(loaded):
+            out.errors.append(FileError(shown, "changed on disk during the run"))
+    if out.errors:
+        for loaded, _ in planned:
+            if all(e.path != loaded.source.display for e in out.errors):
+                out.errors.append(FileError(
+                    loaded.source.display, "not written: another file of this run failed"))
+        return out
+    if not planned:
+        return out
+
+    manifest_files = []
+    backup_dir: Path | None = None
+    if backup:
+        root = (root or project_root([planned[0][0].source.display])).resolve()
+        backup_dir = _new_backup_dir(root)
+    for loaded, data in planned:
+        path = loaded.source.fspath
+        shown = loaded.source.display
+        try:
+            if not _unchanged_on_disk(loaded):
+                out.errors.append(FileError(shown, "not written: changed on disk during the run"))
+                continue
+            entry = None
+            if backup_dir is not None:
+                rel = _rel_for_manifest(path.resolve(), root)
+                copy_name = ("files/" + rel if not os.path.isabs(rel)
+                             else f"outside/{len(manifest_files)}/{path.name}")
+                copy = backup_dir / copy_name
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_bytes(loaded.raw)
+                entry = {
+                    "path": rel,
+                    "copy": copy_name,
+                    "original_sha256": sha256(loaded.raw),
+                    "rewritten_sha256": sha256(data),
+                    "mode": loaded.mode,
+                }
+                # The manifest names the file before it is replaced: a crash half way through
+                # still leaves a way back (restore sees which files hold which content).
+                manifest_files.append(entry)
+                _write_manifest(backup_dir, _manifest(backup_dir, root, manifest_files))
+            try:
+                atomic_write(path, data, loaded.mode)
+            except OSError:
+                if entry is not None:
+                    manifest_files.remove(entry)
+                    _write_manifest(backup_dir, _manifest(backup_dir, root, manifest_files))
+                raise
+        except OSError as exc:
+            out.errors.append(FileError(shown, f"not written: {_describe(exc)}"))
+            continue
+        out.written.append(shown)
+    if backup_dir is not None:
+        if manifest_files:
+            out.backup_dir = backup_dir
+        else:
+            _remove_tree(backup_dir)
+            _remove_if_empty(backup_dir.parent)
+    return out
+
+
+def _manifest(backup_dir: Path, root: Path, files: list[dict]) -> dict:
+    return {"version": 1, "root": str(root), "created": backup_dir.name, "files": files}
+
+
+def _unchanged_on_disk(loaded: LoadedFile) -> bool:
+    try:
+        with open(loaded.source.fspath, "rb") as fh:
+            return fh.read() == loaded.raw
+    except OSError:
+        return False
+
+
+def _new_backup_dir(root: Path) -> Path:
+    base = root / BACKUP_DIR_NAME
+    base.mkdir(exist_ok=True)
+    ignore = base / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# migrate backups: not for version control\n*\n", encoding="utf-8")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    folder = base / stamp
+    n = 1
+    while folder.exists():
+        folder = base / f"{stamp}-{n}"
+        n += 1
+    folder.mkdir()
+    return folder
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    atomic_write(folder / MANIFEST_NAME,
+                 (json.dumps(manifest, indent=2) + "\n").encode("utf-8"), None)
+
+
+def _remove_tree(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        entries = [e for e in os.listdir(folder) if e != ".gitignore"]
+        if not entries:
+            ignore = folder / ".gitignore"
+            if ignore.exists():
+                ignore.unlink()
+            folder.rmdir()
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# Restore
+
+
+@dataclass
+class RestoreResult:
+    restored: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # already held the original bytes
+    backup_dir: Path | None = None
+
+
+def _under(path: Path, targets: list[Path]) -> bool:
+    return any(path == t or t in path.parents for t in targets)
+
+
+def list_backups(root: Path) -> list[Path]:
+    base = root / BACKUP_DIR_NAME
+    if not base.is_dir():
+        return []
+    return sorted(
+        (d for d in base.iterdir() if (d / MANIFEST_NAME).is_file()), key=lambda d: d.name,
+        reverse=True,
+    )
+
+
+def restore(paths: list[str], *, force: bool = False, root: Path | None = None
+            ) -> RestoreResult:
+    """Put back what the newest backup holding files under `paths` changed, byte for byte."""
+    if not paths or STDIN in paths:
+        raise MigrateError("restore needs file or folder paths")
+    root = (root or project_root(paths)).resolve()
+    targets = [Path(p).absolute().resolve() for p in paths]
+    chosen = None
+    for folder in list_backups(root):
+        try:
+            manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise MigrateError(f"cannot read backup manifest {folder / MANIFEST_NAME}: {exc}")
+        entries = [e for e in manifest.get("files", [])
+                   if _under(_entry_path(e, root), targets)]
+        if entries:
+            chosen = (folder, manifest, entries)
+            break
+    if chosen is None:
+        raise MigrateError(
+            f"no backup holds files under {', '.join(paths)} (looked in {root / BACKUP_DIR_NAME};"
+            " backups are made by `migrate apply --backup`)")
+    folder, manifest, entries = chosen
+
+    plan = []
+    conflicts = []
+    for e in entries:
+        target = _entry_path(e, root)
+        shown = _shown(target)
+        original = (folder / e["copy"]).read_bytes()
+        if sha256(original) != e["original_sha256"]:
+            raise MigrateError(f"the backup copy of {shown} is damaged (sha256 differs); "
+                               f"left everything as it is")
+        try:
+            current = target.read_bytes()
+        except FileNotFoundError:
+            current = None
+        if current is not None and sha256(current) == e["original_sha256"]:
+            plan.append((e, target, shown, None))  # nothing to write
+        elif current is not None and sha256(current) == e["rewritten_sha256"] or force:
+            plan.append((e, target, shown, original))
+        else:
+            conflicts.append(shown if current is not None else f"{shown} (deleted)")
+    if conflicts:
+        raise RestoreConflict(conflicts)
+
+    out = RestoreResult(backup_dir=folder)
+    for e, target, shown, original in plan:
+        if original is None:
+            out.unchanged.append(shown)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, original, e.get("mode"))
+            out.restored.append(shown)
+    # The restored entries leave the backup; an emptied backup is removed.
+    done = {id(e) for e in entries}
+    remaining = [e for e in manifest["files"] if id(e) not in done]
+    if remaining:
+        manifest["files"] = remaining
+        _write_manifest(folder, manifest)
+        for e in entries:
+            try:
+                (folder / e["copy"]).unlink()
+            except OSError:
+                pass
+    else:
+        _remove_tree(folder)
+        _remove_if_empty(folder.parent)
+    return out
+
+
+def _entry_path(entry: dict, root: Path) -> Path:
+    p = Path(entry["path"])
+    return p if p.is_absolute() else root / p
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Diffs
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines with their endings, split only where Python source lines end (not at form feeds)."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", text)
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    """A unified diff of two texts; a missing final newline is marked like diff(1) does."""
+    lines = []
+    for line in difflib.unified_diff(
+        _split_lines(old), _split_lines(new),
+        fromfile=f"a/{path}", tofile=f"b/{path}",
+    ):
+        if not line.endswith(("\n", "\r")):
+            line += "\n\\ No newline at end of file\n"
+        lines.append(line)
+    return "".join(lines)
