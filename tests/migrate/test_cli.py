@@ -1,0 +1,339 @@
+"""The `migrate` command line, through click's CliRunner and a few real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from migrate.cli import cli
+
+DATA = Path(__file__).parent / "data_legacy"
+REPO = Path(__file__).resolve().parents[2]
+LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<rule>QM\d{3}) (?P<msg>.+)$")
+
+
+@pytest.fixture
+def legacy(tmp_path: Path, monkeypatch) -> Path:
+    project = tmp_path / "proj"
+    shutil.copytree(DATA, project)
+    monkeypatch.chdir(project)
+    return project
+
+
+def invoke(*args: str, input: bytes | str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------------------------
+# scan
+
+
+def test_scan_text(legacy):
+    r = invoke("scan", ".", "--jobs", "1")
+    assert r.exit_code == 1, r.output
+    lines = r.stdout.splitlines()
+    findings, summary = lines[:-1], lines[-1]
+    assert findings and all(LINE.match(line) for line in findings)
+    keys = [(m["path"], int(m["line"]), int(m["col"]), m["rule"])
+            for m in map(LINE.match, findings)]
+    assert keys == sorted(keys)
+    assert {"tasks.py", "single.py"} <= {k[0] for k in keys}
+    fixable = re.fullmatch(r"Found (\d+) findings? \((\d+) fixable\) in 4 files\.", summary)
+    assert fixable and int(fixable[1]) == len(findings)
+
+
+def test_scan_all_clear(legacy):
+    r = invoke("scan", "clean.py")
+    assert r.exit_code == 0
+    assert r.stdout == "All clear: no legacy wiring found in 1 file.\n"
+
+
+def test_scan_json(legacy):
+    r = invoke("scan", ".", "--format", "json", "--jobs", "1")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["findings"]
+    for f in data["findings"]:
+        assert {"path", "line", "col", "rule", "message", "fixable"} <= set(f)
+    assert data["summary"]["files_scanned"] == 4
+    assert data["summary"]["findings"] == len(data["findings"])
+
+
+def test_scan_sarif(legacy):
+    r = invoke("scan", ".", "--format", "sarif")
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["version"] == "2.1.0"
+    run = doc["runs"][0]
+    rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert {"QM001", "QM002", "QM003"} <= set(rule_ids)
+    assert all(rule["help"]["text"] for rule in run["tool"]["driver"]["rules"])
+    assert run["results"]
+    for res in run["results"]:
+        assert res["ruleId"] in rule_ids
+        region = res["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1
+
+
+def test_scan_github(legacy):
+    r = invoke("scan", ".", "--format", "github")
+    assert r.exit_code == 1
+    assert r.stdout.splitlines()
+    for line in r.stdout.splitlines():
+        assert re.match(r"^::warning file=[^,]+,line=\d+,col=\d+,title=QM\d{3}::.+$", line)
+
+
+def test_select_and_ignore(legacy):
+    every = json.loads(invoke("scan", ".", "--format", "json").stdout)["findings"]
+    rules = {f["rule"] for f in every}
+    one = sorted(rules)[0]
+    r = invoke("scan", ".", "--format", "json", "--select", one)
+    assert {f["rule"] for f in json.loads(r.stdout)["findings"]} == {one}
+    r = invoke("scan", ".", "--format", "json", "--ignore", one)
+    assert one not in {f["rule"] for f in json.loads(r.stdout)["findings"]}
+    r = invoke("scan", ".", "--ignore", "QM")
+    assert r.exit_code == 0 and r.stdout.startswith("All clear")
+
+
+def test_unknown_rule_code_is_a_usage_error(legacy):
+    r = invoke("scan", ".", "--select", "QM001,QM999")
+    assert r.exit_code == 2
+    assert "unknown rule code 'QM999'" in r.stderr and "QM001" in r.stderr
+
+
+def test_missing_path_is_a_usage_error(legacy):
+    r = invoke("scan", "clean.py", "nope/")
+    assert r.exit_code == 2
+    assert "path not found: nope/" in r.stderr
+    assert invoke("scan").exit_code == 2  # no PATH at all
+
+
+def test_noqa_and_migrate_ignore_comments(legacy):
+    findings = json.loads(invoke("scan", "single.py", "--format", "json").stdout)["findings"]
+    assert findings
+    lines = (legacy / "single.py").read_text().splitlines()
+    codes: dict[int, set[str]] = {}
+    for f in findings:
+        codes.setdefault(f["line"], set()).add(f["rule"])
+    for number, rules in codes.items():
+        lines[number - 1] += "  # noqa: " + ",".join(sorted(rules))
+    (legacy / "single.py").write_text("\n".join(lines) + "\n")
+    r = invoke("scan", "single.py")
+    assert r.exit_code == 0, r.stdout
+
+    lines = (DATA / "single.py").read_text().splitlines()
+    for number in codes:
+        lines[number - 1] += "  # migrate: ignore"
+    (legacy / "single.py").write_text("\n".join(lines) + "\n")
+    assert invoke("scan", "single.py").exit_code == 0
+
+
+def test_a_file_that_does_not_parse_gives_exit_2_and_the_others_are_reported(legacy):
+    (legacy / "broken.py").write_text("def f(parent_id, queue_path:\n    return q.get_result(x)\n")
+    r = invoke("scan", ".")
+    assert r.exit_code == 2
+    assert "broken.py: error:" in r.stdout
+    assert any(line.startswith("tasks.py:") for line in r.stdout.splitlines())
+
+
+def test_config_from_pyproject(legacy):
+    (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nignore = ["QM"]\n')
+    assert invoke("scan", ".").exit_code == 0
+    assert invoke("scan", ".", "--ignore", "").exit_code == 1  # the command line wins
+    (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nexclude = ["single.py", "tasks.py"]\n')
+    r = invoke("scan", ".", "--format", "json")
+    assert {f["path"] for f in json.loads(r.stdout)["findings"]} <= {"pipeline.py"}
+    (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nselect = ["XX"]\n')
+    r = invoke("scan", ".")
+    assert r.exit_code == 2 and "unknown rule code 'XX'" in r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# apply, restore
+
+
+def test_dry_run_prints_diffs_and_writes_nothing(legacy):
+    before = snapshot(legacy)
+    r = invoke("apply", ".", "--dry-run")
+    assert r.exit_code == 1
+    assert "--- a/tasks.py\n+++ b/tasks.py\n" in r.stdout
+    assert '+    return [x * 2 for x in context.upstream("extract")]' in r.stdout or (
+        'context.upstream("extract")' in r.stdout)
+    assert "\x1b[" not in r.stdout  # no colour when stdout is not a terminal
+    assert "would be rewritten" in r.stderr
+    assert snapshot(legacy) == before
+    assert invoke("apply", "clean.py", "--dry-run").exit_code == 0
+
+
+def test_apply_rewrites_and_a_second_apply_changes_nothing(legacy):
+    r = invoke("apply", ".")
+    assert r.exit_code == 0, r.output
+    assert "Rewrote tasks.py" in r.stdout and "Rewrote pipeline.py" in r.stdout
+    assert "no findings remain" in r.stdout
+    tasks = (legacy / "tasks.py").read_text()
+    assert 'context.upstream("extract")' in tasks and "DuckQueue(" not in tasks
+    pipeline = (legacy / "pipeline.py").read_text()
+    assert "args=(e, path)" not in pipeline
+    after = snapshot(legacy)
+    r = invoke("apply", ".")
+    assert r.exit_code == 0 and "Nothing rewritten" in r.stdout
+    assert snapshot(legacy) == after
+    assert invoke("scan", ".").exit_code == 0
+    assert invoke("apply", ".", "--dry-run").exit_code == 0
+
+
+def test_apply_diff_shows_what_was_written(legacy):
+    r = invoke("apply", "single.py", "--diff")
+    assert r.exit_code == 0
+    assert r.stdout.startswith("--- a/single.py\n+++ b/single.py\n")
+    assert "context" in (legacy / "single.py").read_text()
+
+
+def test_backup_and_restore(legacy):
+    before = snapshot(legacy)
+    r = invoke("apply", ".", "--backup")
+    assert r.exit_code == 0
+    assert "Originals kept in" in r.stdout
+    assert snapshot(legacy) != before
+    r = invoke("restore", ".")
+    assert r.exit_code == 0
+    assert "Restored tasks.py" in r.stdout
+    assert snapshot(legacy) == before  # byte for byte, and the backup is gone
+    r = invoke("restore", ".")
+    assert r.exit_code == 2 and "no backup" in r.stderr
+
+
+def test_restore_refuses_an_edited_file_unless_forced(legacy):
+    original = (legacy / "tasks.py").read_bytes()
+    assert invoke("apply", ".", "--backup").exit_code == 0
+    with open(legacy / "tasks.py", "a") as fh:
+        fh.write("# my edit\n")
+    r = invoke("restore", ".")
+    assert r.exit_code == 1
+    assert "tasks.py" in r.stderr and "--force" in r.stderr
+    assert b"# my edit" in (legacy / "tasks.py").read_bytes()
+    r = invoke("restore", ".", "--force")
+    assert r.exit_code == 0
+    assert (legacy / "tasks.py").read_bytes() == original
+
+
+def test_apply_leaves_unparsable_files_and_exits_2(legacy):
+    (legacy / "broken.py").write_text("def f(:\n")
+    r = invoke("apply", ".")
+    assert r.exit_code == 2
+    assert "broken.py: error:" in r.stderr
+    assert (legacy / "broken.py").read_text() == "def f(:\n"
+    assert "context" in (legacy / "tasks.py").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# stdin
+
+
+def test_scan_and_apply_from_stdin(legacy):
+    source = (legacy / "single.py").read_text()
+    r = invoke("scan", "-", input=source)
+    assert r.exit_code == 1
+    assert all(line.startswith("-:") for line in r.stdout.splitlines()[:-1])
+    r = invoke("scan", "-", "--stdin-filename", "jobs/single.py", input=source)
+    assert r.stdout.startswith("jobs/single.py:")
+    r = invoke("apply", "-", input=source)
+    assert r.exit_code == 0
+    assert "context" in r.stdout and "get_result" not in r.stdout
+    assert r.stdout == r.stdout.strip("\n") + "\n"
+    assert "Rewrote" not in r.stdout
+    r = invoke("apply", "-", input="x = 1\n")
+    assert r.exit_code == 0 and r.stdout == "x = 1\n"
+    assert (legacy / "single.py").read_text() == source
+
+
+# --------------------------------------------------------------------------------------------
+# check, rules, explain, version
+
+
+def test_check(legacy):
+    before = snapshot(legacy)
+    r = invoke("check", "clean.py")
+    assert r.exit_code == 0 and r.output == ""
+    r = invoke("check", "clean.py", "single.py")
+    assert r.exit_code == 1
+    assert any(LINE.match(line) for line in r.stdout.splitlines())
+    assert "migrate apply" in r.stdout
+    assert snapshot(legacy) == before
+    assert invoke("check").exit_code == 0
+
+
+def test_rules_and_explain():
+    r = invoke("rules")
+    assert r.exit_code == 0
+    codes = [line.split()[0] for line in r.stdout.splitlines()]
+    assert {"QM001", "QM002", "QM003"} <= set(codes)
+    listed = json.loads(invoke("rules", "--format", "json").stdout)
+    assert [x["code"] for x in listed] == sorted(codes)
+    md = invoke("rules", "--format", "markdown").stdout
+    assert all(code in md for code in codes) and "#" in md
+    r = invoke("explain", "qm001")
+    assert r.exit_code == 0 and r.stdout.startswith("QM001 (")
+    r = invoke("explain", "QM999")
+    assert r.exit_code == 2
+    assert "unknown rule code 'QM999'" in r.stderr and "QM002" in r.stderr
+
+
+def test_version():
+    r = invoke("--version")
+    assert r.exit_code == 0 and re.match(r"migrate, version \d+\.\d+", r.stdout)
+
+
+def test_diff_colour_only_when_asked(capsys):
+    from migrate import cli as cli_module
+
+    cli_module._print_diff("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", color=True)
+    out = capsys.readouterr().out
+    assert "\x1b[31m-a" in out and "\x1b[32m+b" in out
+    cli_module._print_diff("-a\n", color=False)
+    assert capsys.readouterr().out == "-a\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Real processes
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def test_real_process_scan_and_apply(legacy):
+    cmd = [sys.executable, "-m", "migrate"]
+    out = subprocess.run([*cmd, "scan", ".", "--format", "json"], capture_output=True,
+                         text=True, env=_env())
+    assert out.returncode == 1 and json.loads(out.stdout)["findings"]
+    assert out.stderr == ""  # no progress bar or anything else in json output
+    out = subprocess.run([*cmd, "apply", "."], capture_output=True, text=True, env=_env())
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([*cmd, "check", "tasks.py", "pipeline.py", "single.py"],
+                         capture_output=True, text=True, env=_env())
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "")
+
+
+def test_check_on_a_clean_file_does_not_import_libcst(legacy):
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "migrate", "check", "clean.py"],
+        capture_output=True, text=True, env=_env(),
+    )
+    assert out.returncode == 0 and out.stdout == ""
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()}
+    assert "click" in imported  # the measurement did see the imports
+    assert not any(name.split(".")[0] == "libcst" for name in imported)
