@@ -189,6 +189,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
     say_err = stdout_is_code  # the messages go to stderr when stdout carries the source
     color = click.get_text_stream("stdout").isatty()
 
+    stdin_fixed: set[str] = set()
     if stdout_is_code:  # `apply -`: the rewritten source (or the original) goes to stdout
         new_text = {f.source.display: t for f, t in changed}
         for loaded in result.files:
@@ -198,6 +199,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
             if text is not loaded.text:
                 try:
                     engine.verify(text, loaded.source.display)
+                    stdin_fixed.add(loaded.source.display)
                 except ValueError as exc:
                     result.errors.append(engine.FileError(loaded.source.display, str(exc)))
                     text = loaded.text
@@ -232,9 +234,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
                             color, err=say_err)
     for path in written.written:
         click.echo(f"Rewrote {path}", err=say_err)
-    done = set(written.written)
-    if stdout_is_code:
-        done |= {f.source.display for f, _ in changed if f.source.fspath is None}
+    done = set(written.written) | stdin_fixed
     fixed = [f for f in result.findings if f.fixable and f.path in done]
     remaining = [f for f in result.findings if not (f.fixable and f.path in done)]
     for f in remaining:
