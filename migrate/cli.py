@@ -323,32 +323,19 @@ def rules(fmt):
     elif fmt == "json":
         click.echo(report.rules_json(RULES), nl=False)
     else:
-        import migrate.rules as rules_module
+        from migrate.rules import rules_markdown
 
-        click.echo(_rules_markdown(rules_module), nl=False)
-
-
-def _rules_markdown(rules_module) -> str:
-    for name in ("rules_markdown", "render_markdown", "markdown", "docs_markdown",
-                 "generate_markdown", "to_markdown"):
-        fn = getattr(rules_module, name, None)
-        if callable(fn):
-            text = fn()
-            return text if text.endswith("\n") else text + "\n"
-    parts = ["# migrate rules\n"]  # fallback: build it from RULES
-    for code in sorted(rules_module.RULES):
-        info = rules_module.RULES[code]
-        parts.append(f"\n## {code}: {info.name}\n\n{(info.doc or info.summary).strip()}\n")
-    return "".join(parts)
+        text = rules_markdown()
+        click.echo(text if text.endswith("\n") else text + "\n", nl=False)
 
 
 @cli.command()
 @click.argument("code")
 def explain(code):
-    """Print the documentation of rule CODE."""
-    from migrate.rules import RULES
+    """Print the documentation of rule CODE (a code such as QM001, or a rule name)."""
+    from migrate.rules import RULES, lookup
 
-    info = RULES.get(code.strip().upper())
+    info = lookup(code)
     if info is None:
         raise UsageFailure(f"unknown rule code {code!r}; known codes: {', '.join(sorted(RULES))}")
     fix = "fixable by `migrate apply`" if info.fixable else "reported only, never rewritten"
