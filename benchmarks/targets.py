@@ -1,0 +1,128 @@
+"""The speed targets of issue 6 and how each is judged from the collected rows.
+
+Absolute targets compare the median; ratio targets take the ratio within each
+round (subjects measured back to back) and compare the median of those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .results import Results, Row, round_ratio
+
+# Labels shared by the area modules, the targets and the docs.
+OURS = "Queuack (this project)"
+Q013 = "queuack 0.1.3 (PyPI)"
+HUEY = "huey 3.5 SqliteHuey"
+PQ = "persist-queue 1.1 SQLiteAckQueue"
+
+ENQ_ONE = "enqueue one by one"
+ENQ_BATCH = "enqueue batch"
+DRAIN = "drain through worker"
+
+FANOUT = "DAG fan-out 1 -> N, execute"
+CHAIN = "DAG chain of N, execute"
+SUBMIT = "DAG build + submit (scaled to 10k nodes)"
+CONTEXT = "context overhead per job"
+
+SCAN = "stdlib scan"
+SCAN_QUICK = "scan of stdlib/email"
+MIGRATE_SCAN = "migrate scan"
+RUFF = "ruff --select ALL"
+CHECK = "check on a clean file"
+MIGRATE_CHECK = "migrate check"
+
+
+@dataclass
+class Verdict:
+    status: str      # PASS, MISS, n/a
+    measured: str    # what was compared, as text
+
+
+@dataclass
+class Target:
+    area: str
+    figure: str
+    subject: str     # the row the target is printed beside
+    text: str
+    judge: Callable[[Results, "Target"], Verdict]
+
+    def evaluate(self, results: Results) -> Verdict:
+        try:
+            return self.judge(results, self)
+        except Exception as exc:  # a target must never break the table
+            return Verdict("n/a", f"({type(exc).__name__})")
+
+
+def _row(results: Results, t: Target, subject: str | None = None, figure: str | None = None) -> Row | None:
+    row = results.get(t.area, figure or t.figure, subject or t.subject)
+    return row if row is not None and row.by_round else None
+
+
+def at_least(value: float, fmt: str = "{:,.0f}") -> Callable:
+    def judge(results: Results, t: Target) -> Verdict:
+        row = _row(results, t)
+        if row is None:
+            return Verdict("n/a", "not measured")
+        m = row.median
+        return Verdict("PASS" if m >= value else "MISS", fmt.format(m))
+    return judge
+
+
+def at_most(value: float, fmt: str = "{:.3g}") -> Callable:
+    def judge(results: Results, t: Target) -> Verdict:
+        row = _row(results, t)
+        if row is None:
+            return Verdict("n/a", "not measured")
+        m = row.median
+        return Verdict("PASS" if m <= value else "MISS", fmt.format(m))
+    return judge
+
+
+def ratio_at_least(factor: float, *others: str) -> Callable:
+    def judge(results: Results, t: Target) -> Verdict:
+        a = _row(results, t)
+        bs = [_row(results, t, subject=o) for o in others]
+        ratio, rounds = round_ratio(a, bs, combine=max)
+        if ratio is None:
+            return Verdict("n/a", "not measured")
+        return Verdict("PASS" if ratio >= factor else "MISS", f"{ratio:,.1f}x")
+    return judge
+
+
+def time_ratio_at_most(factor: float, other: str) -> Callable:
+    def judge(results: Results, t: Target) -> Verdict:
+        ratio, rounds = round_ratio(_row(results, t), [_row(results, t, subject=other)])
+        if ratio is None:
+            return Verdict("n/a", "not measured")
+        return Verdict("PASS" if ratio <= factor else "MISS", f"{ratio:.2f}x")
+    return judge
+
+
+def zero_findings(results: Results, t: Target) -> Verdict:
+    row = _row(results, t)
+    if row is None:
+        return Verdict("n/a", "not measured")
+    counts = row.extra.get("findings", [])
+    worst = max(counts) if counts else None
+    if worst is None:
+        return Verdict("n/a", "no count")
+    return Verdict("PASS" if worst == 0 else "MISS", f"{worst} findings")
+
+
+def all_targets(scan_figure: str = SCAN) -> list[Target]:
+    return [
+        Target("queue", ENQ_ONE, OURS, ">= 5x queuack 0.1.3", ratio_at_least(5, Q013)),
+        Target("queue", ENQ_BATCH, OURS, ">= 10,000 jobs/s", at_least(10_000)),
+        Target("queue", DRAIN, OURS, ">= 5,000 jobs/s", at_least(5_000)),
+        Target("queue", DRAIN, OURS, ">= 25x queuack 0.1.3", ratio_at_least(25, Q013)),
+        Target("queue", DRAIN, OURS, ">= 3x best SQLite peer", ratio_at_least(3, HUEY, PQ)),
+        Target("dag", FANOUT, OURS, ">= 2,000 nodes/s", at_least(2_000)),
+        Target("dag", CHAIN, OURS, ">= 300 nodes/s", at_least(300)),
+        Target("dag", SUBMIT, OURS, "<= 1 s", at_most(1.0, "{:.2f} s")),
+        Target("dag", CONTEXT, OURS, "<= 20 µs", at_most(20.0, "{:.1f} µs")),
+        Target("migrate", scan_figure, MIGRATE_SCAN, "<= 2x ruff", time_ratio_at_most(2.0, RUFF)),
+        Target("migrate", scan_figure, MIGRATE_SCAN, "zero findings", zero_findings),
+        Target("migrate", CHECK, MIGRATE_CHECK, "< 0.5 s", at_most(0.5, "{:.2f} s")),
+    ]
