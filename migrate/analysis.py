@@ -1,0 +1,862 @@
+"""The LibCST side of ``migrate``: summarise files, then report and rewrite them from the index.
+
+Two passes, as the engine drives them:
+
+1. ``summarize(path, source, module)`` parses a file once and walks it once. It records the
+   module-level functions that read a parent through ``DuckQueue(...).get_result(...)``, every
+   enqueue site (``add_job``, ``add_node``, ``enqueue``) with what it passes, the imports and the
+   variables bound to enqueue results. The summary is plain data and crosses process boundaries.
+2. ``build_index(summaries)`` (in :mod:`migrate.index`) links sites to tasks across the project.
+3. ``fix_file(path, source, index, selection, fix)`` parses a file that the index names again and
+   lets every rule report on it and, when asked, rewrite it.
+
+No ScopeProvider is used; PositionProvider only for files that have something to report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from migrate.index import (
+    ALL,
+    FileSummary,
+    ParamInfo,
+    ProjectIndex,
+    SiteInfo,
+    SitePlan,
+    TaskInfo,
+    TaskPlan,
+    build_index,
+)
+from migrate.model import Finding, FileResult, RuleSelection
+
+__all__ = ["summarize", "build_index", "fix_file", "FileSummary", "ProjectIndex", "suppressions"]
+
+ENQUEUE_METHODS = frozenset({"add_job", "add_node", "enqueue"})
+ROUTE_WORDS = frozenset(
+    {"route", "get", "post", "put", "patch", "delete", "head", "options", "websocket", "api_view", "view"}
+)
+QUEUE_PATH_KEYWORDS = ("path", "db_path", "database", "queue_path")
+
+# --------------------------------------------------------------------------------------------
+# suppression comments
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]*(?:\s*,\s*[A-Z]+[0-9]*)*))?", re.IGNORECASE)
+_IGNORE = re.compile(r"#\s*migrate:\s*ignore\b", re.IGNORECASE)
+
+
+def suppressions(source: str) -> dict[int, frozenset[str]]:
+    """1-based line -> codes suppressed there (``"*"`` for all)."""
+    if "noqa" not in source and "migrate:" not in source:
+        return {}
+    out: dict[int, frozenset[str]] = {}
+    for number, line in enumerate(source.splitlines(), 1):
+        if "#" not in line:
+            continue
+        codes: set[str] = set()
+        if _IGNORE.search(line):
+            codes.add(ALL)
+        for m in _NOQA.finditer(line):
+            if m.group("codes"):
+                codes.update(c.strip().upper() for c in m.group("codes").split(","))
+            else:
+                codes.add(ALL)
+        if codes:
+            out[number] = frozenset(codes)
+    return out
+
+
+def is_suppressed(code: str, codes: frozenset[str] | set[str]) -> bool:
+    return any(c == ALL or code.startswith(c) for c in codes)
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers on nodes
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def string_value(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def is_call_to(node: cst.BaseExpression, names: set[str] | frozenset[str], attr: str) -> bool:
+    """``node`` is ``Name(...)`` with Name in ``names`` or ``x.attr(...)``."""
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    if isinstance(func, cst.Name):
+        return func.value in names
+    return isinstance(func, cst.Attribute) and func.attr.value == attr
+
+
+def queue_path_arg(call: cst.Call) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is None and not arg.star:
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value in QUEUE_PATH_KEYWORDS:
+            return arg.value
+    return None
+
+
+def _names_in(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for el in target.elements:
+            out.extend(_names_in(el.value))
+        return out
+    if isinstance(target, cst.StarredElement):
+        return _names_in(target.value)
+    return []
+
+
+class _FuncState:
+    def __init__(self, node: cst.FunctionDef, route_like: bool):
+        self.node = node
+        self.route_like = route_like
+        self.params: list[ParamInfo] = []
+        p = node.params
+        for param in p.posonly_params:
+            self.params.append(ParamInfo(param.name.value, "posonly", param.default is not None))
+        for param in p.params:
+            self.params.append(ParamInfo(param.name.value, "pos", param.default is not None))
+        if isinstance(p.star_arg, cst.Param):
+            self.params.append(ParamInfo(p.star_arg.name.value, "star", False))
+        for param in p.kwonly_params:
+            self.params.append(ParamInfo(param.name.value, "kwonly", param.default is not None))
+        if p.star_kwarg is not None:
+            self.params.append(ParamInfo(p.star_kwarg.name.value, "starstar", False))
+        self.param_names = {x.name for x in self.params}
+        self.annotated_context = any(
+            param.annotation is not None
+            and (dotted(param.annotation.annotation) or "").endswith("TaskContext")
+            for param in (*p.posonly_params, *p.params, *p.kwonly_params)
+        )
+        self.queue_vars: Counter[str] = Counter()
+        self.reads: list[tuple[str | None, str, cst.Call]] = []
+        self.path_params: list[str] = []
+        self.opens: list[cst.Call] = []
+        self.open_ok: set[int] = set()
+        self.accounted: set[int] = set()
+        self.uses: Counter[str] = Counter()
+        self.names: set[str] = set()
+
+    def add_path(self, call: cst.Call) -> None:
+        self.open_ok.add(id(call))
+        arg = queue_path_arg(call)
+        if isinstance(arg, cst.Name) and arg.value in self.param_names:
+            self.accounted.add(id(arg))
+            if arg.value not in self.path_params:
+                self.path_params.append(arg.value)
+
+
+class Collector(cst.CSTVisitor):
+    """One walk over a module that collects tasks, enqueue sites, imports and bindings.
+
+    The same walk runs in ``fix_file`` to find the nodes again (``task_nodes``, ``read_nodes``,
+    ``site_nodes``), so ordinals in the summary and in the second pass agree.
+    """
+
+    def __init__(self, module: cst.Module, module_name: str | None = None, is_package: bool = False):
+        self.module = module
+        self.module_name = module_name
+        self.is_package = is_package
+        self.scope: list[str] = []
+        self.imports: dict[str, str] = {}
+        self.functions: set[str] = set()
+        self.tasks: dict[str, TaskInfo] = {}
+        self.task_nodes: dict[str, cst.FunctionDef] = {}
+        self.read_nodes: dict[str, list[cst.Call]] = {}
+        self.read_params: dict[str, list[tuple[str, cst.Call]]] = {}
+        self.sites: list[SiteInfo] = []
+        self.site_nodes: list[cst.Call] = []
+        self.bindings: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.dag_vars: set[tuple[str, str]] = set()
+        self.dq_names = {"DuckQueue"}
+        self.dag_names = {"DAG"}
+        self.func: _FuncState | None = None
+        self._skip: set[int] = set()
+        self._pending: dict[int, tuple[str, str]] = {}
+
+    # -- scopes and bindings -------------------------------------------------------------------
+    @property
+    def scope_name(self) -> str:
+        return ".".join(self.scope)
+
+    def bind(self, name: str, value: int = -1) -> None:
+        self.bindings[(self.scope_name, name)].append(value)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._skip.add(id(node.name))
+        self.bind(node.name.value)
+        if not self.scope:
+            self.functions.add(node.name.value)
+            route_like = False
+            for dec in node.decorators:
+                target = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
+                last = (dotted(target) or "").rpartition(".")[2]
+                if last in ROUTE_WORDS:
+                    route_like = True
+            self.func = _FuncState(node, route_like)
+        self.scope.append(node.name.value)
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            self.bind(param.name.value)
+        for param in (p.star_arg, p.star_kwarg):
+            if isinstance(param, cst.Param):
+                self.bind(param.name.value)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.scope.pop()
+        if not self.scope and self.func is not None:
+            self._finish_function(self.func)
+            self.func = None
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._skip.add(id(node.name))
+        self.bind(node.name.value)
+        self.scope.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scope.pop()
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._skip.add(id(node.name))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._skip.add(id(node.attr))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._skip.add(id(node.keyword))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        f = self.func
+        if f is not None and id(node) not in self._skip:
+            f.names.add(node.value)
+            if id(node) not in f.accounted:
+                f.uses[node.value] += 1
+
+    # -- imports -------------------------------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            name = dotted(alias.name)
+            if not name:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.imports[alias.asname.name.value] = name
+                self.bind(alias.asname.name.value)
+            else:
+                head = name.split(".")[0]
+                self.imports[head] = head
+                self.bind(head)
+        return False
+
+    def _base_module(self, node: cst.ImportFrom) -> str:
+        mod = dotted(node.module) if node.module is not None else ""
+        level = len(node.relative)
+        if not level:
+            return mod or ""
+        if not self.module_name:
+            return "." * level + (mod or "")
+        parts = self.module_name.split(".")
+        if not self.is_package:
+            parts = parts[:-1]
+        if level > 1:
+            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+        return ".".join(parts + ([mod] if mod else []))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if isinstance(node.names, cst.ImportStar):
+            return False
+        base = self._base_module(node)
+        for alias in node.names:
+            name = dotted(alias.name) or ""
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.imports[local] = f"{base}.{name}" if base and not base.endswith(".") else base + name
+            self.bind(local)
+            if base == "queuack" or base.startswith("queuack."):
+                if name == "DuckQueue":
+                    self.dq_names.add(local)
+                elif name == "DAG":
+                    self.dag_names.add(local)
+        return False
+
+    # -- assignments ----------------------------------------------------------------------------
+    def _is_site_call(self, node: cst.BaseExpression) -> bool:
+        return (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in ENQUEUE_METHODS
+        )
+
+    def _is_dag_ctor(self, node: cst.BaseExpression) -> bool:
+        return is_call_to(node, self.dag_names, "dag") or is_call_to(node, self.dag_names, "DAG")
+
+    def _assign_target(self, target: cst.BaseExpression, value: cst.BaseExpression | None, single: bool) -> None:
+        if isinstance(target, cst.Name):
+            name = target.value
+            if value is not None and single and self._is_site_call(value):
+                self._pending[id(value)] = (self.scope_name, name)
+                return
+            if value is not None and self._is_dag_ctor(value):
+                self.dag_vars.add((self.scope_name, name))
+            f = self.func
+            if (
+                f is not None
+                and value is not None
+                and single
+                and is_call_to(value, self.dq_names, "DuckQueue")
+            ):
+                f.queue_vars[name] += 1
+                f.accounted.add(id(target))
+                f.add_path(value)
+            self.bind(name)
+            return
+        for name in _names_in(target):
+            self.bind(name)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        single = len(node.targets) == 1
+        for t in node.targets:
+            self._assign_target(t.target, node.value, single)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._assign_target(node.target, node.value, True)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        for name in _names_in(node.target):
+            self.bind(name)
+
+    def visit_For(self, node: cst.For) -> None:
+        for name in _names_in(node.target):
+            self.bind(name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        for name in _names_in(node.target):
+            self.bind(name)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is None:
+            return
+        target = node.asname.name
+        if isinstance(target, cst.Name):
+            if self._is_dag_ctor(node.item):
+                self.dag_vars.add((self.scope_name, target.value))
+            f = self.func
+            if f is not None and is_call_to(node.item, self.dq_names, "DuckQueue"):
+                f.queue_vars[target.value] += 1
+                f.accounted.add(id(target))
+                f.add_path(node.item)
+        for name in _names_in(target):
+            self.bind(name)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        f = self.func
+        v = node.value
+        if (
+            f is not None
+            and isinstance(v, cst.Call)
+            and not v.args
+            and isinstance(v.func, cst.Attribute)
+            and v.func.attr.value == "close"
+            and isinstance(v.func.value, cst.Name)
+            and v.func.value.value in f.queue_vars
+        ):
+            f.accounted.add(id(v.func.value))
+
+    # -- calls -----------------------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        f = self.func
+        func = node.func
+        if f is not None:
+            if is_call_to(node, self.dq_names, "DuckQueue"):
+                f.opens.append(node)
+            elif isinstance(func, cst.Attribute) and func.attr.value == "get_result":
+                self._read(f, node)
+        if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
+            self._site(node)
+
+    def _read(self, f: _FuncState, node: cst.Call) -> None:
+        func = node.func
+        assert isinstance(func, cst.Attribute)
+        recv = func.value
+        if isinstance(recv, cst.Name) and recv.value in f.queue_vars:
+            f.accounted.add(id(recv))
+        elif is_call_to(recv, self.dq_names, "DuckQueue"):
+            f.add_path(recv)
+        else:
+            return  # a queue that the function did not open: not the old wiring
+        arg = None
+        if len(node.args) == 1 and not node.args[0].star and (
+            node.args[0].keyword is None or node.args[0].keyword.value == "job_id"
+        ):
+            arg = node.args[0].value
+        if isinstance(arg, cst.Name) and arg.value in f.param_names:
+            f.accounted.add(id(arg))
+            f.reads.append((arg.value, arg.value, node))
+        else:
+            shown = self.code(arg) if arg is not None else ", ".join(self.code(a) for a in node.args)
+            f.reads.append((None, shown, node))
+
+    def _argexpr(self, node: cst.BaseExpression) -> tuple:
+        if isinstance(node, cst.Name):
+            if node.value == "None":
+                return ("none",)
+            return ("name", node.value)
+        s = string_value(node)
+        if s is not None:
+            return ("str", s)
+        if (
+            isinstance(node, cst.Subscript)
+            and isinstance(node.value, cst.Attribute)
+            and node.value.attr.value == "jobs"
+            and len(node.slice) == 1
+            and isinstance(node.slice[0].slice, cst.Index)
+        ):
+            key = string_value(node.slice[0].slice.value)
+            recv = self.code(node.value.value)
+            if key is not None:
+                return ("jobs", recv, key)
+        return ("other", self.code(node))
+
+    def _site(self, node: cst.Call) -> None:
+        func = node.func
+        assert isinstance(func, cst.Attribute)
+        positional: list[cst.Arg] = []
+        keywords: dict[str, cst.Arg] = {}
+        args_state = "absent"
+        kwargs_state = "absent"
+        for arg in node.args:
+            if arg.star == "*":
+                args_state = "dynamic"
+            elif arg.star == "**":
+                kwargs_state = "dynamic"
+            elif arg.keyword is None:
+                positional.append(arg)
+            else:
+                keywords[arg.keyword.value] = arg
+        target = positional[0].value if positional else (keywords["func"].value if "func" in keywords else None)
+        if target is None:
+            return
+        receiver = self.code(func.value)
+        method = func.attr.value
+        is_dag = method != "enqueue" or "dag" in receiver.lower()
+        if not is_dag and isinstance(func.value, cst.Name):
+            parts = list(self.scope)
+            while True:
+                if (".".join(parts), func.value.value) in self.dag_vars:
+                    is_dag = True
+                    break
+                if not parts:
+                    break
+                parts.pop()
+        args_node = positional[1].value if len(positional) > 1 else (keywords["args"].value if "args" in keywords else None)
+        kwargs_node = positional[2].value if len(positional) > 2 else (keywords["kwargs"].value if "kwargs" in keywords else None)
+        args: list = []
+        if args_state != "dynamic" and args_node is not None:
+            if isinstance(args_node, (cst.Tuple, cst.List)):
+                args_state = "seq"
+                for el in args_node.elements:
+                    if isinstance(el, cst.StarredElement):
+                        args_state = "dynamic"
+                        break
+                    args.append(self._argexpr(el.value))
+            elif not (isinstance(args_node, cst.Name) and args_node.value == "None"):
+                args_state = "dynamic"
+        kwargs: list = []
+        if kwargs_state != "dynamic" and kwargs_node is not None:
+            if isinstance(kwargs_node, cst.Dict):
+                kwargs_state = "dict"
+                for el in kwargs_node.elements:
+                    key = string_value(el.key) if isinstance(el, cst.DictElement) else None
+                    if key is None:
+                        kwargs_state = "dynamic"
+                        break
+                    kwargs.append((key, self._argexpr(el.value)))
+            elif (
+                isinstance(kwargs_node, cst.Call)
+                and isinstance(kwargs_node.func, cst.Name)
+                and kwargs_node.func.value == "dict"
+            ):
+                kwargs_state = "dict"
+                for a in kwargs_node.args:
+                    if a.keyword is None or a.star:
+                        kwargs_state = "dynamic"
+                        break
+                    kwargs.append((a.keyword.value, self._argexpr(a.value)))
+            elif not (isinstance(kwargs_node, cst.Name) and kwargs_node.value == "None"):
+                kwargs_state = "dynamic"
+        depends_state = "absent"
+        depends: list = []
+        dep = keywords.get("depends_on")
+        if dep is not None:
+            v = dep.value
+            if isinstance(v, cst.Name) and v.value == "None":
+                depends_state = "none"
+            elif isinstance(v, (cst.List, cst.Tuple)):
+                depends_state = "items"
+                for el in v.elements:
+                    if isinstance(el, cst.StarredElement):
+                        depends_state = "dynamic"
+                        break
+                    depends.append(self._argexpr(el.value))
+            else:
+                item = self._argexpr(v)
+                depends_state = "dynamic" if item[0] == "other" else "items"
+                depends.append(item)
+        name_node = keywords["name"].value if "name" in keywords else None
+        quote = '"'
+        if isinstance(name_node, cst.SimpleString) and name_node.quote in ("'",):
+            quote = "'"
+        site = SiteInfo(
+            ordinal=len(self.sites),
+            method=method,
+            receiver=receiver,
+            is_dag=is_dag,
+            scope=self.scope_name,
+            func_ref=dotted(target),
+            node_name=self._argexpr(name_node) if name_node is not None else None,
+            args_state=args_state,
+            args=tuple(args),
+            kwargs_state=kwargs_state,
+            kwargs=tuple(kwargs),
+            depends_state=depends_state,
+            depends=tuple(depends),
+            extra_positional=len(positional) > 3,
+            quote=quote,
+        )
+        self.sites.append(site)
+        self.site_nodes.append(node)
+        pending = self._pending.pop(id(node), None)
+        if pending is not None:
+            self.bindings[pending].append(site.ordinal)
+
+    # -- the verdict on one function ----------------------------------------------------------
+    def _finish_function(self, f: _FuncState) -> None:
+        if not f.reads:
+            return
+        name = f.node.name.value
+        problem = hint = None
+        manual = "replace the manual read with context.upstream(\"<parent name>\") by hand"
+        id_params: list[str] = []
+        for param, shown, _ in f.reads:
+            if param is None:
+                problem = f"it reads get_result({shown}), an id computed at run time"
+                hint = manual
+                break
+            if param not in id_params:
+                id_params.append(param)
+        kinds = {p.name: p.kind for p in f.params}
+        if problem is None:
+            for p in id_params:
+                if kinds.get(p) in ("star", "starstar"):
+                    problem, hint = f"the parent id comes from *{p}", manual
+                elif f.uses[p]:
+                    problem = f"the parent id parameter `{p}` is used for more than get_result()"
+                    hint = f"stop using `{p}` elsewhere (context.job_id and context.get_parent_names() may help), then run again"
+                if problem:
+                    break
+        if problem is None:
+            for p in f.path_params:
+                if f.uses[p]:
+                    problem = f"the queue path parameter `{p}` is used for more than opening the queue"
+                    hint = "the task still needs the path; migrate it by hand"
+                    break
+        if problem is None:
+            for q, count in f.queue_vars.items():
+                if count > 1:
+                    problem = f"the queue variable `{q}` is assigned more than once"
+                elif f.uses[q]:
+                    problem = f"the task uses the queue `{q}` for more than reading its parents"
+                if problem:
+                    hint = "keep the queue for the other uses and replace only the get_result() calls by hand"
+                    break
+        if problem is None and any(id(o) not in f.open_ok for o in f.opens):
+            problem = "it opens DuckQueue(...) in a form the rewrite does not know"
+            hint = manual
+        ctx_name = None
+        if problem is None:
+            if f.annotated_context or {"context", "ctx"} & f.param_names:
+                problem = "it already takes a context parameter but still reads its parent by hand"
+                hint = manual
+            elif "context" not in f.names:
+                ctx_name = "context"
+            elif "ctx" not in f.names:
+                ctx_name = "ctx"
+            else:
+                problem = "the names `context` and `ctx` are both taken in the task"
+                hint = "rename one of them, then run again"
+        self.tasks[name] = TaskInfo(
+            name=name,
+            params=tuple(f.params),
+            id_params=tuple(id_params),
+            path_params=tuple(f.path_params),
+            queue_vars=tuple(f.queue_vars),
+            opens_from_param=bool(f.path_params),
+            route_like=f.route_like,
+            ctx_name=ctx_name,
+            problem=problem,
+            problem_hint=hint,
+        )
+        self.task_nodes[name] = f.node
+        self.read_nodes[name] = [r[2] for r in f.reads]
+        self.read_params[name] = [(r[0] or "", r[2]) for r in f.reads]
+
+
+# --------------------------------------------------------------------------------------------
+# pass one
+
+
+def _syntax_error(path: str, exc: Exception) -> str:
+    line = getattr(exc, "raw_line", None) or getattr(exc, "line", None)
+    col = getattr(exc, "raw_column", None)
+    message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+    where = f"line {line}" + (f", column {col + 1}" if isinstance(col, int) else "")
+    return f"syntax error at {where}: {message}" if line else f"syntax error: {message}"
+
+
+def _parse(source: str) -> cst.Module:
+    return cst.parse_module(source)
+
+
+def summarize(path: str, source: str, module: str | None) -> FileSummary:
+    """Parse ``source`` once and collect what the index needs. Never raises on bad input."""
+    is_package = path.replace("\\", "/").rsplit("/", 1)[-1] == "__init__.py"
+    try:
+        tree = _parse(source)
+    except cst.ParserSyntaxError as exc:
+        return FileSummary(path, module, is_package, error=_syntax_error(path, exc))
+    except (RecursionError, ValueError) as exc:
+        return FileSummary(path, module, is_package, error=f"cannot parse: {type(exc).__name__}: {exc}")
+    collector = Collector(tree, module, is_package)
+    try:
+        tree.visit(collector)
+    except RecursionError:
+        return FileSummary(path, module, is_package, error="cannot analyse: nesting too deep")
+    sup = suppressions(source)
+    if sup and (collector.tasks or collector.sites):
+        positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+
+        def codes(nodes) -> frozenset[str]:
+            out: set[str] = set()
+            for n in nodes:
+                out |= sup.get(positions[n].start.line, frozenset())
+            return frozenset(out)
+
+        for name, info in collector.tasks.items():
+            info.suppressed = codes([collector.task_nodes[name].name, *collector.read_nodes[name]])
+        for site, node in zip(collector.sites, collector.site_nodes):
+            site.suppressed = codes([node])
+    return FileSummary(
+        path=path,
+        module=module,
+        is_package=is_package,
+        imports=dict(collector.imports),
+        functions=frozenset(collector.functions),
+        tasks=collector.tasks,
+        sites=collector.sites,
+        bindings={k: tuple(v) for k, v in collector.bindings.items()},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# pass two
+
+
+class Report:
+    """What a rule says about one node; analysis turns it into a Finding with a position."""
+
+    __slots__ = ("node", "code", "message", "hint", "fixable")
+
+    def __init__(self, node: cst.CSTNode, code: str, message: str, hint: str | None, fixable: bool):
+        self.node = node
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.fixable = fixable
+
+
+class FileContext:
+    """The second pass's view of one file: its plans from the index, next to their nodes."""
+
+    def __init__(self, path: str, module: cst.Module, collector: Collector, index: ProjectIndex):
+        self.path = path
+        self.module = module
+        self.task_plans = {p.qualname: p for p in index.tasks.values()}
+        self.tasks: list[tuple[TaskPlan, cst.FunctionDef, list[tuple[str, cst.Call]]]] = []
+        self.sites: list[tuple[SitePlan, cst.Call]] = []
+        self.mismatch = False
+        for plan in index.tasks_in(path):
+            node = collector.task_nodes.get(plan.name)
+            if node is None:
+                self.mismatch = True
+                continue
+            self.tasks.append((plan, node, collector.read_params[plan.name]))
+        for plan in index.sites_in(path):
+            if plan.ordinal >= len(collector.site_nodes):
+                self.mismatch = True
+                continue
+            self.sites.append((plan, collector.site_nodes[plan.ordinal]))
+
+
+def _rule_objects():
+    from migrate.rules import load_rule_classes
+
+    return [cls() for cls in load_rule_classes()]
+
+
+def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool) -> FileResult:
+    """Report on one file the index names and, when ``fix`` is true, rewrite it."""
+    result = FileResult(path)
+    if not index.tasks_in(path) and not index.sites_in(path):
+        return result
+    try:
+        tree = _parse(source)
+    except cst.ParserSyntaxError as exc:
+        result.error = _syntax_error(path, exc)
+        return result
+    collector = Collector(tree)
+    tree.visit(collector)
+    ctx = FileContext(path, tree, collector, index)
+    if ctx.mismatch:
+        result.error = "the file changed between the scan and the rewrite; run again"
+        return result
+    rules = _rule_objects()
+    reports: list[Report] = []
+    for rule in rules:
+        reports.extend(rule.check(ctx))
+    if not reports:
+        return result
+    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    sup = suppressions(source)
+    findings: set[Finding] = set()
+    for r in reports:
+        if not selection.enabled(r.code):
+            continue
+        pos = positions[r.node].start
+        if is_suppressed(r.code, sup.get(pos.line, frozenset())):
+            continue
+        findings.add(Finding(path, pos.line, pos.column + 1, r.code, r.message, r.fixable, r.hint))
+    result.findings = sorted(findings)
+    if fix:
+        new_tree = _apply_fixes(ctx, rules, selection)
+        if new_tree is not None:
+            new_source = new_tree.code
+            if new_source != source:
+                result.new_source = new_source
+    return result
+
+
+def fix_allowed(plan: TaskPlan, selection: RuleSelection) -> bool:
+    """A task and its sites are rewritten together, or not at all."""
+    if not plan.fixable:
+        return False
+    for code in ("QM001", "QM002"):
+        if not selection.enabled(code) or is_suppressed(code, plan.blocked):
+            return False
+    return True
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, funcs: dict[int, TaskPlan], calls: dict[int, SitePlan], rewrite_task, rewrite_site):
+        super().__init__()
+        self.funcs = funcs
+        self.calls = calls
+        self.rewrite_task = rewrite_task
+        self.rewrite_site = rewrite_site
+        self.changed = False
+
+    def leave_FunctionDef(self, original_node, updated_node):
+        plan = self.funcs.get(id(original_node))
+        if plan is None:
+            return updated_node
+        self.changed = True
+        return self.rewrite_task(updated_node, plan)
+
+    def leave_Call(self, original_node, updated_node):
+        plan = self.calls.get(id(original_node))
+        if plan is None:
+            return updated_node
+        self.changed = True
+        return self.rewrite_site(updated_node, plan)
+
+
+def _apply_fixes(ctx: FileContext, rules, selection: RuleSelection) -> cst.Module | None:
+    from migrate.rules.qm001_manual_parent_read import rewrite_body
+    from migrate.rules.qm002_wiring_parameters import rewrite_params, rewrite_site
+
+    funcs = {}
+    calls = {}
+    for plan, node, _ in ctx.tasks:
+        if fix_allowed(plan, selection):
+            funcs[id(node)] = plan
+    for plan, node in ctx.sites:
+        task = ctx.task_plans.get(plan.task)
+        if plan.fixable and task is not None and fix_allowed(task, selection):
+            calls[id(node)] = plan
+    if not funcs and not calls:
+        return None
+
+    def rewrite_task(node: cst.FunctionDef, plan: TaskPlan) -> cst.FunctionDef:
+        return rewrite_params(rewrite_body(node, plan), plan)
+
+    applier = _Apply(funcs, calls, rewrite_task, rewrite_site)
+    new = ctx.module.visit(applier)
+    return new if applier.changed else None
+
+
+# --------------------------------------------------------------------------------------------
+# convenience for tests and small tools: the whole pipeline over in-memory sources
+
+
+def module_name_for(relpath: str) -> str:
+    """``pkg/tasks.py`` -> ``pkg.tasks``; ``pkg/__init__.py`` -> ``pkg``."""
+    parts = relpath.replace("\\", "/").split("/")
+    parts[-1] = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(p for p in parts if p)
+
+
+def analyze_sources(
+    sources: dict[str, str], selection: RuleSelection | None = None, fix: bool = False
+) -> dict[str, FileResult]:
+    """Summarise, index and check (or fix) ``{relative path: source}`` as one project."""
+    from migrate.prefilter import might_need_migration
+
+    selection = selection or RuleSelection()
+    summaries = [
+        summarize(path, text, module_name_for(path))
+        for path, text in sources.items()
+        if might_need_migration(text)
+    ]
+    index = build_index(summaries)
+    results: dict[str, FileResult] = {}
+    for s in summaries:
+        if s.error:
+            results[s.path] = FileResult(s.path, error=s.error)
+    for path in sorted(index.files_to_fix()):
+        results[path] = fix_file(path, sources[path], index, selection, fix)
+    return results

@@ -1,0 +1,458 @@
+"""The project-wide index: which task is enqueued where, with what, and what follows from it.
+
+Everything here is plain data (picklable, no libcst): the engine summarises files in worker
+processes, sends the summaries back, and builds the index in the parent. The index then decides,
+for every manually wired task, whether all of its enqueue sites agree on who its parents are
+(the task and its sites are rewritten together) or not (they are reported and left alone).
+
+An argument expression seen at an enqueue site is kept as a small tuple, an ``ArgExpr``:
+
+``("name", "e")``                 a variable
+``("jobs", "dag", "extract")``    ``dag.jobs["extract"]``
+``("str", "extract")``            a string literal
+``("none",)``                     ``None``
+``("other", "<source text>")``    anything else
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ArgExpr = tuple
+
+#: Codes a suppression comment may name; "*" stands for a bare ``# noqa`` or ``# migrate: ignore``.
+ALL = "*"
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    name: str
+    kind: str  # "posonly", "pos", "kwonly", "star", "starstar"
+    has_default: bool
+
+
+@dataclass
+class TaskInfo:
+    """A module-level function that reads ``get_result()`` from a ``DuckQueue`` it opens itself."""
+
+    name: str
+    params: tuple[ParamInfo, ...]
+    id_params: tuple[str, ...]  # parameters read through get_result(), in order of first read
+    path_params: tuple[str, ...]  # parameters passed to DuckQueue(...)
+    queue_vars: tuple[str, ...]  # variables bound to the DuckQueue it opens
+    opens_from_param: bool
+    route_like: bool  # decorated like a web handler: never a task unless enqueued
+    ctx_name: str | None  # the parameter name the rewrite would add
+    problem: str | None = None  # why the body cannot be rewritten
+    problem_hint: str | None = None
+    suppressed: frozenset[str] = frozenset()  # codes suppressed on its def line or read lines
+
+    def positional(self) -> list[str]:
+        return [p.name for p in self.params if p.kind in ("posonly", "pos")]
+
+    def param(self, name: str) -> ParamInfo | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+
+@dataclass
+class SiteInfo:
+    """One call of ``add_job``, ``add_node`` or ``enqueue``."""
+
+    ordinal: int  # position among the file's enqueue calls, in source order
+    method: str
+    receiver: str  # source text of what the method is called on ("dag", "q")
+    is_dag: bool
+    scope: str  # "" for the module, else the dotted name of the enclosing function or class
+    func_ref: str | None  # dotted reference to the enqueued function ("transform", "t.transform")
+    node_name: ArgExpr | None
+    args_state: str  # "absent", "seq" or "dynamic"
+    args: tuple[ArgExpr, ...] = ()
+    kwargs_state: str = "absent"  # "absent", "dict" or "dynamic"
+    kwargs: tuple[tuple[str, ArgExpr], ...] = ()
+    depends_state: str = "absent"  # "absent", "none", "items" or "dynamic"
+    depends: tuple[ArgExpr, ...] = ()
+    extra_positional: bool = False
+    quote: str = '"'
+    suppressed: frozenset[str] = frozenset()
+
+
+@dataclass
+class FileSummary:
+    path: str
+    module: str | None
+    is_package: bool = False
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
+    functions: frozenset[str] = frozenset()  # module-level function names
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    sites: list[SiteInfo] = field(default_factory=list)
+    bindings: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # -1: not an enqueue
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.module if self.module else self.path
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """The decision about one task definition."""
+
+    path: str
+    name: str
+    qualname: str
+    fixable: bool
+    parents: tuple[tuple[str, str], ...] = ()  # (id parameter, parent node name)
+    remove_params: tuple[str, ...] = ()
+    ctx_name: str = "context"
+    queue_vars: tuple[str, ...] = ()
+    quote: str = '"'
+    reason: str | None = None
+    hint: str | None = None
+    blocked: frozenset[str] = frozenset()  # suppression codes on any line the rewrite touches
+
+    def parent_of(self, param: str) -> str | None:
+        return dict(self.parents).get(param)
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """The decision about one enqueue site of a manually wired task."""
+
+    path: str
+    ordinal: int
+    task: str  # qualname of the task
+    task_name: str
+    fixable: bool
+    parents: tuple[str, ...] = ()
+    remove_params: tuple[str, ...] = ()
+    remove_pos: tuple[int, ...] = ()
+    remove_kw: tuple[str, ...] = ()
+    add_deps: tuple[str, ...] = ()
+    quote: str = '"'
+    reason: str | None = None
+    hint: str | None = None
+
+
+@dataclass
+class ProjectIndex:
+    tasks: dict[tuple[str, str], TaskPlan] = field(default_factory=dict)  # (path, function) -> plan
+    sites: dict[tuple[str, int], SitePlan] = field(default_factory=dict)  # (path, ordinal) -> plan
+
+    def files_to_fix(self) -> set[str]:
+        """Paths whose text a rule may change or report on: only these get a second pass."""
+        return {p for p, _ in self.tasks} | {p for p, _ in self.sites}
+
+    def tasks_in(self, path: str) -> list[TaskPlan]:
+        return [t for (p, _), t in self.tasks.items() if p == path]
+
+    def sites_in(self, path: str) -> list[SitePlan]:
+        return [s for (p, _), s in self.sites.items() if p == path]
+
+
+# --------------------------------------------------------------------------------------------
+# building the index
+
+
+def _module_key(summary: FileSummary, name: str) -> str:
+    return f"{summary.key}.{name}" if summary.module else f"{summary.path}::{name}"
+
+
+class _Resolver:
+    def __init__(self, summaries: list[FileSummary]):
+        self.by_module = {s.module: s for s in summaries if s.module}
+        self.tasks: dict[str, tuple[FileSummary, TaskInfo]] = {}
+        for s in summaries:
+            for t in s.tasks.values():
+                self.tasks[_module_key(s, t.name)] = (s, t)
+
+    def resolve(self, ref: str | None, summary: FileSummary) -> str | None:
+        """The qualname of the task a dotted reference in ``summary`` names, if it is one we know."""
+        if not ref:
+            return None
+        head, _, rest = ref.partition(".")
+        if not rest and head in summary.functions:
+            full = _module_key(summary, head)
+        elif head in summary.imports:
+            full = summary.imports[head] + ("." + rest if rest else "")
+        else:
+            full = ref
+        for _ in range(8):  # follow re-exports a few hops
+            if full in self.tasks:
+                return full
+            mod, _, attr = full.rpartition(".")
+            target = self.by_module.get(mod)
+            if target is None:
+                break
+            if attr in target.functions:
+                return None  # a known function that is not manually wired
+            if attr not in target.imports:
+                break
+            full = target.imports[attr]
+        # the scan root may differ from the import root: match on a dotted suffix
+        if "." in full and not full.startswith("."):
+            found = [
+                q
+                for q in self.tasks
+                if "::" not in q and (q.endswith("." + full) or full.endswith("." + q))
+            ]
+            if len(found) == 1:
+                return found[0]
+        return None
+
+
+def _lookup_binding(summary: FileSummary, scope: str, name: str) -> tuple[int, ...] | None:
+    parts = scope.split(".") if scope else []
+    while True:
+        key = (".".join(parts), name)
+        if key in summary.bindings:
+            return summary.bindings[key]
+        if not parts:
+            return None
+        parts.pop()
+
+
+def _show(expr: ArgExpr) -> str:
+    kind = expr[0]
+    if kind == "name":
+        return expr[1]
+    if kind == "jobs":
+        return f'{expr[1]}.jobs["{expr[2]}"]'
+    if kind == "str":
+        return repr(expr[1])
+    if kind == "none":
+        return "None"
+    return expr[1]
+
+
+class _SiteProblem(Exception):
+    def __init__(self, reason: str, hint: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+
+
+def _parent_name(summary: FileSummary, site: SiteInfo, expr: ArgExpr) -> str:
+    """The node name of the parent whose id ``expr`` is, or raise _SiteProblem."""
+    kind = expr[0]
+    named_hint = (
+        'enqueue the parent in the same DAG with a literal name= (e = dag.add_job(extract, name="extract")) '
+        "and pass that variable"
+    )
+    if kind == "jobs":
+        if expr[1] != site.receiver:
+            raise _SiteProblem(
+                f"the parent id {_show(expr)} belongs to another DAG than `{site.receiver}`", named_hint
+            )
+        return expr[2]
+    if kind != "name":
+        what = "a literal id" if kind == "str" else "computed at run time"
+        raise _SiteProblem(f"the parent id `{_show(expr)}` is {what}", named_hint)
+    binds = _lookup_binding(summary, site.scope, expr[1])
+    if not binds or binds == (-1,) or -1 in binds:
+        raise _SiteProblem(f"the parent id `{expr[1]}` is computed at run time", named_hint)
+    if len(binds) > 1:
+        raise _SiteProblem(f"the parent id `{expr[1]}` is assigned more than once", named_hint)
+    parent = summary.sites[binds[0]]
+    if not parent.is_dag:
+        raise _SiteProblem(
+            f"the parent `{expr[1]}` comes from `{parent.receiver}.{parent.method}(...)`, outside any DAG",
+            "build parent and child in one DAG (with DAG(...) as dag, or q.dag(...)) so that the child can "
+            "read the parent through its context",
+        )
+    if parent.receiver != site.receiver:
+        raise _SiteProblem(
+            f"the parent `{expr[1]}` is enqueued on `{parent.receiver}`, the task on `{site.receiver}`",
+            "enqueue parent and child in the same DAG",
+        )
+    if not parent.node_name or parent.node_name[0] != "str":
+        raise _SiteProblem(f"the parent `{expr[1]}` has no literal name=", named_hint)
+    return parent.node_name[1]
+
+
+def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
+    """Work out what one site passes; raise _SiteProblem when it cannot be rewritten safely."""
+    if not site.is_dag:
+        raise _SiteProblem(
+            f"`{task.name}` is enqueued with `{site.receiver}.{site.method}(...)` outside a DAG; "
+            "context.upstream() needs a DAG run",
+            "enqueue the task and its parent in a DAG (with DAG(...) as dag: dag.add_job(...)) first",
+        )
+    if site.extra_positional:
+        raise _SiteProblem(
+            "the call passes more positional arguments than func, args and kwargs",
+            "pass name= and depends_on= by keyword",
+        )
+    if site.args_state == "dynamic":
+        raise _SiteProblem(
+            "args= is built at run time, so the wiring arguments cannot be found",
+            "write args= as a tuple or list literal",
+        )
+    if site.kwargs_state == "dynamic":
+        raise _SiteProblem(
+            "kwargs= is built at run time, so the wiring arguments cannot be found",
+            "write kwargs= as a dict literal with string keys",
+        )
+    if site.depends_state == "dynamic":
+        raise _SiteProblem(
+            "depends_on= is computed at run time", "write depends_on= as a name or a list of names"
+        )
+    positional = task.positional()
+    kw = dict(site.kwargs)
+    wiring = list(task.id_params) + [p for p in task.path_params if p not in task.id_params]
+    remove_pos: list[int] = []
+    remove_kw: list[str] = []
+    found: dict[str, ArgExpr] = {}
+    for p in wiring:
+        info = task.param(p)
+        if info is None:
+            raise _SiteProblem(f"`{p}` is not a parameter of `{task.name}`", "")
+        i = positional.index(p) if p in positional else -1
+        if site.args_state == "seq" and 0 <= i < len(site.args):
+            found[p] = site.args[i]
+            remove_pos.append(i)
+        elif p in kw and info.kind != "posonly":
+            found[p] = kw[p]
+            remove_kw.append(p)
+    parents: list[str] = []
+    for p in task.id_params:
+        if p not in found:
+            raise _SiteProblem(
+                f"the call does not pass the parent id `{p}` that `{task.name}` reads",
+                f"pass it through args= or kwargs=, or migrate `{task.name}` by hand",
+            )
+        name = _parent_name(summary, site, found[p])
+        if name not in parents:
+            parents.append(name)
+    covered: set[str] = set()
+    if site.depends_state == "items":
+        for item in site.depends:
+            if item[0] == "str":
+                covered.add(item[1])
+            elif item[0] in ("name", "jobs"):
+                try:
+                    covered.add(_parent_name(summary, site, item))
+                except _SiteProblem:
+                    raise _SiteProblem(
+                        f"depends_on= holds `{_show(item)}`, which cannot be traced to a named node",
+                        "write depends_on= as node names",
+                    ) from None
+            else:
+                raise _SiteProblem(
+                    f"depends_on= holds `{_show(item)}`, which cannot be traced to a named node",
+                    "write depends_on= as node names",
+                )
+    return {
+        "parents": tuple(parents),
+        "by_param": tuple((p, _parent_name(summary, site, found[p])) for p in task.id_params),
+        "remove_params": tuple(wiring),
+        "remove_pos": tuple(sorted(remove_pos)),
+        "remove_kw": tuple(remove_kw),
+        "add_deps": tuple(n for n in parents if n not in covered),
+    }
+
+
+def build_index(summaries: list[FileSummary]) -> ProjectIndex:
+    """Resolve every enqueue site to the task it enqueues and decide, task by task, what to do."""
+    summaries = [s for s in summaries if s.error is None]
+    resolver = _Resolver(summaries)
+    sites_of: dict[str, list[tuple[FileSummary, SiteInfo]]] = {q: [] for q in resolver.tasks}
+    for s in summaries:
+        for site in s.sites:
+            q = resolver.resolve(site.func_ref, s)
+            if q is not None:
+                sites_of[q].append((s, site))
+
+    index = ProjectIndex()
+    for qual, (summary, task) in resolver.tasks.items():
+        sites = sites_of[qual]
+        if not sites and (not task.opens_from_param or task.route_like):
+            continue  # reads a result but is no task: a web handler, a driver script
+        blocked = set(task.suppressed)
+        for _, site in sites:
+            blocked |= site.suppressed
+
+        def unresolved(reason: str, hint: str) -> None:
+            index.tasks[(summary.path, task.name)] = TaskPlan(
+                summary.path, task.name, qual, False, reason=reason, hint=hint, blocked=frozenset(blocked)
+            )
+
+        if task.problem:
+            unresolved(task.problem, task.problem_hint or "")
+            continue
+        if not sites:
+            unresolved(
+                "it is enqueued nowhere in the scanned code, so its parent cannot be named",
+                "scan the code that builds the DAG together with the task, or migrate it by hand",
+            )
+            continue
+        plans: list[tuple[FileSummary, SiteInfo, dict | None, _SiteProblem | None]] = []
+        for s, site in sites:
+            try:
+                plans.append((s, site, _plan_site(s, site, task), None))
+            except _SiteProblem as problem:
+                plans.append((s, site, None, problem))
+        bad = [p for p in plans if p[3] is not None]
+        mappings = {p[2]["by_param"] for p in plans if p[2] is not None}
+        if bad:
+            first = bad[0][3]
+            unresolved(
+                f"an enqueue site cannot be resolved: {first.reason}",
+                first.hint or "fix the enqueue sites reported with it, or migrate the task by hand",
+            )
+            for s, site, _, problem in bad:
+                index.sites[(s.path, site.ordinal)] = SitePlan(
+                    s.path, site.ordinal, qual, task.name, False, reason=problem.reason, hint=problem.hint
+                )
+            continue
+        if len(mappings) > 1:
+            shown = " vs ".join(
+                sorted("(" + ", ".join(f"{p}={n}" for p, n in m) + ")" for m in mappings)
+            )
+            unresolved(
+                f"its enqueue sites disagree on its parents: {shown}",
+                "give every site the same parent node names, or migrate the task by hand",
+            )
+            for s, site, plan, _ in plans:
+                names = ", ".join(f'"{n}"' for n in plan["parents"])
+                index.sites[(s.path, site.ordinal)] = SitePlan(
+                    s.path,
+                    site.ordinal,
+                    qual,
+                    task.name,
+                    False,
+                    reason=f"this site makes {names} the parent of `{task.name}`, other sites disagree",
+                    hint="give every site the same parent node names",
+                )
+            continue
+        by_param = next(iter(mappings))
+        remove = tuple(task.id_params) + tuple(p for p in task.path_params if p not in task.id_params)
+        index.tasks[(summary.path, task.name)] = TaskPlan(
+            summary.path,
+            task.name,
+            qual,
+            True,
+            parents=by_param,
+            remove_params=remove,
+            ctx_name=task.ctx_name or "context",
+            queue_vars=task.queue_vars,
+            quote=plans[0][1].quote,
+            blocked=frozenset(blocked),
+        )
+        for s, site, plan, _ in plans:
+            index.sites[(s.path, site.ordinal)] = SitePlan(
+                s.path,
+                site.ordinal,
+                qual,
+                task.name,
+                True,
+                parents=plan["parents"],
+                remove_params=plan["remove_params"],
+                remove_pos=plan["remove_pos"],
+                remove_kw=plan["remove_kw"],
+                add_deps=plan["add_deps"],
+                quote=site.quote,
+            )
+    return index

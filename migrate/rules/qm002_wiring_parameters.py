@@ -1,0 +1,331 @@
+"""QM002 wiring-parameters: the parent id and the queue path travel as task parameters."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.rules._edit import append_item, remove_items, string_literal
+
+
+class WiringParameters:
+    """A task takes its parent's job id and the queue path as parameters, and its enqueue sites pass them.
+
+    Manual wiring has two halves. The task declares the plumbing in its signature:
+
+    ```python
+    def transform(parent_id, queue_path, factor):
+        ...
+    ```
+
+    and every place that enqueues it passes that plumbing by hand, next to the real arguments:
+
+    ```python
+    e = dag.add_job(extract, name="extract")
+    dag.add_job(transform, name="transform", args=(e, path, 2))
+    ```
+
+    With the TaskContext the runtime knows the parents from ``depends_on``, so the rewrite:
+
+    - removes the id and path parameters from the signature and adds ``context`` (``ctx`` when
+      ``context`` is taken). When the remaining parameters have defaults or a ``*``, ``context``
+      becomes keyword-only.
+    - removes the matching arguments at every enqueue site: from ``args=`` (a tuple or list, or the
+      second positional argument) and from ``kwargs=`` (a dict literal or ``dict(...)``). Every other
+      argument stays where it was; ``args=()`` and ``kwargs={}`` left empty are removed.
+    - makes sure ``depends_on`` names the parent: added when missing, a single name becomes a
+      list when a second one joins, ids already listed (``depends_on=e``) count as present.
+
+    ```python
+    def transform(factor, context):
+        ...
+
+    e = dag.add_job(extract, name="extract")
+    dag.add_job(transform, name="transform", args=(2,), depends_on="extract")
+    ```
+
+    It understands ``dag.add_job``, ``dag.add_node`` and ``dag.enqueue`` (the ``q.dag()`` builder)
+    inside one DAG, with the parent id taken from an earlier ``x = dag.add_job(..., name="...")``
+    or from ``dag.jobs["..."]``. The task and the sites may live in different modules: the index
+    follows ``from tasks import transform``, ``import tasks as t``, aliases and relative imports
+    within the scanned code. The rewrite is applied together with QM001 and only when all sites
+    agree; everything else is QM003.
+    """
+
+    code = "QM002"
+    name = "wiring-parameters"
+    summary = "Parent ids and the queue path are passed by hand; take a context and declare depends_on."
+    fixable = True
+
+    VALID = [
+        # ids in plain data: an order id is not a parent
+        '''
+from queuack import DAG
+
+def ship(order_id, warehouse):
+    return f"{order_id}@{warehouse}"
+
+with DAG("orders") as dag:
+    dag.add_job(ship, name="ship", args=("A-17", "north"))
+''',
+        # already migrated, parent passed through depends_on
+        '''
+from queuack import DAG
+
+def load(rows, context, table="out"):
+    return len(context.upstream("transform")) + len(rows)
+
+with DAG("etl") as dag:
+    dag.add_job(len, name="transform")
+    dag.add_job(load, name="load", args=([],), depends_on=["transform"])
+''',
+    ]
+
+    INVALID = [
+        (
+            '''
+from queuack import DuckQueue
+
+def load(parent_id, queue_path, table):
+    q = DuckQueue(queue_path)
+    try:
+        rows = q.get_result(parent_id)
+    finally:
+        q.close()
+    return f"{len(rows)} rows into {table}"
+
+def build(q, path):
+    with q.dag("etl") as dag:
+        t = dag.enqueue(sorted, name="transform", args=([3, 1, 2],))
+        dag.enqueue(load, name="load", kwargs={"parent_id": t, "queue_path": path, "table": "out"})
+''',
+            '''
+from queuack import DuckQueue
+
+def load(table, context):
+    rows = context.upstream("transform")
+    return f"{len(rows)} rows into {table}"
+
+def build(q, path):
+    with q.dag("etl") as dag:
+        t = dag.enqueue(sorted, name="transform", args=([3, 1, 2],))
+        dag.enqueue(load, name="load", kwargs={"table": "out"}, depends_on="transform")
+''',
+        ),
+    ]
+
+    def check(self, ctx):
+        from migrate.analysis import Report
+
+        for plan, node, _reads in ctx.tasks:
+            if plan.fixable:
+                params = ", ".join(plan.remove_params)
+                yield Report(
+                    node.name,
+                    self.code,
+                    f'task "{plan.name}" takes its wiring as parameters ({params}); '
+                    f"take a {plan.ctx_name} parameter instead",
+                    "the runtime passes the context to a parameter named context",
+                    True,
+                )
+        for plan, call in ctx.sites:
+            if plan.fixable:
+                names = ", ".join(f'"{n}"' for n in plan.parents)
+                yield Report(
+                    call,
+                    self.code,
+                    f'enqueue of "{plan.task_name}" passes the parent id and queue path by hand '
+                    f"({', '.join(plan.remove_params)}); drop them and depend on {names}",
+                    None,
+                    True,
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# the signature
+
+
+def rewrite_params(node: cst.FunctionDef, plan) -> cst.FunctionDef:
+    p = node.params
+    remove = set(plan.remove_params)
+    slots: list[tuple[str, cst.CSTNode]] = []
+    for param in p.posonly_params:
+        slots.append(("posonly", param))
+    if isinstance(p.posonly_ind, cst.ParamSlash):
+        slots.append(("slash", p.posonly_ind))
+    for param in p.params:
+        slots.append(("pos", param))
+    if isinstance(p.star_arg, (cst.Param, cst.ParamStar)):
+        slots.append(("star", p.star_arg))
+    for param in p.kwonly_params:
+        slots.append(("kwonly", param))
+    if isinstance(p.star_kwarg, cst.Param):
+        slots.append(("starstar", p.star_kwarg))
+    last_comma = slots[-1][1].comma if slots else cst.MaybeSentinel.DEFAULT
+
+    kept = [(k, n) for k, n in slots if not (isinstance(n, cst.Param) and k != "star" and k != "starstar" and n.name.value in remove)]
+    if not any(k == "posonly" for k, _ in kept):
+        kept = [(k, n) for k, n in kept if k != "slash"]
+    if kept and kept[-1][0] == "star" and isinstance(kept[-1][1], cst.ParamStar):
+        pass  # a bare * still needs keyword-only parameters: context joins them below
+
+    new = cst.Param(name=cst.Name(plan.ctx_name))
+    kinds = {k for k, _ in kept}
+    has_default = any(isinstance(n, cst.Param) and n.default is not None for k, n in kept if k in ("posonly", "pos"))
+    if "star" in kinds or "kwonly" in kinds:
+        where = "kwonly"
+    elif has_default:
+        where = "kwonly"
+        insert_at = max((i for i, (k, _) in enumerate(kept) if k in ("posonly", "slash", "pos")), default=-1) + 1
+        kept.insert(insert_at, ("star", cst.ParamStar()))
+    else:
+        where = "pos"
+    # insert after the last slot of its kind (or of the kinds before it)
+    order = ["posonly", "slash", "pos", "star", "kwonly", "starstar"]
+    limit = order.index(where)
+    at = max((i for i, (k, _) in enumerate(kept) if order.index(k) <= limit), default=-1) + 1
+    kept.insert(at, (where, new))
+
+    # commas: the new last slot keeps the old trailing style; the others get a separator
+    items = [n for _, n in kept]
+    for i, n in enumerate(items):
+        if i == len(items) - 1:
+            items[i] = n.with_changes(comma=last_comma)
+        elif not isinstance(n.comma, cst.Comma):
+            items[i] = n.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        elif n is slots[-1][1] if slots else False:
+            pass
+    # a slot that was last before (its comma is the trailing one) keeps that comma: same style
+    out: dict[str, list] = {k: [] for k in order}
+    for (k, _), n in zip(kept, items):
+        out[k].append(n)
+    return node.with_changes(
+        params=p.with_changes(
+            posonly_params=out["posonly"],
+            posonly_ind=out["slash"][0] if out["slash"] else cst.MaybeSentinel.DEFAULT,
+            params=out["pos"],
+            star_arg=out["star"][0] if out["star"] else cst.MaybeSentinel.DEFAULT,
+            kwonly_params=out["kwonly"],
+            star_kwarg=out["starstar"][0] if out["starstar"] else None,
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the enqueue site
+
+
+def _positional_index(args, n):
+    count = 0
+    for i, a in enumerate(args):
+        if a.keyword is None and not a.star:
+            if count == n:
+                return i
+            count += 1
+    return None
+
+
+def _keyword_index(args, name):
+    for i, a in enumerate(args):
+        if a.keyword is not None and a.keyword.value == name:
+            return i
+    return None
+
+
+def _equal_like(args) -> cst.AssignEqual:
+    for a in args:
+        if a.keyword is not None and isinstance(a.equal, cst.AssignEqual):
+            return a.equal
+    return cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+
+
+def _names_expr(names, quote):
+    if len(names) == 1:
+        return string_literal(names[0], quote)
+    return cst.List([cst.Element(string_literal(n, quote)) for n in names])
+
+
+def rewrite_site(call: cst.Call, plan) -> cst.Call:
+    args = list(call.args)
+    remove_args: set[int] = set()
+    replace: dict[int, cst.Arg] = {}
+
+    # args=
+    i_args = _keyword_index(args, "args")
+    positional_args = False
+    if i_args is None:
+        i_args = _positional_index(args, 1)
+        positional_args = i_args is not None
+    if i_args is not None and plan.remove_pos:
+        value = args[i_args].value
+        if isinstance(value, (cst.Tuple, cst.List)):
+            elements = remove_items(value.elements, set(plan.remove_pos))
+            if isinstance(value, cst.Tuple) and len(elements) == 1 and not isinstance(elements[0].comma, cst.Comma):
+                elements[0] = elements[0].with_changes(comma=cst.Comma())
+            if isinstance(value, cst.Tuple) and not elements and not value.lpar:
+                value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            new_value = value.with_changes(elements=elements)
+            kwargs_positional = _positional_index(args, 2) is not None
+            if not elements and not (positional_args and kwargs_positional):
+                remove_args.add(i_args)
+            else:
+                replace[i_args] = args[i_args].with_changes(value=new_value)
+
+    # kwargs=
+    i_kw = _keyword_index(args, "kwargs")
+    if i_kw is None:
+        i_kw = _positional_index(args, 2)
+    if i_kw is not None and plan.remove_kw:
+        value = args[i_kw].value
+        drop_keys = set(plan.remove_kw)
+        if isinstance(value, cst.Dict):
+            drop = {
+                j
+                for j, el in enumerate(value.elements)
+                if isinstance(el, cst.DictElement)
+                and isinstance(el.key, cst.SimpleString)
+                and el.key.evaluated_value in drop_keys
+            }
+            elements = remove_items(value.elements, drop)
+            new_value = value.with_changes(elements=elements)
+        else:  # dict(...)
+            drop = {j for j, a in enumerate(value.args) if a.keyword is not None and a.keyword.value in drop_keys}
+            elements = remove_items(value.args, drop)
+            new_value = value.with_changes(args=elements)
+        if not elements and (args[i_kw].keyword is not None or _positional_index(args, 3) is None):
+            remove_args.add(i_kw)
+        else:
+            replace[i_kw] = args[i_kw].with_changes(value=new_value)
+
+    # depends_on=
+    add = list(plan.add_deps)
+    new_arg = None
+    if add:
+        i_dep = _keyword_index(args, "depends_on")
+        if i_dep is None:
+            new_arg = cst.Arg(value=_names_expr(add, plan.quote), keyword=cst.Name("depends_on"), equal=_equal_like(args))
+        else:
+            value = args[i_dep].value
+            if isinstance(value, cst.Name) and value.value == "None":
+                new_value = _names_expr(add, plan.quote)
+            elif isinstance(value, (cst.List, cst.Tuple)):
+                elements = list(value.elements)
+                for n in add:
+                    elements = append_item(elements, cst.Element(string_literal(n, plan.quote)))
+                new_value = value.with_changes(elements=elements)
+            else:
+                new_value = cst.List(
+                    [cst.Element(value, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
+                    + [cst.Element(string_literal(n, plan.quote)) for n in add]
+                )
+                # keep the commas tidy: all but the last separated by ", "
+                elems = list(new_value.elements)
+                for j in range(len(elems) - 1):
+                    elems[j] = elems[j].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                new_value = new_value.with_changes(elements=elems)
+            replace[i_dep] = args[i_dep].with_changes(value=new_value)
+
+    new_args = [replace.get(j, a) for j, a in enumerate(args)]
+    new_args = remove_items(new_args, remove_args)
+    if new_arg is not None:
+        new_args = append_item(new_args, new_arg)
+    return call.with_changes(args=new_args)

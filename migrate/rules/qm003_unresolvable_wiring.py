@@ -1,0 +1,116 @@
+"""QM003 unresolvable-wiring: a manually wired task that cannot be migrated safely."""
+
+from __future__ import annotations
+
+
+class UnresolvableWiring:
+    """A task wires its parent by hand, but the rewrite cannot prove who the parent is.
+
+    The rewrite of QM001 and QM002 needs the parent's node name. When it cannot be known for
+    certain from the scanned code, the task and its enqueue sites are reported with the reason
+    and a hint, and nothing is changed. The reasons:
+
+    - the parent id is computed at run time (a variable not bound to a named enqueue, an
+      expression, a loop variable, ``get_result(ids[0])``), or is a literal id;
+    - the task is enqueued nowhere in the scanned code (scan the code that builds the DAG too);
+    - its enqueue sites disagree on who the parent is;
+    - the parent lies outside the DAG: ``q.enqueue(...)`` without a DAG, or a parent from
+      another DAG, or a parent node without a literal ``name=``;
+    - ``args=`` / ``kwargs=`` / ``depends_on=`` are built at run time, or positional extras
+      are passed;
+    - the task uses the queue, the id or the path for anything else than reading the parent
+      (``q.enqueue(...)``, logging the id, ...), or opens the queue in an unusual form;
+    - the task already takes a ``context`` but still reads by hand.
+
+    Fix the cause the message names and run ``migrate`` again, or migrate the task by hand:
+    add a ``context`` parameter, replace the read with ``context.upstream("<parent name>")``
+    and make sure the node's ``depends_on`` names the parent.
+
+    Not reported at all: functions that are not tasks, such as a web handler or a driver script
+    that reads ``q.get_result(job_id)`` after a run, and parameters named like ids that are
+    plain data.
+    """
+
+    code = "QM003"
+    name = "unresolvable-wiring"
+    summary = "A manually wired task whose parent cannot be resolved safely; reported, never rewritten."
+    fixable = False
+
+    VALID = [
+        # a web handler reading a job's result: no task
+        '''
+from queuack import DuckQueue
+
+@app.get("/jobs/<job_id>")
+def show(job_id, db_path):
+    q = DuckQueue(db_path)
+    return {"result": q.get_result(job_id)}
+''',
+        # a driver reading results after the run
+        '''
+import sys
+from queuack import DuckQueue
+
+def main():
+    q = DuckQueue(sys.argv[1])
+    job_id = q.enqueue(len, args=([1, 2],))
+    print(q.get_result(job_id))
+''',
+    ]
+
+    INVALID = [
+        # enqueued nowhere
+        '''
+from queuack import DuckQueue
+
+def transform(parent_id, queue_path):
+    q = DuckQueue(queue_path)
+    return q.get_result(parent_id)
+''',
+        # parent id computed at run time
+        '''
+from queuack import DAG, DuckQueue
+
+def transform(parent_id, queue_path):
+    q = DuckQueue(queue_path)
+    return q.get_result(parent_id)
+
+def build(path, ids):
+    with DAG("etl", queue=DuckQueue(path)) as dag:
+        dag.add_job(transform, args=(ids[0], path))
+''',
+        # outside a DAG
+        '''
+from queuack import DuckQueue
+
+def transform(parent_id, queue_path):
+    q = DuckQueue(queue_path)
+    return q.get_result(parent_id)
+
+q = DuckQueue("jobs.duckdb")
+e = q.enqueue(len, args=([1],))
+q.enqueue(transform, args=(e, "jobs.duckdb"), depends_on=e)
+''',
+    ]
+
+    def check(self, ctx):
+        from migrate.analysis import Report
+
+        for plan, node, _reads in ctx.tasks:
+            if not plan.fixable:
+                yield Report(
+                    node.name,
+                    self.code,
+                    f'task "{plan.name}" wires its parent by hand but cannot be migrated: {plan.reason}',
+                    plan.hint,
+                    False,
+                )
+        for plan, call in ctx.sites:
+            if not plan.fixable:
+                yield Report(
+                    call,
+                    self.code,
+                    f'enqueue of "{plan.task_name}" cannot be migrated: {plan.reason}',
+                    plan.hint,
+                    False,
+                )
