@@ -614,7 +614,8 @@ class Collector(cst.CSTVisitor):
             id_params=tuple(id_params),
             path_params=tuple(f.path_params),
             queue_vars=tuple(f.queue_vars),
-            opens_from_param=bool(f.path_params),
+            # a function that opens the queue from one parameter and reads another is task-shaped
+            opens_from_param=bool(f.path_params) and any(r[0] is not None for r in f.reads),
             route_like=f.route_like,
             ctx_name=ctx_name,
             problem=problem,
@@ -629,12 +630,25 @@ class Collector(cst.CSTVisitor):
 # pass one
 
 
-def _syntax_error(path: str, exc: Exception) -> str:
-    line = getattr(exc, "raw_line", None) or getattr(exc, "line", None)
-    col = getattr(exc, "raw_column", None)
-    message = getattr(exc, "message", None) or str(exc).splitlines()[0]
-    where = f"line {line}" + (f", column {col + 1}" if isinstance(col, int) else "")
-    return f"syntax error at {where}: {message}" if line else f"syntax error: {message}"
+def _syntax_error(source: str, exc: Exception) -> str:
+    """A message with a line for a file LibCST could not parse.
+
+    CPython's own parser names the place of the error far more precisely than LibCST's, so ask it
+    first; only for code that CPython accepts and LibCST does not, report LibCST's view.
+    """
+    try:
+        compile(source, "<file>", "exec", dont_inherit=True)
+    except SyntaxError as err:
+        where = f"line {err.lineno}" + (f", column {err.offset}" if err.offset else "")
+        return f"syntax error at {where}: {err.msg}"
+    except (ValueError, RecursionError, MemoryError) as err:
+        return f"cannot parse: {type(err).__name__}: {err}"
+    line = getattr(exc, "editor_line", None)
+    col = getattr(exc, "editor_column", None)
+    message = (getattr(exc, "message", None) or str(exc)).splitlines()[0]
+    if line:
+        return f"LibCST cannot parse this file (line {line}, column {col}): {message}"
+    return f"LibCST cannot parse this file: {message}"
 
 
 def _parse(source: str) -> cst.Module:
@@ -647,7 +661,7 @@ def summarize(path: str, source: str, module: str | None) -> FileSummary:
     try:
         tree = _parse(source)
     except cst.ParserSyntaxError as exc:
-        return FileSummary(path, module, is_package, error=_syntax_error(path, exc))
+        return FileSummary(path, module, is_package, error=_syntax_error(source, exc))
     except (RecursionError, ValueError) as exc:
         return FileSummary(path, module, is_package, error=f"cannot parse: {type(exc).__name__}: {exc}")
     collector = Collector(tree, module, is_package)
@@ -735,7 +749,7 @@ def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelecti
     try:
         tree = _parse(source)
     except cst.ParserSyntaxError as exc:
-        result.error = _syntax_error(path, exc)
+        result.error = _syntax_error(source, exc)
         return result
     collector = Collector(tree)
     tree.visit(collector)

@@ -162,6 +162,12 @@ class _BodyRewriter(cst.CSTTransformer):
         self.ctx = plan.ctx_name
         self.quote = plan.quote
         self.gone: set[int] = set()  # ids of statement lines and suites that only held the queue
+        self._alive: list[cst.CSTNode] = []  # keeps those nodes alive so that their ids stay unique
+
+    def _mark(self, node):
+        self.gone.add(id(node))
+        self._alive.append(node)
+        return node
 
     # -- expressions ---------------------------------------------------------------------------
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
@@ -222,7 +228,7 @@ class _BodyRewriter(cst.CSTTransformer):
         if kept:
             return updated_node.with_changes(body=kept)
         line = updated_node.with_changes(body=[cst.Pass()])
-        self.gone.add(id(line))
+        self._mark(line)
         return line
 
     def leave_SimpleStatementSuite(self, original_node, updated_node):
@@ -232,7 +238,7 @@ class _BodyRewriter(cst.CSTTransformer):
         if kept:
             return updated_node.with_changes(body=kept)
         suite = updated_node.with_changes(body=[cst.Pass()])
-        self.gone.add(id(suite))
+        self._mark(suite)
         return suite
 
     def _empty(self, block: cst.BaseSuite) -> bool:
@@ -264,7 +270,7 @@ class _BodyRewriter(cst.CSTTransformer):
         if not kept:
             comments = [x for x in carry if not _is_blank(x)]
             line = cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=comments)
-            self.gone.add(id(line))
+            self._mark(line)
             kept = [line]
         return updated_node.with_changes(body=kept)
 
@@ -272,13 +278,13 @@ class _BodyRewriter(cst.CSTTransformer):
         if isinstance(block, cst.SimpleStatementSuite):
             stmts = [cst.SimpleStatementLine(body=block.body)]
             if id(block) in self.gone:
-                self.gone.add(id(stmts[0]))
+                self._mark(stmts[0])
         else:
             stmts = list(block.body)
         first = stmts[0]
         stmts[0] = first.with_changes(leading_lines=[*outer.leading_lines, *first.leading_lines])
         if id(first) in self.gone:
-            self.gone.add(id(stmts[0]))
+            self._mark(stmts[0])
         return cst.FlattenSentinel(stmts)
 
     def leave_With(self, original_node, updated_node):

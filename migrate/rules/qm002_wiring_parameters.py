@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.rules._edit import append_item, remove_items, string_literal
+from migrate.rules._edit import append_item, insert_item, remove_items, string_literal
 
 
 class WiringParameters:
@@ -145,58 +145,49 @@ def build(q, path):
 
 
 def rewrite_params(node: cst.FunctionDef, plan) -> cst.FunctionDef:
+    """Drop the wiring parameters and add the context parameter, keeping the layout."""
     p = node.params
     remove = set(plan.remove_params)
     slots: list[tuple[str, cst.CSTNode]] = []
-    for param in p.posonly_params:
-        slots.append(("posonly", param))
+    slots += [("posonly", x) for x in p.posonly_params]
     if isinstance(p.posonly_ind, cst.ParamSlash):
         slots.append(("slash", p.posonly_ind))
-    for param in p.params:
-        slots.append(("pos", param))
+    slots += [("pos", x) for x in p.params]
     if isinstance(p.star_arg, (cst.Param, cst.ParamStar)):
         slots.append(("star", p.star_arg))
-    for param in p.kwonly_params:
-        slots.append(("kwonly", param))
+    slots += [("kwonly", x) for x in p.kwonly_params]
     if isinstance(p.star_kwarg, cst.Param):
         slots.append(("starstar", p.star_kwarg))
-    last_comma = slots[-1][1].comma if slots else cst.MaybeSentinel.DEFAULT
 
-    kept = [(k, n) for k, n in slots if not (isinstance(n, cst.Param) and k != "star" and k != "starstar" and n.name.value in remove)]
-    if not any(k == "posonly" for k, _ in kept):
-        kept = [(k, n) for k, n in kept if k != "slash"]
-    if kept and kept[-1][0] == "star" and isinstance(kept[-1][1], cst.ParamStar):
-        pass  # a bare * still needs keyword-only parameters: context joins them below
+    drop = {
+        i
+        for i, (kind, n) in enumerate(slots)
+        if kind in ("posonly", "pos", "kwonly") and n.name.value in remove
+    }
+    if all(k != "posonly" for i, (k, _) in enumerate(slots) if i not in drop):
+        drop |= {i for i, (k, _) in enumerate(slots) if k == "slash"}
+    kinds = [k for i, (k, _) in enumerate(slots) if i not in drop]
+    nodes = remove_items([n for _, n in slots], drop)
 
-    new = cst.Param(name=cst.Name(plan.ctx_name))
-    kinds = {k for k, _ in kept}
-    has_default = any(isinstance(n, cst.Param) and n.default is not None for k, n in kept if k in ("posonly", "pos"))
+    has_default = any(
+        n.default is not None for k, n in zip(kinds, nodes) if k in ("posonly", "pos")
+    )
+    order = ["posonly", "slash", "pos", "star", "kwonly", "starstar"]
     if "star" in kinds or "kwonly" in kinds:
         where = "kwonly"
     elif has_default:
         where = "kwonly"
-        insert_at = max((i for i, (k, _) in enumerate(kept) if k in ("posonly", "slash", "pos")), default=-1) + 1
-        kept.insert(insert_at, ("star", cst.ParamStar()))
+        at = sum(1 for k in kinds if k in ("posonly", "slash", "pos"))
+        nodes = insert_item(nodes, at, cst.ParamStar())
+        kinds.insert(at, "star")
     else:
         where = "pos"
-    # insert after the last slot of its kind (or of the kinds before it)
-    order = ["posonly", "slash", "pos", "star", "kwonly", "starstar"]
-    limit = order.index(where)
-    at = max((i for i, (k, _) in enumerate(kept) if order.index(k) <= limit), default=-1) + 1
-    kept.insert(at, (where, new))
+    at = sum(1 for k in kinds if order.index(k) <= order.index(where))
+    nodes = insert_item(nodes, at, cst.Param(name=cst.Name(plan.ctx_name)))
+    kinds.insert(at, where)
 
-    # commas: the new last slot keeps the old trailing style; the others get a separator
-    items = [n for _, n in kept]
-    for i, n in enumerate(items):
-        if i == len(items) - 1:
-            items[i] = n.with_changes(comma=last_comma)
-        elif not isinstance(n.comma, cst.Comma):
-            items[i] = n.with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        elif n is slots[-1][1] if slots else False:
-            pass
-    # a slot that was last before (its comma is the trailing one) keeps that comma: same style
     out: dict[str, list] = {k: [] for k in order}
-    for (k, _), n in zip(kept, items):
+    for k, n in zip(kinds, nodes):
         out[k].append(n)
     return node.with_changes(
         params=p.with_changes(
