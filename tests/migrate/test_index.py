@@ -1,0 +1,221 @@
+"""The project index: summaries are plain data, sites resolve to tasks across modules."""
+
+from __future__ import annotations
+
+import pickle
+import textwrap
+
+from migrate.analysis import analyze_sources, build_index, module_name_for, summarize
+
+TASKS = textwrap.dedent(
+    """
+    from queuack import DuckQueue
+
+    def extract():
+        return [1, 2]
+
+    def transform(parent_id, queue_path):
+        q = DuckQueue(queue_path)
+        try:
+            return q.get_result(parent_id)
+        finally:
+            q.close()
+    """
+)
+
+
+def pipeline(import_line: str, ref: str) -> str:
+    return textwrap.dedent(
+        f"""
+        from queuack import DAG, DuckQueue
+        {import_line}
+
+        def build(path):
+            with DAG("etl", queue=DuckQueue(path)) as dag:
+                e = dag.add_job(len, name="extract")
+                dag.add_job({ref}, name="transform", args=(e, path))
+            return dag
+        """
+    )
+
+
+def index_of(files: dict[str, str]):
+    return build_index([summarize(p, s, module_name_for(p)) for p, s in files.items()])
+
+
+def test_module_names():
+    assert module_name_for("tasks.py") == "tasks"
+    assert module_name_for("pkg/sub/tasks.py") == "pkg.sub.tasks"
+    assert module_name_for("pkg/__init__.py") == "pkg"
+
+
+def test_summary_is_picklable_and_plain():
+    s = summarize("tasks.py", TASKS, "tasks")
+    again = pickle.loads(pickle.dumps(s))
+    assert again == s
+    assert set(again.tasks) == {"transform"}
+    t = again.tasks["transform"]
+    assert t.id_params == ("parent_id",) and t.path_params == ("queue_path",)
+    assert t.queue_vars == ("q",) and t.problem is None and t.opens_from_param
+
+
+def test_syntax_error_summary_has_a_line():
+    s = summarize("bad.py", "def f(:\n    pass\n", "bad")
+    assert s.error and "line 1" in s.error
+    assert pickle.loads(pickle.dumps(s)).error == s.error
+
+
+def test_index_is_picklable():
+    idx = index_of({"tasks.py": TASKS, "pipeline.py": pipeline("from tasks import transform", "transform")})
+    assert pickle.loads(pickle.dumps(idx)) == idx
+
+
+def _resolved(files):
+    idx = index_of(files)
+    plan = idx.tasks.get(("tasks.py", "transform")) or idx.tasks.get(("pkg/tasks.py", "transform"))
+    return idx, plan
+
+
+def test_from_import_with_alias():
+    idx, plan = _resolved({"tasks.py": TASKS, "pipeline.py": pipeline("from tasks import transform as tr", "tr")})
+    assert plan.fixable and plan.parents == (("parent_id", "extract"),)
+    assert idx.files_to_fix() == {"tasks.py", "pipeline.py"}
+    site = idx.sites_in("pipeline.py")[0]
+    assert site.remove_pos == (0, 1) and site.add_deps == ("extract",)
+
+
+def test_import_module_as():
+    _, plan = _resolved({"tasks.py": TASKS, "pipeline.py": pipeline("import tasks as t", "t.transform")})
+    assert plan.fixable
+
+
+def test_import_dotted_module():
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/tasks.py": TASKS,
+        "main.py": pipeline("import pkg.tasks", "pkg.tasks.transform"),
+    }
+    _, plan = _resolved(files)
+    assert plan.fixable
+
+
+def test_relative_import_and_reexport_through_package():
+    files = {
+        "pkg/__init__.py": "from .tasks import transform\n",
+        "pkg/tasks.py": TASKS,
+        "pkg/flow.py": pipeline("from . import tasks", "tasks.transform"),
+        "main.py": pipeline("from pkg import transform", "transform"),
+    }
+    idx, plan = _resolved(files)
+    assert plan.fixable
+    assert {s.path for s in idx.sites.values()} == {"pkg/flow.py", "main.py"}
+
+
+def test_scan_root_above_the_import_root():
+    # scanned from a parent folder: the module is "app.tasks" but the code says "from tasks import"
+    files = {"app/tasks.py": TASKS, "app/pipeline.py": pipeline("from tasks import transform", "transform")}
+    idx = index_of(files)
+    assert idx.tasks[("app/tasks.py", "transform")].fixable
+
+
+def test_same_name_elsewhere_is_not_confused():
+    other = "def transform(rows):\n    return rows\n"
+    files = {
+        "tasks.py": TASKS,
+        "other.py": other,
+        "pipeline.py": pipeline("from other import transform", "transform"),
+    }
+    idx = index_of(files)
+    plan = idx.tasks[("tasks.py", "transform")]
+    assert not plan.fixable and "enqueued nowhere" in plan.reason
+    assert idx.sites == {}
+
+
+def test_sites_in_two_modules_that_disagree():
+    a = pipeline("from tasks import transform", "transform")
+    b = a.replace('name="extract"', 'name="backfill"')
+    idx = index_of({"tasks.py": TASKS, "a.py": a, "b.py": b})
+    plan = idx.tasks[("tasks.py", "transform")]
+    assert not plan.fixable and "disagree" in plan.reason
+    assert {(s.path, s.fixable) for s in idx.sites.values()} == {("a.py", False), ("b.py", False)}
+
+
+def test_binding_in_function_shadows_module():
+    src = TASKS + textwrap.dedent(
+        """
+        from queuack import DAG
+        e = "not an id"
+
+        def build(path):
+            with DAG("etl") as dag:
+                e = dag.add_job(extract, name="extract")
+                dag.add_job(transform, args=(e, path))
+        """
+    )
+    idx = index_of({"tasks.py": src})
+    assert idx.tasks[("tasks.py", "transform")].fixable
+
+
+def test_parameter_named_like_the_parent_is_run_time():
+    src = TASKS + textwrap.dedent(
+        """
+        def build(dag, e, path):
+            dag.add_job(transform, args=(e, path))
+        """
+    )
+    idx = index_of({"tasks.py": src})
+    plan = idx.tasks[("tasks.py", "transform")]
+    assert not plan.fixable and "computed at run time" in plan.reason
+
+
+def test_parent_from_another_dag():
+    src = TASKS + textwrap.dedent(
+        """
+        from queuack import DAG
+
+        def build(path):
+            with DAG("a") as first:
+                e = first.add_job(extract, name="extract")
+            with DAG("b") as second:
+                second.add_job(transform, args=(e, path))
+        """
+    )
+    idx = index_of({"tasks.py": src})
+    plan = idx.tasks[("tasks.py", "transform")]
+    assert not plan.fixable
+    assert "enqueued on `first`, the task on `second`" in plan.reason
+    assert plan.hint == "enqueue parent and child in the same DAG"
+
+
+def test_untouched_files_are_not_in_files_to_fix():
+    files = {
+        "tasks.py": TASKS,
+        "pipeline.py": pipeline("from tasks import transform", "transform"),
+        "other.py": "def f(q):\n    q.enqueue(print)\n",
+    }
+    assert index_of(files).files_to_fix() == {"tasks.py", "pipeline.py"}
+
+
+def test_web_handler_is_not_indexed():
+    src = textwrap.dedent(
+        """
+        from queuack import DuckQueue
+
+        @app.get("/jobs/{job_id}")
+        def show(job_id, db_path):
+            return DuckQueue(db_path).get_result(job_id)
+        """
+    )
+    assert index_of({"web.py": src}).files_to_fix() == set()
+
+
+def test_noqa_on_a_site_in_another_file_blocks_the_whole_rewrite():
+    p = pipeline("from tasks import transform", "transform").replace(
+        "args=(e, path))", "args=(e, path))  # noqa: QM002"
+    )
+    results = analyze_sources({"tasks.py": TASKS, "pipeline.py": p}, fix=True)
+    assert results["tasks.py"].new_source is None
+    assert results["pipeline.py"].new_source is None
+    # the task's own findings are still reported; the suppressed line's are not
+    assert {f.rule for f in results["tasks.py"].findings} == {"QM001", "QM002"}
+    assert results["pipeline.py"].findings == []
