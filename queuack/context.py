@@ -1,0 +1,255 @@
+"""TaskContext: what a running task knows about itself and its parents.
+
+A task asks for it by declaring a parameter named `context` or `ctx` (or one annotated
+TaskContext). Helpers it calls reach the same object through get_context().
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+from typing import Any, Callable, Mapping
+
+from .errors import UpstreamError
+from .serialization import decode_value
+
+_current: contextvars.ContextVar["TaskContext | None"] = contextvars.ContextVar("queuack_task_context", default=None)
+_MISSING = object()
+
+
+def get_context() -> "TaskContext | None":
+    """The context of the task running in this thread or asyncio task, or None outside a task."""
+    return _current.get()
+
+
+def set_context(context: "TaskContext | None") -> contextvars.Token:
+    """Make `context` current; returns a token for reset_context(). Runners call this; tasks rarely need to."""
+    return _current.set(context)
+
+
+def reset_context(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+class _Parent:
+    __slots__ = ("job_id", "name", "value", "status", "error", "loaded")
+
+    def __init__(self, job_id: str | None, name: str | None):
+        self.job_id = job_id
+        self.name = name
+        self.loaded = False
+        self.value: Any = None
+        self.status: str | None = None
+        self.error: str | None = None
+
+
+class TaskContext:
+    """The running task's identity and its parents' results, by name.
+
+    Results load lazily: the first time a result is asked for, once per parent; names and ids
+    come from the job's own dependency rows (one query per job at most, none when the Worker
+    fetched them with the claim).
+    """
+
+    def __init__(
+        self,
+        job_id: str | None = None,
+        dag_run_id: str | None = None,
+        task_name: str | None = None,
+        attempt: int = 1,
+        *,
+        store: Any = None,
+        parents: list[tuple[str, str | None]] | None = None,
+        upstream: Mapping[str, Any] | None = None,
+    ):
+        self.job_id = job_id
+        self.dag_run_id = dag_run_id
+        self.task_name = task_name
+        self.attempt = attempt
+        self._store = store
+        self._parents: list[_Parent] | None = None
+        if parents is not None:
+            self._parents = [_Parent(pid, name) for pid, name in parents]
+        if upstream is not None:
+            self._parents = []
+            for name, value in upstream.items():
+                parent = _Parent(f"upstream:{name}", name)
+                parent.value, parent.status, parent.loaded = value, "done", True
+                self._parents.append(parent)
+
+    @classmethod
+    def for_testing(
+        cls,
+        upstream: Mapping[str, Any] | None = None,
+        *,
+        task_name: str = "task",
+        job_id: str = "test-job",
+        dag_run_id: str = "test-run",
+        attempt: int = 1,
+    ) -> "TaskContext":
+        """A context for calling a task directly in a unit test, without a queue:
+
+            ctx = TaskContext.for_testing({"extract": [1, 2, 3]})
+            assert transform(context=ctx) == [2, 4, 6]
+        """
+        return cls(job_id, dag_run_id, task_name, attempt, upstream=dict(upstream or {}))
+
+    def __repr__(self) -> str:
+        return f"TaskContext(task_name={self.task_name!r}, job_id={self.job_id!r}, dag_run_id={self.dag_run_id!r})"
+
+    # -- parents ----------------------------------------------------------------------------
+    def _parent_list(self) -> list[_Parent]:
+        if self._parents is None:
+            if self._store is None or self.job_id is None:
+                self._parents = []
+            else:
+                rows = self._store.parents([self.job_id])[self.job_id]
+                self._parents = [_Parent(pid, name) for pid, name in rows]
+        return self._parents
+
+    def _load(self, parents: list[_Parent]) -> None:
+        todo = [p for p in parents if not p.loaded]
+        if not todo:
+            return
+        rows = self._store.results([p.job_id for p in todo])
+        for p in todo:
+            status, codec, blob, error = rows.get(p.job_id, ("missing", None, None, None))
+            p.status, p.error, p.loaded = status, error, True
+            if status == "done":
+                p.value = decode_value(blob, codec)
+
+    def _by_name(self, name: str) -> _Parent | None:
+        for parent in self._parent_list():
+            if parent.name == name:
+                return parent
+        return None
+
+    def _value(self, parent: _Parent, label: str) -> Any:
+        self._load([parent])
+        if parent.status == "done":
+            return parent.value
+        if parent.status in ("failed", "skipped"):
+            reason = f": {parent.error}" if parent.error else ""
+            raise UpstreamError(f"upstream {label} of task {self.task_name!r} {parent.status}{reason}")
+        raise UpstreamError(f"upstream {label} of task {self.task_name!r} has not finished (status {parent.status})")
+
+    def _need_dag(self, what: str) -> None:
+        if self.dag_run_id is None and not self._parent_list():
+            raise UpstreamError(
+                f"{what} needs a DAG run: job {self.job_id} was enqueued on its own, so it has no "
+                "named parents. Build it with DAG(...).add_job(..., depends_on=...) to read upstream results."
+            )
+
+    def upstream(self, name: str) -> Any:
+        """The result of the parent task called `name`."""
+        self._need_dag(f"upstream({name!r})")
+        parent = self._by_name(name)
+        if parent is None:
+            names = ", ".join(repr(n) for n in self.get_parent_names()) or "none"
+            raise UpstreamError(
+                f"task {self.task_name!r} has no upstream named {name!r}; its upstream tasks are: {names}. "
+                "Add it to depends_on, or use upstream_or() for an optional parent."
+            )
+        return self._value(parent, repr(name))
+
+    def upstream_or(self, name: str, default: Any = None) -> Any:
+        """The named parent's result, or `default` when there is no such parent or it did not succeed."""
+        parent = self._by_name(name)
+        if parent is None:
+            return default
+        self._load([parent])
+        return parent.value if parent.status == "done" else default
+
+    def has_upstream(self, name: str) -> bool:
+        """Whether a parent with this name exists (its result is not loaded)."""
+        return self._by_name(name) is not None
+
+    def get_parent_names(self) -> list[str]:
+        """Parent task names, in the order depends_on declared them."""
+        return [p.name if p.name is not None else p.job_id for p in self._parent_list()]
+
+    def get_parent_results(self) -> list[Any]:
+        """Every parent's result, in the order depends_on declared them."""
+        parents = self._parent_list()
+        self._load(parents)
+        return [self._value(p, repr(p.name or p.job_id)) for p in parents]
+
+    def get_parent_result(self, job_id: str) -> Any:
+        """One parent's result, by job id."""
+        for parent in self._parent_list():
+            if parent.job_id == job_id:
+                return self._value(parent, job_id)
+        ids = ", ".join(p.job_id for p in self._parent_list()) or "none"
+        raise UpstreamError(f"job {job_id} is not a parent of task {self.task_name!r}; its parents are: {ids}")
+
+    @property
+    def queue(self):
+        """A DuckQueue handle on the running job's database. It is a handle of its own: closing it
+        leaves the worker's queue working."""
+        if self._store is None:
+            return None
+        from .queue import DuckQueue
+
+        return DuckQueue.attach(self._store)
+
+    @property
+    def queue_path(self) -> str | None:
+        return None if self._store is None else self._store.path
+
+
+# -- injection ----------------------------------------------------------------------------------
+
+_NAMES = ("context", "ctx")
+
+
+@functools.lru_cache(maxsize=4096)
+def _injection_point(func: Callable) -> tuple[str, int, bool] | None:
+    """Where a function wants its context: (parameter name, position, positional-only) or None.
+    Looked up once per function."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    position = 0
+    for param in signature.parameters.values():
+        annotation = param.annotation
+        wants = param.name in _NAMES or annotation is TaskContext or (
+            isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "TaskContext"
+        )
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            if wants:
+                return None
+            continue
+        if wants:
+            return param.name, position, param.kind is param.POSITIONAL_ONLY
+        if param.kind is not param.KEYWORD_ONLY:
+            position += 1
+    return None
+
+
+def wants_context(func: Callable) -> bool:
+    return _point(func) is not None
+
+
+def _point(func: Callable) -> tuple[str, int, bool] | None:
+    try:
+        return _injection_point(func)
+    except TypeError:  # unhashable callable
+        return _injection_point.__wrapped__(func)
+
+
+def inject(func: Callable, args: tuple, kwargs: dict, context_factory: Callable[[], TaskContext]) -> tuple[tuple, dict, TaskContext | None]:
+    """Add the context to the call where the function asks for it and the caller did not pass one."""
+    point = _point(func)
+    if point is None:
+        return args, kwargs, None
+    name, position, positional_only = point
+    if name in kwargs or len(args) > position:
+        return args, kwargs, None  # passed explicitly: the caller wins
+    context = context_factory()
+    if positional_only:
+        if len(args) != position:
+            return args, kwargs, None  # cannot place it without shifting the caller's arguments
+        return (*args, context), kwargs, context
+    return args, {**kwargs, name: context}, context

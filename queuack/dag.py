@@ -1,0 +1,333 @@
+"""DAGs of named tasks on a DuckQueue: building, validation, submission and run status."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Sequence
+
+from .errors import DAGValidationError
+from .jobs import Job
+from .queue import DuckQueue, new_job_id
+
+
+class DAGStatus(str, Enum):
+    PENDING = "pending"  # not submitted, or nothing has started
+    RUNNING = "running"
+    DONE = "done"  # every job done
+    FAILED = "failed"  # finished, and some job failed or was skipped
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class _Node:
+    name: str
+    job_id: str
+    func: Callable
+    args: Sequence
+    kwargs: dict | None
+    depends_on: list[str]
+    job: Any  # the encoded job (a store.NewJob); parents and names are filled in at submission
+
+
+class DAG:
+    """A named graph of tasks. Leaving the `with` block (or submit()) validates it and stores all
+    of its jobs in one transaction; a refused DAG leaves nothing behind."""
+
+    def __init__(self, name: str, queue: DuckQueue | None = None, *, description: str | None = None):
+        if not name or not isinstance(name, str):
+            raise ValueError("a DAG needs a name (a non-empty string)")
+        self.name = name
+        self.description = description
+        self._owns_queue = queue is None
+        self.queue = queue if queue is not None else DuckQueue()
+        self.dag_run_id = str(uuid.uuid4())
+        self._nodes: dict[str, _Node] = {}
+        self._names_in_order: list[str] = []
+        self._duplicates: list[str] = []
+        self._by_id: dict[str, str] = {}
+        self._submitted = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DAG({self.name!r}, {len(self._nodes)} tasks, {'submitted' if self._submitted else 'not submitted'})"
+
+    # -- building --------------------------------------------------------------------------------
+    def add_job(
+        self,
+        func: Callable,
+        name: str | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        args: Sequence = (),
+        kwargs: dict | None = None,
+        *,
+        priority: int = 50,
+        max_attempts: int = 3,
+        timeout_seconds: float | None = None,
+        dependency_mode: str = "all",
+        queue: str | None = None,
+        delay_seconds: float = 0,
+    ) -> str:
+        """Add a task; returns its job id at once (usable in args or in another depends_on).
+        depends_on: a task name in this DAG (also one added later), a list of them, or the id of
+        a job already in the queue."""
+        if self._submitted:
+            raise DAGValidationError(f"DAG {self.name!r} was already submitted; build a new DAG for more tasks")
+        if name is None:
+            base = getattr(func, "__name__", "task")
+            name, n = base, 1
+            while name in self._nodes:
+                n += 1
+                name = f"{base}_{n}"
+        if not isinstance(name, str) or not name:
+            raise DAGValidationError(f"a task name must be a non-empty string, not {name!r}")
+        parents = [depends_on] if isinstance(depends_on, str) else list(depends_on or ())
+        job_id = new_job_id()
+        options = dict(priority=priority, max_attempts=max_attempts, timeout_seconds=timeout_seconds,
+                       dependency_mode=dependency_mode, queue=queue, delay_seconds=delay_seconds)
+        # encoded now, so that an unstorable function fails here, at the line that added it
+        job = self.queue.build_job(func, args, kwargs, job_id=job_id, **options)
+        if name in self._nodes:
+            self._duplicates.append(name)
+            return job_id
+        self._nodes[name] = _Node(name, job_id, func, args, kwargs, parents, job)
+        self._names_in_order.append(name)
+        self._by_id[job_id] = name
+        return job_id
+
+    add_node = add_job
+
+    def enqueue(
+        self,
+        func: Callable,
+        args: Sequence = (),
+        kwargs: dict | None = None,
+        name: str | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        *,
+        priority: int = 50,
+        max_attempts: int = 3,
+        timeout_seconds: float | None = None,
+        dependency_mode: str = "all",
+        queue: str | None = None,
+        delay_seconds: float = 0,
+    ) -> str:
+        """The `q.dag()` builder's spelling of add_job (args before name, as in queuack 0.1)."""
+        return self.add_job(func, name, depends_on, args, kwargs, priority=priority, max_attempts=max_attempts,
+                            timeout_seconds=timeout_seconds, dependency_mode=dependency_mode, queue=queue,
+                            delay_seconds=delay_seconds)
+
+    def __enter__(self) -> "DAG":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.submit()
+
+    # -- validation and submission ---------------------------------------------------------------
+    def _resolve(self) -> tuple[dict[str, list[str]], list[str]]:
+        """Parents of each node as job ids, and the external job ids referenced."""
+        problems = []
+        if self._duplicates:
+            problems.append("duplicate task name(s): " + ", ".join(sorted(set(self._duplicates))))
+        resolved: dict[str, list[str]] = {}
+        external: list[str] = []
+        for name in self._names_in_order:
+            node = self._nodes[name]
+            ids = []
+            for dep in node.depends_on:
+                if dep == name or dep == node.job_id:
+                    problems.append(f"task {name!r} depends on itself")
+                    continue
+                if dep in self._nodes:
+                    ids.append(self._nodes[dep].job_id)
+                elif dep in self._by_id:
+                    ids.append(dep)
+                else:
+                    ids.append(dep)
+                    external.append(dep)
+            if len(set(ids)) != len(ids):
+                problems.append(f"task {name!r} lists the same dependency twice")
+            resolved[name] = ids
+        if external:
+            known = {r[0] for r in self.queue._live_store().query(
+                "SELECT id FROM jobs WHERE id = ANY($ids)", {"ids": sorted(set(external))})}
+            for name in self._names_in_order:
+                for dep in self._nodes[name].depends_on:
+                    if dep in external and dep not in known:
+                        names = ", ".join(self._names_in_order) or "none"
+                        problems.append(
+                            f"task {name!r} depends on {dep!r}, which is neither a task of DAG {self.name!r} "
+                            f"(its tasks: {names}) nor the id of a job in the queue"
+                        )
+        if problems:
+            raise DAGValidationError(f"DAG {self.name!r} was not submitted: " + "; ".join(problems))
+        return resolved, external
+
+    def _topological(self, resolved: dict[str, list[str]]) -> list[str]:
+        """Kahn's algorithm, in the order tasks were added where there is a choice. A cycle is
+        reported with the path of names."""
+        id_to_name = {node.job_id: n for n, node in self._nodes.items()}
+        indegree = {n: 0 for n in self._names_in_order}
+        children: dict[str, list[str]] = {n: [] for n in self._names_in_order}
+        for name, ids in resolved.items():
+            for pid in ids:
+                parent = id_to_name.get(pid)
+                if parent is not None:
+                    indegree[name] += 1
+                    children[parent].append(name)
+        ready = [n for n in self._names_in_order if indegree[n] == 0]
+        order = []
+        while ready:
+            name = ready.pop()
+            order.append(name)
+            for child in children[name]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    ready.append(child)
+        if len(order) != len(self._names_in_order):
+            cycle = self._find_cycle({n for n, d in indegree.items() if d > 0}, resolved, id_to_name)
+            raise DAGValidationError(f"DAG {self.name!r} was not submitted: it has a cycle: {' -> '.join(cycle)}")
+        return order
+
+    @staticmethod
+    def _find_cycle(stuck: set[str], resolved, id_to_name) -> list[str]:
+        # walk parent links inside the stuck set until a name repeats
+        start = min(stuck)
+        path, seen = [start], {start: 0}
+        current = start
+        while True:
+            parent = next(id_to_name[p] for p in resolved[current] if id_to_name.get(p) in stuck)
+            if parent in seen:
+                cycle = path[seen[parent]:] + [parent]
+                return list(reversed(cycle))
+            seen[parent] = len(path)
+            path.append(parent)
+            current = parent
+
+    def validate(self) -> None:
+        """Raise DAGValidationError if the DAG cannot be submitted."""
+        resolved, _ = self._resolve()
+        self._topological(resolved)
+
+    def submit(self) -> str:
+        """Validate and store every job in one transaction. Returns the dag_run_id; a second call does nothing."""
+        with self._lock:
+            if self._submitted:
+                return self.dag_run_id
+            resolved, _ = self._resolve()
+            order = self._topological(resolved)
+            jobs = []
+            for name in order:
+                job = self._nodes[name].job
+                job.parents, job.node_name, job.dag_run_id = tuple(resolved[name]), name, self.dag_run_id
+                jobs.append(job)
+            self.queue._live_store().insert(jobs, dag_run=(self.dag_run_id, self.name))
+            self._submitted = True
+            return self.dag_run_id
+
+    @property
+    def submitted(self) -> bool:
+        return self._submitted
+
+    # -- running and watching ---------------------------------------------------------------------
+    @property
+    def jobs(self) -> dict[str, str]:
+        """{task name: job id}, in the order the tasks were added."""
+        return {n: self._nodes[n].job_id for n in self._names_in_order}
+
+    def get_job(self, name: str) -> Job:
+        """The current record of a task, by name (or by job id)."""
+        if name in self._nodes:
+            return self.queue.get_job(self._nodes[name].job_id)
+        if name in self._by_id:
+            return self.queue.get_job(name)
+        raise KeyError(f"DAG {self.name!r} has no task {name!r}; its tasks: {', '.join(self._names_in_order)}")
+
+    def get_result(self, name: str) -> Any:
+        return self.queue.get_result(self.jobs[name] if name in self._nodes else name)
+
+    @property
+    def status(self) -> DAGStatus:
+        """Always current: read from the queue on every access."""
+        if not self._submitted:
+            return DAGStatus.PENDING
+        counts = self.queue._live_store().dag_counts(self.dag_run_id)
+        unfinished = counts.get("pending", 0) + counts.get("claimed", 0)
+        if unfinished:
+            started = len(self._nodes) - counts.get("pending", 0)
+            return DAGStatus.RUNNING if started else DAGStatus.PENDING
+        return DAGStatus.DONE if counts.get("done", 0) == len(self._nodes) else DAGStatus.FAILED
+
+    def _unfinished(self) -> int:
+        return self.queue._live_store().unfinished(n.job_id for n in self._nodes.values())
+
+    def execute(self, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0) -> bool:
+        """Submit if needed, then run this DAG's jobs (and only them) here until all have finished
+        or `timeout` seconds have passed. True when every job is done."""
+        from .worker import Worker
+
+        self.submit()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        worker = Worker(self.queue, concurrency=concurrency, only=self.jobs.values())
+        store = self.queue._live_store()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, worker.stop)
+            timer.daemon = True
+            timer.start()
+        try:
+            while self._unfinished():
+                worker.run(burst=True)
+                if worker.stopping or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                if self._unfinished():  # waiting for a retry's backoff or another worker
+                    wake = store.next_wakeup()
+                    wait = poll_interval if wake is None else max(0.0, min(poll_interval, wake - time.time()))
+                    if deadline is not None:
+                        wait = min(wait, max(0.0, deadline - time.monotonic()))
+                    store.wait_for_work(wait)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return self.status is DAGStatus.DONE
+
+    def wait_for_completion(self, timeout: float | None = None, poll_interval: float = 0.1) -> bool:
+        """Wait while other workers run the DAG. True when every job is done; False on failure or timeout."""
+        self.submit()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        store = self.queue._live_store()
+        while self._unfinished():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+            store.wait_for_work(wait)
+        return self.status is DAGStatus.DONE
+
+    def export_mermaid(self) -> str:
+        """A Mermaid flowchart: one node per task, labelled with its name and status."""
+        from .mermaid import render
+
+        statuses = {}
+        if self._submitted:
+            statuses = {node_id: status for node_id, _, status in
+                        self.queue._live_store().dag_nodes(self.dag_run_id)}
+        resolved = {n: [d for d in self._nodes[n].depends_on] for n in self._names_in_order}
+        edges = []
+        for name, deps in resolved.items():
+            for dep in deps:
+                parent = dep if dep in self._nodes else self._by_id.get(dep)
+                if parent is not None:
+                    edges.append((parent, name))
+        nodes = [(n, statuses.get(self._nodes[n].job_id, "pending")) for n in self._names_in_order]
+        return render(nodes, edges)
+
+    def close(self) -> None:
+        """Close the private queue of a DAG built without one."""
+        if self._owns_queue:
+            self.queue.close()

@@ -1,0 +1,69 @@
+"""Every exception queuack raises on purpose. Each message says what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class QueuackError(Exception):
+    """Base class of queuack's own errors."""
+
+
+class DatabaseLockedError(QueuackError):
+    """Another process holds the DuckDB file: DuckDB allows one process per database file."""
+
+    def __init__(self, path: str, detail: str = ""):
+        self.path = path
+        self.detail = detail
+        holder = f" ({detail})" if detail else ""
+        super().__init__(
+            f"{path} is in use by another process{holder}. DuckDB lets only one process open a "
+            "database file at a time. Stop that process, run your workers inside it, or give this "
+            "process its own database file."
+        )
+
+
+class JobNotFoundError(QueuackError, KeyError):
+    """No job with this id exists in the queue."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id!r} in this queue (was it purged, or enqueued on another file?)")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class JobNotDoneError(QueuackError):
+    """The job exists but has no result (yet): its status says why."""
+
+    def __init__(self, job_id: str, status: str, error: str | None = None):
+        self.job_id = job_id
+        self.status = status
+        self.error = error
+        hint = {
+            "pending": "it has not run yet; wait for it (e.g. dag.wait_for_completion()) or run a worker",
+            "delayed": "it is scheduled for later",
+            "claimed": "a worker is running it now",
+            "failed": "it failed for good" + (f": {error}" if error else ""),
+            "skipped": "it was skipped because a job it depends on failed",
+        }.get(status, "")
+        super().__init__(f"job {job_id} has no result: its status is {status!r}; {hint}")
+
+
+class EnqueueError(QueuackError, ValueError):
+    """A job cannot be stored (unpicklable function or argument, bad option)."""
+
+
+class SerializationError(QueuackError):
+    """A value could not be turned into bytes, or back."""
+
+
+class DAGValidationError(QueuackError, ValueError):
+    """A DAG was refused at submission: cycle, unknown dependency, duplicate name..."""
+
+
+class UpstreamError(QueuackError, LookupError):
+    """A task asked its context for an upstream result that it cannot have."""
+
+
+class JobTimeoutError(QueuackError, TimeoutError):
+    """A job ran longer than its timeout_seconds."""

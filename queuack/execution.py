@@ -1,0 +1,110 @@
+"""Running one job: decode it, inject the context, enforce the timeout, capture the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import traceback
+from typing import Any
+
+from .context import TaskContext, inject, reset_context, set_context
+from .errors import JobTimeoutError, SerializationError
+from .jobs import Job
+from .serialization import decode_function, decode_value, encode_value
+from .store import Outcome
+
+
+def _run_coroutine(coro) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # called from inside an event loop (e.g. job.execute() in async code): use a loop of our own
+    box: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=runner, name="queuack-async-job")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def run_job(job: Job, parents: list[tuple[str, str | None]] | None = None) -> Any:
+    """Call the job's function here and return what it returned (exceptions propagate).
+
+    A function with a `context`/`ctx` parameter gets a TaskContext; get_context() returns it
+    while the job runs, and the previous value comes back afterwards, also when the job raises.
+    """
+    func = decode_function(job.func, job.codec)
+    args = decode_value(job.args, job.codec)
+    kwargs = decode_value(job.kwargs, job.codec)
+
+    def make_context() -> TaskContext:
+        return TaskContext(job.id, job.dag_run_id, job.node_name, max(job.attempts, 1),
+                           store=job._store, parents=parents)
+
+    args, kwargs, context = inject(func, tuple(args), kwargs, make_context)
+    token = set_context(context if context is not None else make_context())
+    try:
+        result = func(*args, **kwargs)
+        if inspect.iscoroutine(result):
+            result = _run_coroutine(result)
+        return result
+    finally:
+        reset_context(token)
+
+
+def _describe_error(exc: BaseException) -> tuple[str, str]:
+    text = f"{type(exc).__name__}: {exc}"
+    return text, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def execute(job: Job, parents: list[tuple[str, str | None]] | None = None) -> Outcome:
+    """Run a claimed job and describe how it ended. Never raises for the job's own failures."""
+    try:
+        if job.timeout_seconds:
+            result = _run_with_timeout(job, parents)
+        else:
+            result = run_job(job, parents)
+    except Exception as exc:
+        error, tb = _describe_error(exc)
+        return Outcome(job.id, job.attempts, "error", error=error, traceback=tb)
+    try:
+        blob = encode_value(result, job.codec, f"the result of {job.node_name or job.id}")
+    except SerializationError as exc:
+        error, tb = _describe_error(exc)
+        return Outcome(job.id, job.attempts, "error", error=error, traceback=tb)
+    return Outcome(job.id, job.attempts, "done", result=blob, codec=job.codec)
+
+
+def _run_with_timeout(job: Job, parents) -> Any:
+    """Run in a thread of its own and stop waiting after timeout_seconds.
+
+    Python cannot kill a thread: an overrunning job's thread (a daemon) keeps running until its
+    function returns, and whatever it returns then is discarded. The job is recorded as timed out
+    at once and retried or failed like any other error.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = run_job(job, parents)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"queuack-job-{job.id[:8]}", daemon=True)
+    thread.start()
+    thread.join(job.timeout_seconds)
+    if thread.is_alive():
+        raise JobTimeoutError(f"timed out after {job.timeout_seconds:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

@@ -1,0 +1,92 @@
+"""The job record and its states."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class JobStatus(str, Enum):
+    """Lifecycle of a job. A str enum: `job.status == "done"` and `== JobStatus.DONE` both hold."""
+
+    PENDING = "pending"  # waiting to be claimed (maybe for its parents or its execute_after)
+    CLAIMED = "claimed"  # a worker holds its lease
+    DONE = "done"
+    FAILED = "failed"  # failed for good: a dead letter
+    DELAYED = "delayed"  # reported by stats/get_job for pending jobs whose time has not come
+    SKIPPED = "skipped"  # a job it depends on failed, so it never runs
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.SKIPPED})
+
+
+class DependencyMode(str, Enum):
+    ALL = "all"  # run when every parent is done
+    ANY = "any"  # run once one parent is done
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _when(ts: float | None) -> _dt.datetime | None:
+    return None if ts is None else _dt.datetime.fromtimestamp(ts)
+
+
+@dataclass
+class Job:
+    """One stored function call. `func`, `args` and `kwargs` stay encoded until the job runs."""
+
+    id: str
+    func: bytes
+    args: bytes
+    kwargs: bytes
+    queue: str
+    status: JobStatus
+    priority: int = 50
+    codec: str = "pickle"
+    created_ts: float = 0.0
+    execute_after_ts: float = 0.0
+    claimed_ts: float | None = None
+    completed_ts: float | None = None
+    claimed_by: str | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    timeout_seconds: float | None = None
+    result: bytes | None = None
+    error: str | None = None
+    traceback: str | None = None
+    node_name: str | None = None
+    dag_run_id: str | None = None
+    dependency_mode: str = "all"
+    # the store the job was read from: lets job.execute() build a TaskContext without a queue in hand
+    _store: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def created_at(self) -> _dt.datetime | None:
+        return _when(self.created_ts)
+
+    @property
+    def execute_after(self) -> _dt.datetime | None:
+        return _when(self.execute_after_ts)
+
+    @property
+    def claimed_at(self) -> _dt.datetime | None:
+        return _when(self.claimed_ts)
+
+    @property
+    def completed_at(self) -> _dt.datetime | None:
+        return _when(self.completed_ts)
+
+    def execute(self) -> Any:
+        """Run the function here and return its result, injecting a TaskContext where it asks for one.
+
+        The job's state in the queue is not changed: that is what a Worker (or `ack`) does.
+        """
+        from .execution import run_job
+
+        return run_job(self)

@@ -1,0 +1,339 @@
+"""DuckQueue: the public queue API. Validation and encoding happen here; SQL lives in the store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterable, Sequence
+
+from .errors import EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
+from .jobs import DependencyMode, Job, JobStatus
+from .serialization import check_codec, decode_value, describe, encode_args, encode_function, encode_value
+from .store import MEMORY, NewJob, Outcome, RetryPolicy, Store
+
+log = logging.getLogger("queuack")
+
+DEFAULT_VISIBILITY_TIMEOUT = 300.0
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class DuckQueue:
+    """A durable job queue in one DuckDB file (or in memory).
+
+    Several DuckQueue objects on the same file in one process share one database and see the
+    same jobs; closing one leaves the others working. Only one process can open a file: another
+    process gets DatabaseLockedError.
+    """
+
+    def __init__(
+        self,
+        db_path: str = MEMORY,
+        default_queue: str = "default",
+        *,
+        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
+        serializer: str = "pickle",
+        retry_backoff: float = 1.0,
+        retry_backoff_max: float = 300.0,
+        retry_jitter: float = 0.25,
+        serialization: str | None = None,
+        workers_num: int | None = None,
+        worker_concurrency: int | None = None,
+        poll_timeout: float | None = None,
+        logger: logging.Logger | None = None,
+        **tuning: Any,
+    ):
+        # workers_num, worker_concurrency, poll_timeout and the tuning knobs of queuack 0.1
+        # (values_threshold, dep_chunk_size, force_memory_db) are accepted so that old code
+        # keeps running; this queue needs none of them.
+        unknown = set(tuning) - {"values_threshold", "dep_chunk_size", "force_memory_db"}
+        if unknown:
+            raise TypeError(f"DuckQueue() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        if visibility_timeout <= 0:
+            raise ValueError("visibility_timeout must be a positive number of seconds")
+        if serialization is not None:
+            serializer = "json" if serialization == "json_ref" else serialization
+        self.db_path = str(db_path)
+        self.default_queue = default_queue
+        self.visibility_timeout = float(visibility_timeout)
+        self.serializer = check_codec(serializer)
+        self.retry_policy = RetryPolicy(retry_backoff, retry_backoff_max, retry_jitter)
+        self.logger = logger or log
+        self._store = Store.open(self.db_path)
+        self._held: dict[str, int] = {}  # job id -> attempt, for claims taken through this object
+        self._closed = False
+
+    @classmethod
+    def attach(cls, store: Store, template: "DuckQueue | None" = None) -> "DuckQueue":
+        """Another handle on an open store (used for in-memory databases, which cannot be reopened by path)."""
+        handle = cls.__new__(cls)
+        handle.db_path = store.path
+        handle.default_queue = template.default_queue if template else "default"
+        handle.visibility_timeout = template.visibility_timeout if template else DEFAULT_VISIBILITY_TIMEOUT
+        handle.serializer = template.serializer if template else "pickle"
+        handle.retry_policy = template.retry_policy if template else RetryPolicy()
+        handle.logger = template.logger if template else log
+        handle._store = store.retain()
+        handle._held = {}
+        handle._closed = False
+        return handle
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release this handle. The database closes when the last handle on it closes."""
+        if not self._closed:
+            self._closed = True
+            self._store.release()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "DuckQueue":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DuckQueue({self.db_path!r})"
+
+    def _live_store(self) -> Store:
+        if self._closed:
+            raise QueuackError(f"this DuckQueue on {self.db_path} was closed; open a new one")
+        return self._store
+
+    # -- enqueueing --------------------------------------------------------------------------------
+    def build_job(
+        self,
+        func: Callable,
+        args: Sequence = (),
+        kwargs: dict | None = None,
+        *,
+        queue: str | None = None,
+        priority: int = 50,
+        delay_seconds: float = 0,
+        max_attempts: int = 3,
+        timeout_seconds: float | None = None,
+        dependency_mode: str = "all",
+        job_id: str | None = None,
+        parents: Sequence[str] = (),
+        node_name: str | None = None,
+        dag_run_id: str | None = None,
+    ) -> NewJob:
+        """Validate and encode one job without storing it. Errors name the function."""
+        name = describe(func)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise EnqueueError(f"priority for {name} must be an int (higher runs first), not {priority!r}")
+        if not isinstance(max_attempts, int) or max_attempts < 1:
+            raise EnqueueError(f"max_attempts for {name} must be an int >= 1, not {max_attempts!r}")
+        if delay_seconds is None or delay_seconds < 0:
+            raise EnqueueError(f"delay_seconds for {name} must be >= 0, not {delay_seconds!r}")
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise EnqueueError(f"timeout_seconds for {name} must be positive or None, not {timeout_seconds!r}")
+        mode = str(dependency_mode.value if isinstance(dependency_mode, DependencyMode) else dependency_mode)
+        if mode not in ("all", "any"):
+            raise EnqueueError(f"dependency_mode for {name} must be 'all' or 'any', not {dependency_mode!r}")
+        codec = self.serializer
+        func_blob = encode_function(func, codec)
+        args_blob, kwargs_blob = encode_args(args, kwargs, codec, func)
+        return NewJob(
+            id=job_id or new_job_id(),
+            queue=queue or self.default_queue,
+            priority=priority,
+            codec=codec,
+            func=func_blob,
+            args=args_blob,
+            kwargs=kwargs_blob,
+            execute_after=time.time() + delay_seconds,
+            max_attempts=max_attempts,
+            timeout_seconds=timeout_seconds,
+            node_name=node_name,
+            dag_run_id=dag_run_id,
+            dependency_mode=mode,
+            parents=tuple(parents),
+        )
+
+    def enqueue(
+        self,
+        func: Callable,
+        args: Sequence = (),
+        kwargs: dict | None = None,
+        *,
+        queue: str | None = None,
+        priority: int = 50,
+        delay_seconds: float = 0,
+        max_attempts: int = 3,
+        timeout_seconds: float | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        dependency_mode: str = "all",
+        check_backpressure: bool = True,  # accepted for queuack 0.1 code; there is no backpressure limit
+    ) -> str:
+        """Store one job and return its id. `depends_on` takes ids of jobs already in the queue."""
+        parents = [depends_on] if isinstance(depends_on, str) else list(depends_on or ())
+        job = self.build_job(
+            func, args, kwargs, queue=queue, priority=priority, delay_seconds=delay_seconds,
+            max_attempts=max_attempts, timeout_seconds=timeout_seconds, dependency_mode=dependency_mode,
+            parents=parents,
+        )
+        self._live_store().insert([job])
+        return job.id
+
+    def enqueue_batch(
+        self,
+        jobs: Iterable,
+        queue: str | None = None,
+        priority: int = 50,
+        max_attempts: int = 3,
+        *,
+        delay_seconds: float = 0,
+        timeout_seconds: float | None = None,
+    ) -> list[str]:
+        """Store many jobs in one transaction: all of them or none. Items are (func, args, kwargs),
+        (func, args) or a bare function."""
+        built = []
+        for position, item in enumerate(jobs):
+            if callable(item):
+                item = (item,)
+            if not isinstance(item, (tuple, list)) or not 1 <= len(item) <= 3:
+                raise EnqueueError(f"enqueue_batch item {position} must be (func, args, kwargs), not {item!r}")
+            func, args, kwargs = (tuple(item) + ((), None))[:3]
+            built.append(self.build_job(
+                func, args or (), kwargs, queue=queue, priority=priority, delay_seconds=delay_seconds,
+                max_attempts=max_attempts, timeout_seconds=timeout_seconds,
+            ))
+        if built:
+            self._live_store().insert(built)
+        return [j.id for j in built]
+
+    # -- claiming and acknowledging -----------------------------------------------------------------
+    def claim(self, queue: str | None = None, worker_id: str | None = None,
+              claim_timeout: float | None = None) -> Job | None:
+        """Take the next ready job of `queue` with a lease of visibility_timeout seconds (or
+        claim_timeout). Returns None when nothing is ready."""
+        jobs = self.claim_batch(1, queue=queue, worker_id=worker_id, claim_timeout=claim_timeout)
+        return jobs[0] if jobs else None
+
+    def claim_batch(self, count: int = 10, queue: str | None = None, worker_id: str | None = None,
+                    claim_timeout: float | None = None) -> list[Job]:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        return self._claim([queue or self.default_queue], count, worker_id, claim_timeout)
+
+    def _claim(self, queues: Sequence[str] | None, count: int, worker_id: str | None,
+               lease: float | None = None) -> list[Job]:
+        jobs = self._live_store().claim(queues, count, worker_id or default_worker_id(),
+                                        lease or self.visibility_timeout)
+        for job in jobs:
+            self._held[job.id] = (job.attempts, job.codec)
+        return jobs
+
+    def _claim_of(self, job: str | Job) -> tuple[str, int | None, str]:
+        """(id, attempt, codec) of the claim an ack or nack refers to; attempt None: not claimed."""
+        if isinstance(job, Job):
+            self._held.pop(job.id, None)
+            return job.id, job.attempts, job.codec
+        held = self._held.pop(job, None)
+        if held is not None:
+            return job, held[0], held[1]
+        # claimed through another handle: the current claim, if there is one
+        record = self.get_job(job)
+        if record.status is not JobStatus.CLAIMED:
+            return job, None, record.codec
+        return job, record.attempts, record.codec
+
+    def ack(self, job_id: str | Job, result: Any = None, error: str | None = None,
+            worker_id: str | None = None) -> bool:
+        """Finish a claimed job. With `error`, it runs again after a backoff, or fails for good once
+        its attempts are spent. Returns False (and changes nothing) when the claim is no longer
+        current: its lease expired and the job went back to the queue or to another worker."""
+        job_id, attempt, codec = self._claim_of(job_id)
+        if attempt is None:
+            self._explain_unclaimed(job_id)
+            return False
+        if error is None:
+            try:
+                blob = encode_value(result, codec, "the result")
+                outcome = Outcome(job_id, attempt, "done", result=blob, codec=codec)
+            except SerializationError as exc:
+                outcome = Outcome(job_id, attempt, "error", error=str(exc))
+        else:
+            outcome = Outcome(job_id, attempt, "error", error=str(error))
+        applied = self._live_store().complete([outcome], self.retry_policy)
+        if job_id not in applied:
+            self.logger.warning("ack for job %s ignored: its claim (attempt %s) is no longer current", job_id, attempt)
+        return job_id in applied
+
+    def nack(self, job_id: str | Job, requeue: bool = True) -> bool:
+        """Give a claimed job back. requeue=True: claimable again at once, and this attempt does
+        not count. requeue=False: it fails for good (a dead letter)."""
+        job_id, attempt, _ = self._claim_of(job_id)
+        if attempt is None:
+            self._explain_unclaimed(job_id)
+            return False
+        kind = "release" if requeue else "fail"
+        error = None if requeue else "rejected with nack(requeue=False)"
+        return job_id in self._live_store().complete([Outcome(job_id, attempt, kind, error=error)])
+
+    def _explain_unclaimed(self, job_id: str) -> None:
+        job = self.get_job(job_id)  # raises JobNotFoundError for an unknown id
+        self.logger.warning("job %s is %s, not claimed: nothing to acknowledge", job_id, job.status.value)
+
+    # -- reading --------------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> Job:
+        """The job's current record. Raises JobNotFoundError for an unknown id."""
+        return self._live_store().get_job(job_id)
+
+    def get_result(self, job_id: str) -> Any:
+        """The job's return value. JobNotFoundError for an unknown id, JobNotDoneError (with the
+        status) when it has not finished successfully."""
+        status, codec, blob, error = self._live_store().results([job_id]).get(job_id, (None,) * 4)
+        if status is None:
+            raise JobNotFoundError(job_id)
+        if status != "done":
+            if status == "pending" and self.get_job(job_id).status is JobStatus.DELAYED:
+                status = "delayed"
+            raise JobNotDoneError(job_id, status, error)
+        return decode_value(blob, codec)
+
+    def stats(self, queue: str | None = None) -> dict[str, int]:
+        """Job counts by status: pending, claimed, done, failed, delayed, skipped."""
+        return self._live_store().stats(queue)
+
+    def list_dead_letters(self, limit: int = 100) -> list[Job]:
+        """Jobs that failed for good, newest first."""
+        return self._live_store().dead_letters(limit)
+
+    def retry_dead_letter(self, job_id: str) -> None:
+        """Put a failed job back in its queue with a fresh set of attempts."""
+        self._live_store().retry_failed(job_id)
+
+    retry = retry_dead_letter
+
+    def purge(self, queue: str | None = None, status: str | Sequence[str] = "done",
+              older_than_hours: float = 24) -> int:
+        """Delete finished jobs older than this, with their dependency rows. Returns how many."""
+        statuses = [status] if isinstance(status, str) else list(status)
+        bad = set(statuses) - {"done", "failed", "skipped"}
+        if bad:
+            raise ValueError(f"purge only deletes finished jobs (done, failed, skipped), not {sorted(bad)}")
+        return self._live_store().purge(queue, statuses, time.time() - older_than_hours * 3600)
+
+    # -- DAGs -----------------------------------------------------------------------------------
+    def dag(self, name: str, description: str | None = None, validate: bool = True, fail_fast: bool = True):
+        """The older DAG builder: `with q.dag("etl") as dag: dag.enqueue(fn, name="x")`."""
+        from .dag import DAG
+
+        return DAG(name, queue=self, description=description)
+
+    create_dag = dag

@@ -1,0 +1,42 @@
+-- The queue's durable state. Scheduling (which job is ready) is derived from these rows when the
+-- file is opened and then kept in memory by the one process that owns the file.
+
+CREATE TABLE IF NOT EXISTS jobs (
+    id               VARCHAR PRIMARY KEY,
+    queue            VARCHAR NOT NULL,
+    status           VARCHAR NOT NULL,     -- pending | claimed | done | failed | skipped
+    priority         INTEGER NOT NULL,     -- higher runs first
+    seq              BIGINT  NOT NULL,     -- FIFO order within a priority
+    codec            VARCHAR NOT NULL,     -- how func, args, kwargs and result are encoded: pickle | json
+    func             BLOB    NOT NULL,
+    args             BLOB    NOT NULL,
+    kwargs           BLOB    NOT NULL,
+    created_at       DOUBLE  NOT NULL,     -- unix seconds
+    execute_after    DOUBLE  NOT NULL,     -- not claimable before this (delays and retry backoff)
+    attempts         INTEGER NOT NULL,     -- counted when a claim is taken
+    max_attempts     INTEGER NOT NULL,
+    timeout_seconds  DOUBLE,
+    claimed_by       VARCHAR,
+    claimed_at       DOUBLE,
+    lease_expires_at DOUBLE,
+    completed_at     DOUBLE,
+    result           BLOB,
+    error            VARCHAR,
+    traceback        VARCHAR,
+    node_name        VARCHAR,              -- the task's name inside its DAG
+    dag_run_id       VARCHAR,
+    dependency_mode  VARCHAR NOT NULL      -- all | any
+);
+
+-- One row per edge; position keeps the order in which depends_on declared the parents.
+CREATE TABLE IF NOT EXISTS job_dependencies (
+    child_id  VARCHAR NOT NULL,
+    parent_id VARCHAR NOT NULL,
+    position  INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS dag_runs (
+    id         VARCHAR PRIMARY KEY,
+    name       VARCHAR NOT NULL,
+    created_at DOUBLE  NOT NULL
+);

@@ -1,0 +1,954 @@
+"""The DuckDB store: the one place for connections, transactions and every SQL statement.
+
+One process owns a database file (DuckDB refuses a second one). Inside that process every
+DuckQueue on the same file shares one Store, so they see the same data, the same lock and the
+same wake-ups. Because the owner is the only writer, the scheduling state (which job is ready,
+which parents a job still waits for, whose lease runs out when) is derived from the rows once, when
+the file is opened, and then kept in memory. A claim is then a single UPDATE by primary key
+instead of a scan-and-sort, and completing a parent costs no extra statement for its children.
+
+Every change is written to DuckDB inside one transaction before the in-memory state follows it,
+so a failed statement leaves both as they were.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import random
+import re
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Iterable, Iterator, Sequence
+
+import duckdb
+
+from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError
+from .jobs import Job, JobStatus
+
+MEMORY = ":memory:"
+
+# Column order shared by every SELECT that builds a Job (see Job's field order).
+JOB_COLUMNS = (
+    "id, func, args, kwargs, queue, status, priority, codec, created_at, execute_after, claimed_at, "
+    "completed_at, claimed_by, attempts, max_attempts, timeout_seconds, result, error, traceback, "
+    "node_name, dag_run_id, dependency_mode"
+)
+_INSERT_COLUMNS = (
+    "id, queue, status, priority, seq, codec, func, args, kwargs, created_at, execute_after, attempts, "
+    "max_attempts, timeout_seconds, node_name, dag_run_id, dependency_mode, completed_at, error"
+)
+_RESULT_CACHE_BYTES = 64 * 1024 * 1024
+_PAYLOAD_BYTES = 256 * 1024 * 1024  # encoded jobs kept in memory so that a claim needs no read
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: base * 2**(attempt-1), capped, times a random factor in [1-jitter, 1+jitter]."""
+
+    base: float = 1.0
+    maximum: float = 300.0
+    jitter: float = 0.25
+
+    def delay(self, attempt: int) -> float:
+        if self.base <= 0:
+            return 0.0
+        delay = min(self.maximum, self.base * (2 ** max(0, attempt - 1)))
+        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+@dataclass
+class NewJob:
+    """A job about to be inserted; `parents` are job ids in declaration order."""
+
+    id: str
+    queue: str
+    priority: int
+    codec: str
+    func: bytes
+    args: bytes
+    kwargs: bytes
+    execute_after: float
+    max_attempts: int
+    timeout_seconds: float | None
+    node_name: str | None = None
+    dag_run_id: str | None = None
+    dependency_mode: str = "all"
+    parents: Sequence[str] = ()
+
+
+@dataclass
+class Outcome:
+    """How a claimed job ended. kind: done | error (retry or fail) | fail | release | expired."""
+
+    job_id: str
+    attempt: int
+    kind: str
+    result: bytes | None = None
+    codec: str = "pickle"
+    error: str | None = None
+    traceback: str | None = None
+
+
+class _Sched:
+    """The in-memory scheduling state of one unfinished job."""
+
+    __slots__ = ("queue", "priority", "seq", "execute_after", "phase", "mode", "remaining", "alive",
+                 "attempt", "max_attempts", "lease", "row", "durable", "claimed_by", "claimed_at")
+
+    def __init__(self, queue, priority, seq, execute_after, mode, max_attempts, attempt=0, row=None):
+        self.queue = queue
+        self.priority = priority
+        self.seq = seq
+        self.execute_after = execute_after
+        self.mode = mode
+        self.max_attempts = max_attempts
+        self.attempt = attempt  # attempts counted so far, including a claim in progress
+        self.phase = "waiting"  # waiting (for parents) | delayed | ready | claimed
+        self.remaining = 0  # parents not done yet
+        self.alive = 0  # parents that can still succeed
+        self.lease = 0.0
+        self.row = row  # the job's stored columns (JOB_COLUMNS order) while they fit the payload budget
+        self.durable = True  # False while a claim exists only in memory (see Store.claim)
+        self.claimed_by: str | None = None
+        self.claimed_at: float | None = None
+
+
+_registry: dict[str, "Store"] = {}
+_registry_lock = threading.Lock()
+
+
+def _schema_sql() -> str:
+    return resources.files("queuack").joinpath("schema.sql").read_text()
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            pid = re.search(r"PID (\d+)", text)
+            raise DatabaseLockedError(path, f"PID {pid.group(1)}" if pid else "") from None
+        raise QueuackError(
+            f"cannot open {path} as a queue database: {text}. If the file is not a DuckDB database "
+            "(or was damaged), move it aside and open a new file; nothing was changed."
+        ) from None
+    except duckdb.Error as exc:
+        raise QueuackError(
+            f"cannot open {path} as a queue database: {exc}. Move the file aside if it is not a "
+            "queuack database; nothing was changed."
+        ) from None
+
+
+class Store:
+    """Shared, reference-counted access to one database."""
+
+    @classmethod
+    def open(cls, path: str) -> "Store":
+        if path == MEMORY:
+            store = cls(path)
+            store._refs = 1
+            return store
+        key = os.path.realpath(path)
+        with _registry_lock:
+            store = _registry.get(key)
+            if store is None:
+                store = cls(path)
+                _registry[key] = store
+            store._refs += 1
+            store._key = key
+            return store
+
+    def __init__(self, path: str):
+        self.path = path
+        self._refs = 0
+        self._key: str | None = None
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # notified when work may have become ready
+        self.conn = _connect(path)
+        self._sched: dict[str, _Sched] = {}
+        self._children: dict[str, list[str]] = {}
+        self._parent_names: dict[str, list[tuple[str, str | None]]] = {}  # unfinished job -> its parents
+        self._ready: dict[str, list[tuple[int, int, str]]] = {}
+        self._delayed: list[tuple[float, int, str]] = []
+        self._leases: list[tuple[float, str, int]] = []
+        self._results: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._results_bytes = 0
+        self._payload_bytes = 0
+        self._seq = 0
+        try:
+            self.conn.execute(_schema_sql())
+            self._recover()
+            self._load()
+        except Exception:
+            self.conn.close()
+            raise
+
+    # -- lifetime -------------------------------------------------------------------------
+    def retain(self) -> "Store":
+        with _registry_lock:
+            if self._refs <= 0:
+                raise QueuackError(f"the queue on {self.path} is closed")
+            self._refs += 1
+        return self
+
+    def release(self) -> None:
+        """Drop one reference; the last one closes the connection."""
+        with _registry_lock:
+            self._refs -= 1
+            if self._refs > 0:
+                return
+            if self._key is not None and _registry.get(self._key) is self:
+                del _registry[self._key]
+        with self.lock:
+            self.conn.close()
+            self.changed.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._refs <= 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: BEGIN ... COMMIT, or ROLLBACK on any error. Holds the store lock."""
+        with self.lock:
+            if self._refs <= 0:
+                raise QueuackError(f"the queue on {self.path} is closed")
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: object = None) -> list[tuple]:
+        with self.lock:
+            if self._refs <= 0:
+                raise QueuackError(f"the queue on {self.path} is closed")
+            return self.conn.execute(sql, params).fetchall()
+
+    # -- opening: recovery and the in-memory schedule -----------------------------------------
+    def _recover(self) -> None:
+        """Jobs still marked claimed belong to a process that is gone (only one process can own the
+        file): their attempt counts; they run again, or fail when it was their last."""
+        rows = self.conn.execute(
+            "SELECT id, attempts, max_attempts FROM jobs WHERE status = 'claimed'"
+        ).fetchall()
+        if not rows:
+            return
+        now = time.time()
+        with self.transaction() as conn:
+            conn.execute(
+                """UPDATE jobs SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL,
+                       error = 'the process running it ended before it finished (attempt ' || attempts || ')'
+                   WHERE status = 'claimed' AND attempts < max_attempts"""
+            )
+            failed = [r[0] for r in rows if r[1] >= r[2]]
+            if failed:
+                conn.execute(
+                    """UPDATE jobs SET status = 'failed', completed_at = $now, lease_expires_at = NULL,
+                           error = 'the process running its last attempt ended before it finished'
+                       WHERE id = ANY($ids)""",
+                    {"now": now, "ids": failed},
+                )
+                self._skip_descendants_sql(conn, failed, now)
+
+    def _skip_descendants_sql(self, conn, failed: list[str], now: float) -> None:
+        """Used only when opening, before the in-memory schedule exists."""
+        frontier = failed
+        while frontier:
+            rows = conn.execute(
+                """SELECT DISTINCT c.id, c.dependency_mode FROM job_dependencies d
+                   JOIN jobs c ON c.id = d.child_id
+                   WHERE d.parent_id = ANY($ids) AND c.status = 'pending'""",
+                {"ids": frontier},
+            ).fetchall()
+            doomed = []
+            for child, mode in rows:
+                if mode == "any":
+                    alive = conn.execute(
+                        """SELECT count(*) FROM job_dependencies d JOIN jobs p ON p.id = d.parent_id
+                           WHERE d.child_id = ? AND p.status NOT IN ('failed', 'skipped')""",
+                        [child],
+                    ).fetchone()[0]
+                    if alive:
+                        continue
+                doomed.append(child)
+            if doomed:
+                self._mark_skipped(conn, doomed, now)
+            frontier = doomed
+
+    def _load(self) -> None:
+        self._seq = (self.conn.execute("SELECT max(seq) FROM jobs").fetchone()[0] or 0) + 1
+        rows = self.conn.execute(
+            """SELECT id, queue, priority, seq, execute_after, dependency_mode, max_attempts, attempts
+               FROM jobs WHERE status = 'pending'"""
+        ).fetchall()
+        for job_id, queue, priority, seq, after, mode, max_attempts, attempts in rows:
+            self._sched[job_id] = _Sched(queue, priority, seq, after, mode, max_attempts, attempts)
+        edges = self.conn.execute(
+            """SELECT d.child_id, d.parent_id, p.status, p.node_name FROM job_dependencies d
+               JOIN jobs c ON c.id = d.child_id JOIN jobs p ON p.id = d.parent_id
+               WHERE c.status = 'pending' ORDER BY d.child_id, d.position"""
+        ).fetchall()
+        done_parent: set[str] = set()
+        for child, parent, status, name in edges:
+            self._parent_names.setdefault(child, []).append((parent, name))
+            info = self._sched[child]
+            if status == "done":
+                done_parent.add(child)
+            elif status not in ("failed", "skipped"):
+                info.remaining += 1
+                info.alive += 1
+                self._children.setdefault(parent, []).append(child)
+        now = time.time()
+        for job_id, info in self._sched.items():
+            if info.mode == "any" and job_id in done_parent:
+                info.remaining = 0
+            if info.remaining == 0:
+                self._make_runnable(job_id, info, now)
+
+    # -- in-memory schedule helpers (call with the lock held) -----------------------------------
+    def _make_runnable(self, job_id: str, info: _Sched, now: float) -> None:
+        if info.execute_after > now:
+            info.phase = "delayed"
+            heapq.heappush(self._delayed, (info.execute_after, info.seq, job_id))
+        else:
+            info.phase = "ready"
+            heapq.heappush(self._ready.setdefault(info.queue, []), (-info.priority, info.seq, job_id))
+
+    def _promote_due(self, now: float) -> None:
+        delayed = self._delayed
+        while delayed and delayed[0][0] <= now:
+            after, _, job_id = heapq.heappop(delayed)
+            info = self._sched.get(job_id)
+            if info is not None and info.phase == "delayed" and info.execute_after == after:
+                info.phase = "ready"
+                heapq.heappush(self._ready.setdefault(info.queue, []), (-info.priority, info.seq, job_id))
+
+    def _pick(self, queues: Sequence[str] | None, n: int, only: set[str] | None = None) -> list[str]:
+        """Take up to n ready ids: queues in the given order (None: all, by priority then FIFO)."""
+        picked: list[str] = []
+        passed_over: list[tuple[list, tuple]] = []  # ready jobs outside `only`: put back afterwards
+        names = list(self._ready) if queues is None else [q for q in queues if q in self._ready]
+        if queues is None:
+            heaps = [self._ready[q] for q in names]
+            while len(picked) < n:
+                heaps = [h for h in heaps if h]
+                if not heaps:
+                    break
+                self._take_one(min(heaps, key=lambda h: h[0]), picked, only, passed_over)
+        else:
+            for name in names:
+                heap = self._ready[name]
+                while heap and len(picked) < n:
+                    self._take_one(heap, picked, only, passed_over)
+        for heap, entry in passed_over:
+            heapq.heappush(heap, entry)
+        return picked
+
+    def _take_one(self, heap: list, picked: list[str], only, passed_over) -> None:
+        entry = heapq.heappop(heap)
+        job_id = entry[2]
+        info = self._sched.get(job_id)
+        if info is None or info.phase != "ready":
+            return  # stale entry
+        if only is not None and job_id not in only:
+            passed_over.append((heap, entry))
+            return
+        info.phase = "claimed"
+        picked.append(job_id)
+
+    def _unpick(self, ids: Iterable[str]) -> None:
+        now = time.time()
+        for job_id in ids:
+            info = self._sched.get(job_id)
+            if info is not None and info.phase == "claimed":
+                self._make_runnable(job_id, info, now)
+
+    def _expired_leases(self, now: float) -> list[Outcome]:
+        leases = self._leases
+        out = []
+        while leases and leases[0][0] <= now:
+            lease, job_id, attempt = heapq.heappop(leases)
+            info = self._sched.get(job_id)
+            if info is not None and info.phase == "claimed" and info.attempt == attempt and info.lease == lease:
+                out.append(Outcome(job_id, attempt, "expired"))
+        return out
+
+    def next_wakeup(self) -> float | None:
+        """When time alone will make work claimable (a delay ends, a lease runs out), or None."""
+        with self.lock:
+            times = []
+            if self._delayed:
+                times.append(self._delayed[0][0])
+            if self._leases:
+                times.append(self._leases[0][0])
+            return min(times) if times else None
+
+    def has_ready(self, queues: Sequence[str] | None) -> bool:
+        with self.lock:
+            self._promote_due(time.time())
+            names = self._ready.keys() if queues is None else queues
+            for name in names:
+                for _, _, job_id in self._ready.get(name, ()):
+                    info = self._sched.get(job_id)
+                    if info is not None and info.phase == "ready":
+                        return True
+            return False
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait(timeout)
+
+    def unfinished(self, ids: Iterable[str]) -> int:
+        with self.lock:
+            return sum(1 for i in ids if i in self._sched)
+
+    # -- inserting --------------------------------------------------------------------------
+    def next_seq(self, count: int = 1) -> int:
+        with self.lock:
+            first = self._seq
+            self._seq += count
+            return first
+
+    def insert(self, jobs: list[NewJob], dag_run: tuple[str, str] | None = None) -> None:
+        """Insert jobs (and their edges, and a DAG run) in one transaction.
+
+        `jobs` must be in an order where every parent inside the batch comes before its children.
+        Parents outside the batch must exist already.
+        """
+        with self.lock:  # held until the schedule has followed the commit
+            self._insert_locked(jobs, dag_run)
+
+    def _insert_locked(self, jobs: list[NewJob], dag_run: tuple[str, str] | None) -> None:
+        now = time.time()
+        batch_ids = {j.id for j in jobs}
+        external = {p for j in jobs for p in j.parents if p not in batch_ids}
+        names = {j.id: j.node_name for j in jobs}
+        with self.transaction() as conn:
+            ext_status: dict[str, str] = {}
+            if external:
+                ext_rows = conn.execute(
+                    "SELECT id, status, node_name FROM jobs WHERE id = ANY($ids)", {"ids": sorted(external)}
+                ).fetchall()
+                ext_status = {r[0]: r[1] for r in ext_rows}
+                names.update({r[0]: r[2] for r in ext_rows})
+                missing = sorted(external - ext_status.keys())
+                if missing:
+                    raise DAGValidationError(
+                        f"depends_on names job id(s) that are not in this queue: {', '.join(missing)}. "
+                        "Enqueue the parent first, or depend on a task name inside the DAG."
+                    )
+            first_seq = self.next_seq(len(jobs))
+            plan = self._plan_insert(jobs, ext_status, first_seq)
+            rows = self._write_jobs(conn, jobs, plan, first_seq, now)
+            edges = [(j.id, p, pos) for j in jobs for pos, p in enumerate(j.parents)]
+            if edges:
+                conn.execute(
+                    """INSERT INTO job_dependencies
+                       SELECT unnest($c), unnest($p), unnest($pos)""",
+                    {"c": [e[0] for e in edges], "p": [e[1] for e in edges], "pos": [e[2] for e in edges]},
+                )
+            if dag_run is not None:
+                conn.execute("INSERT INTO dag_runs VALUES (?, ?, ?)", [dag_run[0], dag_run[1], now])
+        # committed: the schedule follows
+        woke = False
+        for j, seq, state, row in zip(jobs, range(first_seq, first_seq + len(jobs)), plan, rows):
+            if state is None:
+                continue  # skipped at birth
+            info = _Sched(j.queue, j.priority, seq, j.execute_after, j.dependency_mode, j.max_attempts)
+            size = len(j.func) + len(j.args) + len(j.kwargs)
+            if self._payload_bytes + size <= _PAYLOAD_BYTES:
+                info.row = row
+                self._payload_bytes += size
+            info.remaining, info.alive, waiting_on = state
+            self._sched[j.id] = info
+            if j.parents:
+                self._parent_names[j.id] = [(p, names.get(p)) for p in j.parents]
+            for parent in waiting_on:
+                self._children.setdefault(parent, []).append(j.id)
+            if info.remaining == 0:
+                self._make_runnable(j.id, info, now)
+                woke = True
+        if woke or any(j.execute_after > now for j in jobs):
+            self.changed.notify_all()
+
+    def _plan_insert(self, jobs, ext_status, first_seq):
+        """For each new job: (remaining, alive, parents to wait for), or None when it is skipped at birth."""
+        plan = []
+        fate: dict[str, str] = {}  # in-batch job id -> "skipped" | "pending"
+        for j in jobs:
+            remaining = alive = 0
+            waiting_on = []
+            satisfied = dead = False
+            for parent in j.parents:
+                status = fate.get(parent)
+                if status is None:
+                    status = ext_status.get(parent)
+                    if status in ("pending", "claimed") or parent in self._sched:
+                        status = "pending"
+                if status == "done":
+                    satisfied = True
+                elif status in ("failed", "skipped"):
+                    dead = True
+                else:
+                    remaining += 1
+                    alive += 1
+                    waiting_on.append(parent)
+            if j.dependency_mode == "any" and j.parents:
+                skip = not satisfied and alive == 0
+                if satisfied:
+                    remaining = 0
+            else:
+                skip = dead
+            fate[j.id] = "skipped" if skip else "pending"
+            plan.append(None if skip else (remaining, alive, waiting_on))
+        return plan
+
+    def _write_jobs(self, conn, jobs, plan, first_seq, now) -> list[tuple]:
+        """INSERT the jobs; returns their rows in JOB_COLUMNS order."""
+        inserted, rows = [], []
+        for offset, (j, state) in enumerate(zip(jobs, plan)):
+            status = "pending" if state is not None else "skipped"
+            error = None if state is not None else "skipped: a job it depends on failed or was skipped"
+            inserted.append((j.id, j.queue, status, j.priority, first_seq + offset, j.codec, j.func, j.args,
+                             j.kwargs, now, j.execute_after, 0, j.max_attempts, j.timeout_seconds, j.node_name,
+                             j.dag_run_id, j.dependency_mode, None if state is not None else now, error))
+            rows.append((j.id, j.func, j.args, j.kwargs, j.queue, status, j.priority, j.codec, now,
+                         j.execute_after, None, None, None, 0, j.max_attempts, j.timeout_seconds, None, None,
+                         None, j.node_name, j.dag_run_id, j.dependency_mode))
+        width = len(inserted[0])
+        if len(inserted) == 1:
+            conn.execute(f"INSERT INTO jobs ({_INSERT_COLUMNS}) VALUES ({', '.join('?' * width)})", inserted[0])
+        else:
+            params = {f"c{i}": [r[i] for r in inserted] for i in range(width)}
+            select = ", ".join(f"unnest($c{i})" for i in range(width))
+            conn.execute(f"INSERT INTO jobs ({_INSERT_COLUMNS}) SELECT {select}", params)
+        return rows
+
+    # -- claiming -----------------------------------------------------------------------------
+    def claim(self, queues: Sequence[str] | None, count: int, worker_id: str, lease_seconds: float,
+              only: set[str] | None = None, durable: bool = True) -> list[Job]:
+        """Claim up to `count` ready jobs (only those in `only`, when given) with a lease.
+
+        durable=True writes the claim (status, attempt count, lease) before returning. The Worker
+        passes durable=False for short jobs: the claim then lives in memory, where every reader in
+        this process sees it, and reaches the file with the job's outcome in the next group commit
+        (or with persist_claims). If the process dies first, the job is simply pending again.
+        """
+        with self.lock:
+            now = time.time()
+            expired = self._expired_leases(now)
+            if expired:
+                self.complete(expired)
+            self._promote_due(now)
+            picked = self._pick(queues, count, only)
+            if not picked:
+                return []
+            lease = now + lease_seconds
+            bumped: list[_Sched] = []
+            try:
+                missing = [i for i in picked if self._sched[i].row is None]
+                fetched = {}
+                if missing:  # payload not in memory (opened from disk, or over the budget): one read
+                    fetched = {r[0]: r for r in self.conn.execute(
+                        f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($ids)", {"ids": missing}).fetchall()}
+                jobs = []
+                for job_id in picked:
+                    info = self._sched[job_id]
+                    row = info.row or fetched[job_id]
+                    info.attempt += 1
+                    bumped.append(info)
+                    info.lease, info.claimed_by, info.claimed_at, info.durable = lease, worker_id, now, False
+                    job = Job(*row, _store=self)
+                    job.status, job.attempts, job.claimed_by, job.claimed_ts = (
+                        JobStatus.CLAIMED, info.attempt, worker_id, now)
+                    job.execute_after_ts = info.execute_after
+                    jobs.append(job)
+                if durable:
+                    self._persist_claims(self.conn, picked, in_transaction=False)
+            except BaseException:
+                for info in bumped:
+                    info.attempt -= 1
+                    info.durable = True
+                self._unpick(picked)
+                raise
+            for job in jobs:
+                heapq.heappush(self._leases, (lease, job.id, job.attempts))
+            return jobs
+
+    def _persist_claims(self, conn, ids: Iterable[str], in_transaction: bool = True) -> None:
+        """Write in-memory claims to the file (status claimed, attempt counted, lease)."""
+        todo = [(i, self._sched[i]) for i in ids
+                if i in self._sched and self._sched[i].phase == "claimed" and not self._sched[i].durable]
+        if not todo:
+            return
+        params = {"ids": [i for i, _ in todo], "att": [s.attempt for _, s in todo],
+                  "w": [s.claimed_by for _, s in todo], "at": [s.claimed_at for _, s in todo],
+                  "lease": [s.lease for _, s in todo]}
+        sql = """UPDATE jobs SET status = 'claimed', attempts = v.att, claimed_by = v.w, claimed_at = v.at,
+                     lease_expires_at = v.lease
+                 FROM (SELECT unnest($ids) AS id, unnest($att) AS att, unnest($w) AS w, unnest($at) AS at,
+                              unnest($lease) AS lease) v
+                 WHERE jobs.id = v.id AND jobs.status = 'pending'"""
+        if in_transaction:
+            conn.execute(sql, params)
+        else:
+            with self.transaction() as tx:
+                tx.execute(sql, params)
+        for _, info in todo:
+            info.durable = True
+
+    def persist_claims(self, ids: Iterable[str]) -> None:
+        """Make in-memory claims durable, so that a crash counts their attempt."""
+        with self.lock:
+            self._persist_claims(self.conn, list(ids), in_transaction=False)
+
+    def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
+        """Extend the leases of jobs that are still running (the Worker's heartbeat)."""
+        with self.lock:
+            lease = time.time() + lease_seconds
+            current = [(i, a) for i, a in claims if self._owns(i, a)]
+            if not current:
+                return
+            durable = [(i, a) for i, a in current if self._sched[i].durable]
+            if durable:
+                with self.transaction() as conn:
+                    conn.execute(
+                        """UPDATE jobs SET lease_expires_at = $lease
+                           FROM (SELECT unnest($ids) AS id, unnest($att) AS att) v
+                           WHERE jobs.id = v.id AND jobs.status = 'claimed' AND jobs.attempts = v.att""",
+                        {"lease": lease, "ids": [c[0] for c in durable], "att": [c[1] for c in durable]},
+                    )
+            for job_id, attempt in current:
+                self._sched[job_id].lease = lease
+                heapq.heappush(self._leases, (lease, job_id, attempt))
+
+    def _owns(self, job_id: str, attempt: int) -> bool:
+        info = self._sched.get(job_id)
+        return info is not None and info.phase == "claimed" and info.attempt == attempt
+
+    # -- completing -----------------------------------------------------------------------------
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
+                 persist: Iterable[str] = ()) -> set[str]:
+        """Record how claimed jobs ended, in one transaction (with the claims in `persist` made
+        durable, for the Worker's group commit). Returns the ids that were applied.
+
+        An outcome counts only for the current claim of its job: when the lease expired and the
+        job went back to the queue or to another worker, the stale outcome is ignored. Each UPDATE
+        compares the row with the claim it expects (status and attempt count), so the check and the
+        write are one statement.
+        """
+        policy = policy or RetryPolicy()
+        with self.lock:
+            now = time.time()
+            current = [o for o in outcomes if self._owns(o.job_id, o.attempt)]
+            done, retry, fail, release = [], [], [], []
+            for o in current:
+                info = self._sched[o.job_id]
+                if o.kind == "done":
+                    done.append(o)
+                elif o.kind == "release":
+                    release.append(o)
+                elif o.kind == "fail" or o.attempt >= info.max_attempts:
+                    if o.kind == "expired":
+                        o.error = (f"lease expired on attempt {o.attempt} of {info.max_attempts}: the worker "
+                                   "died, hung, or did not acknowledge in time")
+                    fail.append(o)
+                else:
+                    if o.kind == "expired":
+                        o.error = f"lease expired on attempt {o.attempt}: the job runs again"
+                    retry.append(o)
+            retry_at = {o.job_id: now if o.kind == "expired" else now + policy.delay(o.attempt) for o in retry}
+            applied: set[str] = set()
+            skipped: list[str] = []
+            alive_lost: dict[str, int] = {}
+            if current or persist:
+                with self.transaction() as conn:
+                    self._persist_claims(conn, persist)
+                    applied |= self._write_outcomes(conn, done, "done", now, extra={
+                        "res": [o.result for o in done]})
+                    applied |= self._write_outcomes(conn, retry, "pending", now, extra={
+                        "after": [retry_at[o.job_id] for o in retry]})
+                    applied |= self._write_outcomes(conn, fail, "failed", now)
+                    durable_release = [o for o in release if self._sched[o.job_id].durable]
+                    applied |= self._write_outcomes(conn, durable_release, "release", now)
+                    applied |= {o.job_id for o in release if not self._sched[o.job_id].durable}
+                    failed = [o.job_id for o in fail if o.job_id in applied]
+                    skipped, alive_lost = self._doomed_by(failed)
+                    if skipped:
+                        self._mark_skipped(conn, skipped, now)
+            # committed: the schedule follows
+            for o in done:
+                if o.job_id in applied:
+                    if o.job_id in self._children:
+                        self._cache_result(o.job_id, o.codec, o.result)
+                    self._finish(o.job_id, succeeded=True, now=now)
+            for job_id in [o.job_id for o in fail if o.job_id in applied] + skipped:
+                self._finish(job_id, succeeded=False, now=now)
+            for child, lost in alive_lost.items():
+                info = self._sched.get(child)
+                if info is not None:
+                    info.alive -= lost
+            for o in retry + release:
+                if o.job_id in applied:
+                    info = self._sched[o.job_id]
+                    info.durable, info.claimed_by = True, None
+                    if o.kind == "release":
+                        info.attempt -= 1
+                    else:
+                        info.execute_after = retry_at[o.job_id]
+                    self._make_runnable(o.job_id, info, now)
+            self.changed.notify_all()  # wakes idle workers, and anyone waiting for a DAG to finish
+            return applied
+
+    def _write_outcomes(self, conn, outcomes: list[Outcome], kind: str, now: float, extra=None) -> set[str]:
+        """One UPDATE for a group of outcomes of the same kind; returns the ids it changed.
+
+        DuckDB's cost grows with every column an UPDATE touches, so only the columns that change
+        are set: a claim that lived in memory has no lease or worker to clear.
+        """
+        if not outcomes:
+            return set()
+        infos = [self._sched[o.job_id] for o in outcomes]
+        any_durable = any(i.durable for i in infos)
+        retried = any(o.attempt > 1 for o in outcomes)
+        sets: dict[str, list] = {}  # column -> one value per outcome
+        if kind == "release":
+            sets["attempts"] = [o.attempt - 1 for o in outcomes]
+            sets["status"] = ["pending"] * len(outcomes)
+        else:
+            sets["attempts"] = [o.attempt for o in outcomes]
+            sets["status"] = [{"done": "done", "pending": "pending", "failed": "failed"}[kind]] * len(outcomes)
+        if kind == "done":
+            sets["result"] = extra["res"]
+            sets["completed_at"] = [now] * len(outcomes)
+            if retried:
+                sets["error"] = sets["traceback"] = [None] * len(outcomes)
+        elif kind in ("pending", "failed"):
+            sets["error"] = [o.error for o in outcomes]
+            sets["traceback"] = [o.traceback for o in outcomes]
+            if kind == "pending":
+                sets["execute_after"] = extra["after"]
+            else:
+                sets["completed_at"] = [now] * len(outcomes)
+        if any_durable:
+            sets["lease_expires_at"] = [None] * len(outcomes)
+        # what the row must still say for this claim to be current
+        was = ["claimed" if i.durable else "pending" for i in infos]
+        was_att = [o.attempt if i.durable else o.attempt - 1 for o, i in zip(outcomes, infos)]
+        ids = [o.job_id for o in outcomes]
+        if len(outcomes) == 1:
+            assignments = ", ".join(f"{col} = ?" for col in sets)
+            rows = conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ? AND attempts = ? RETURNING id",
+                [v[0] for v in sets.values()] + [ids[0], was[0], was_att[0]],
+            ).fetchall()
+        else:
+            params = {f"s{n}": values for n, values in enumerate(sets.values())}
+            params.update(ids=ids, was=was, was_att=was_att)
+            assignments = ", ".join(f"{col} = v.s{n}" for n, col in enumerate(sets))
+            values = ", ".join(f"unnest(${name}) AS {name}" for name in params)
+            rows = conn.execute(
+                f"""UPDATE jobs SET {assignments} FROM (SELECT {values}) v
+                    WHERE jobs.id = v.ids AND jobs.status = v.was AND jobs.attempts = v.was_att
+                    RETURNING jobs.id""",
+                params,
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def _finish(self, job_id: str, succeeded: bool, now: float) -> bool:
+        """Drop a finished job from the schedule and let its waiting children know. True if one became ready."""
+        self._sched.pop(job_id, None)
+        self._parent_names.pop(job_id, None)
+        woke = False
+        for child in self._children.pop(job_id, ()):
+            info = self._sched.get(child)
+            if info is None or info.phase != "waiting":
+                continue
+            if succeeded:
+                info.remaining -= 1
+                if info.mode == "any" or info.remaining == 0:
+                    info.remaining = 0
+                    self._make_runnable(child, info, now)
+                    woke = True
+        return woke
+
+    def _doomed_by(self, failed: list[str]) -> tuple[list[str], dict[str, int]]:
+        """Children that can no longer run because these jobs failed, and down the graph: an "all"
+        child is skipped; an "any" child only when no parent can still succeed."""
+        skipped: list[str] = []
+        doomed = set()
+        alive_lost: dict[str, int] = {}
+        stack = list(failed)
+        while stack:
+            parent = stack.pop()
+            for child in self._children.get(parent, ()):
+                info = self._sched.get(child)
+                if info is None or info.phase != "waiting" or child in doomed:
+                    continue
+                if info.mode == "any":
+                    alive_lost[child] = alive_lost.get(child, 0) + 1
+                    if info.alive - alive_lost[child] > 0:
+                        continue
+                doomed.add(child)
+                skipped.append(child)
+                stack.append(child)
+        return skipped, {c: n for c, n in alive_lost.items() if c not in doomed}
+
+    def _mark_skipped(self, conn, ids: list[str], now: float) -> None:
+        conn.execute(
+            """UPDATE jobs SET status = 'skipped', completed_at = $now,
+                   error = 'skipped: a job it depends on failed or was skipped'
+               WHERE id = ANY($ids) AND status = 'pending'""",
+            {"now": now, "ids": ids},
+        )
+
+    def _cache_result(self, job_id: str, codec: str, blob: bytes | None) -> None:
+        size = len(blob or b"")
+        if size > _RESULT_CACHE_BYTES // 8:
+            return
+        self._results[job_id] = (codec, blob)
+        self._results_bytes += size
+        while self._results_bytes > _RESULT_CACHE_BYTES:
+            _, (_, old) = self._results.popitem(last=False)
+            self._results_bytes -= len(old or b"")
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _job(self, row: tuple) -> Job:
+        job = Job(*row, _store=self)
+        status = JobStatus(row[5])
+        if status is JobStatus.PENDING and row[9] > time.time():
+            status = JobStatus.DELAYED
+        job.status = status
+        return job
+
+    def get_job(self, job_id: str) -> Job:
+        rows = self.query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id])
+        if not rows:
+            raise JobNotFoundError(job_id)
+        return self._job(rows[0])
+
+    def get_jobs(self, ids: list[str]) -> list[Job]:
+        rows = self.query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($ids)", {"ids": ids})
+        by_id = {r[0]: r for r in rows}
+        return [self._job(by_id[i]) for i in ids if i in by_id]
+
+    def results(self, ids: list[str]) -> dict[str, tuple[str, str, bytes | None, str | None]]:
+        """{id: (status, codec, result blob, error)} for these jobs, from the cache where possible."""
+        out = {}
+        with self.lock:
+            todo = []
+            for job_id in ids:
+                cached = self._results.get(job_id)
+                if cached is not None:
+                    self._results.move_to_end(job_id)
+                    out[job_id] = ("done", cached[0], cached[1], None)
+                else:
+                    todo.append(job_id)
+            if todo:
+                for job_id, status, codec, blob, error in self.query(
+                    "SELECT id, status, codec, result, error FROM jobs WHERE id = ANY($ids)", {"ids": todo}
+                ):
+                    out[job_id] = (status, codec, blob, error)
+                    if status == "done":
+                        self._cache_result(job_id, codec, blob)
+        return out
+
+    def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
+        """The parents of an unfinished job as (id, name) in declaration order, without a query; None if unknown."""
+        with self.lock:
+            return self._parent_names.get(job_id)
+
+    def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+        """{child id: [(parent id, parent node name), ...]} in declaration order."""
+        out: dict[str, list[tuple[str, str | None]]] = {c: [] for c in child_ids}
+        for child, parent, name in self.query(
+            """SELECT d.child_id, d.parent_id, p.node_name FROM job_dependencies d
+               LEFT JOIN jobs p ON p.id = d.parent_id
+               WHERE d.child_id = ANY($ids) ORDER BY d.child_id, d.position""",
+            {"ids": child_ids},
+        ):
+            out[child].append((parent, name))
+        return out
+
+    def stats(self, queue: str | None = None) -> dict[str, int]:
+        counts = {s.value: 0 for s in JobStatus}
+        where = "WHERE queue = $q" if queue is not None else ""
+        for status, delayed, n in self.query(
+            f"""SELECT status, status = 'pending' AND execute_after > $now, count(*)
+                FROM jobs {where} GROUP BY ALL""",
+            {"now": time.time(), **({"q": queue} if queue is not None else {})},
+        ):
+            counts["delayed" if delayed else status] += n
+        return counts
+
+    def dag_counts(self, dag_run_id: str) -> dict[str, int]:
+        return dict(self.query("SELECT status, count(*) FROM jobs WHERE dag_run_id = ? GROUP BY ALL", [dag_run_id]))
+
+    def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
+        return self.query("SELECT id, node_name, status FROM jobs WHERE dag_run_id = ? ORDER BY seq", [dag_run_id])
+
+    def dead_letters(self, limit: int) -> list[Job]:
+        rows = self.query(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT ?", [limit]
+        )
+        return [self._job(r) for r in rows]
+
+    # -- maintenance --------------------------------------------------------------------------------
+    def retry_failed(self, job_id: str) -> None:
+        """Give a dead letter a fresh set of attempts. Jobs skipped because of it stay skipped."""
+        with self.lock:
+            rows = self.query("SELECT status, queue, priority, seq, dependency_mode, max_attempts FROM jobs WHERE id = ?",
+                              [job_id])
+            if not rows:
+                raise JobNotFoundError(job_id)
+            status, queue, priority, seq, mode, max_attempts = rows[0]
+            if status != "failed":
+                raise QueuackError(f"job {job_id} is {status!r}, not failed: only dead letters can be retried")
+            now = time.time()
+            with self.transaction() as conn:
+                conn.execute(
+                    """UPDATE jobs SET status = 'pending', attempts = 0, execute_after = ?, completed_at = NULL,
+                           claimed_by = NULL WHERE id = ?""",
+                    [now, job_id],
+                )
+            info = _Sched(queue, priority, seq, now, mode, max_attempts)
+            self._sched[job_id] = info
+            self._make_runnable(job_id, info, now)
+            self.changed.notify_all()
+
+    def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int:
+        """Delete finished jobs that completed before `before`, with their edges, and DAG runs left empty.
+        A job that an unfinished job still depends on is kept."""
+        with self.lock:
+            with self.transaction() as conn:
+                params = {"st": list(statuses), "before": before}
+                queue_filter = ""
+                if queue is not None:
+                    queue_filter = "AND queue = $q"
+                    params["q"] = queue
+                conn.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE purge_ids AS
+                        SELECT id FROM jobs j WHERE status = ANY($st) AND completed_at < $before {queue_filter}
+                        AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs c ON c.id = d.child_id
+                                        WHERE d.parent_id = j.id AND c.status IN ('pending', 'claimed'))""",
+                    params,
+                )
+                count = conn.execute("SELECT count(*) FROM purge_ids").fetchone()[0]
+                conn.execute("DELETE FROM job_dependencies WHERE child_id IN (SELECT id FROM purge_ids) "
+                             "OR parent_id IN (SELECT id FROM purge_ids)")
+                conn.execute("DELETE FROM jobs WHERE id IN (SELECT id FROM purge_ids)")
+                conn.execute("DELETE FROM dag_runs WHERE id NOT IN (SELECT DISTINCT dag_run_id FROM jobs "
+                             "WHERE dag_run_id IS NOT NULL)")
+                conn.execute("DROP TABLE purge_ids")
+            self._results.clear()
+            self._results_bytes = 0
+            return count

@@ -1,0 +1,281 @@
+"""Worker: claims jobs in batches, runs them on threads, acknowledges them in groups.
+
+`claim()` and `ack()` on DuckQueue keep their one-job meaning for users. The Worker goes around
+them: one statement claims a batch (prefetch) and one transaction records the outcomes of many
+jobs (group commit), because on DuckDB the cost is per statement, not per row. An outcome is
+durable once its group is committed; a crash before that re-runs the job (at-least-once).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as _queue
+import signal
+import threading
+import time
+from typing import Collection, Sequence
+
+from .execution import execute
+from .jobs import Job
+from .queue import DuckQueue, default_worker_id
+from .store import Outcome
+
+log = logging.getLogger("queuack.worker")
+
+_FLUSH_INTERVAL = 0.05  # seconds an outcome may wait for its group commit
+_TARGET_BATCH_SECONDS = 0.2  # prefetch about this much work at a time
+_IDLE_WAIT = 1.0  # longest sleep when idle; an enqueue in this process wakes it earlier
+_DURABLE_CLAIM_AFTER = 0.01  # jobs slower than this on average get their claim written before they run
+
+
+class Worker:
+    """Run jobs from `queue`.
+
+    queues: names in priority order (a name, or (name, priority) pairs as queuack 0.1 accepted);
+    None takes every queue, highest job priority first.
+    concurrency: threads running jobs at once.
+    """
+
+    def __init__(
+        self,
+        queue: DuckQueue,
+        queues: Sequence[str | tuple[str, int]] | None = None,
+        concurrency: int = 1,
+        *,
+        worker_id: str | None = None,
+        batch_size: int = 64,
+        max_jobs_in_flight: int | None = None,
+        only: Collection[str] | None = None,
+    ):
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.queue = queue
+        self.queues = self._queue_order(queues)
+        self.concurrency = concurrency
+        self.worker_id = worker_id or default_worker_id()
+        self.batch_size = batch_size
+        self.capacity = max_jobs_in_flight or max(concurrency * 2, 1)
+        self.only = set(only) if only is not None else None  # restrict to these job ids (DAG.execute)
+        self.processed = 0
+        self._stop = threading.Event()
+        self._store = queue._live_store()
+        self._avg_job_seconds = 0.0
+
+    @staticmethod
+    def _queue_order(queues) -> list[str] | None:
+        if queues is None:
+            return None
+        if isinstance(queues, str):
+            return [queues]
+        pairs = [(q, 0) if isinstance(q, str) else (q[0], q[1]) for q in queues]
+        # stable: explicit priorities first (higher first), then the given order
+        return [name for name, _ in sorted(pairs, key=lambda p: -p[1])]
+
+    # -- control ----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Finish the jobs that are running, give back the prefetched ones, and return from run()."""
+        self._stop.set()
+        with self._store.changed:
+            self._store.changed.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, burst: bool = False, poll_interval: float | None = None) -> int:
+        """Process jobs until stop() (or SIGTERM/SIGINT on the main thread). With burst=True, return
+        as soon as nothing is ready. Returns the number of jobs processed."""
+        self._stop.clear()
+        restore = self._install_signal_handlers()
+        try:
+            if self.concurrency == 1:
+                self._run_inline(burst, poll_interval)
+            else:
+                self._run_threaded(burst, poll_interval)
+        finally:
+            restore()
+        return self.processed
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {}
+
+        def handler(signum, frame):
+            log.info("worker %s: %s received, finishing running jobs", self.worker_id, signal.Signals(signum).name)
+            self.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+
+        def restore():
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    # -- claiming and acknowledging ---------------------------------------------------------------
+    def _claim(self, count: int) -> list[Job]:
+        # Short jobs keep their claim in memory until the group commit that records their outcome;
+        # a job slow enough for a crash to matter gets a durable claim first (its attempt counts).
+        durable = self._avg_job_seconds > _DURABLE_CLAIM_AFTER
+        return self._store.claim(self.queues, count, self.worker_id, self.queue.visibility_timeout,
+                                 self.only, durable=durable)
+
+    def _prefetch_size(self, room: int) -> int:
+        if self._avg_job_seconds <= 0:
+            return min(room, self.batch_size)
+        return max(1, min(room, self.batch_size, int(_TARGET_BATCH_SECONDS / self._avg_job_seconds)))
+
+    def _flush(self, outcomes: list[Outcome], running: Collection[str] = ()) -> None:
+        """Group commit: the outcomes, and the claims of jobs still running made durable."""
+        if outcomes or running:
+            self._store.complete(outcomes, self.queue.retry_policy, persist=running)
+            self.processed += sum(1 for o in outcomes if o.kind != "release")
+            outcomes.clear()
+
+    def _release(self, jobs: list[Job]) -> None:
+        if jobs:
+            self._store.complete([Outcome(j.id, j.attempts, "release") for j in jobs])
+
+    def _idle(self, burst: bool, poll_interval: float | None) -> bool:
+        """Nothing was claimed. Returns True when run() should return."""
+        if self.stopping:
+            return True
+        if burst:
+            return True
+        wake = self._store.next_wakeup()
+        timeout = poll_interval or _IDLE_WAIT
+        if wake is not None:
+            timeout = max(0.0, min(timeout, wake - time.time()))
+        self._store.wait_for_work(timeout)
+        return self.stopping
+
+    def _run_one(self, job: Job) -> Outcome:
+        started = time.perf_counter()
+        outcome = execute(job, self._store.cached_parents(job.id))
+        elapsed = time.perf_counter() - started
+        self._avg_job_seconds = elapsed if self._avg_job_seconds == 0 else 0.8 * self._avg_job_seconds + 0.2 * elapsed
+        if outcome.kind != "done":
+            log.warning("job %s (%s) attempt %s: %s", job.id, job.node_name or "-", job.attempts, outcome.error)
+        return outcome
+
+    def _renew_due(self, last: float) -> bool:
+        return time.monotonic() - last > self.queue.visibility_timeout / 3
+
+    # -- one thread ----------------------------------------------------------------------------
+    def _run_inline(self, burst: bool, poll_interval: float | None) -> None:
+        outcomes: list[Outcome] = []
+        while not self.stopping:
+            jobs = self._claim(self._prefetch_size(self.batch_size))
+            if not jobs:
+                if self._idle(burst, poll_interval):
+                    break
+                continue
+            renewed = time.monotonic()
+            flushed = time.monotonic()
+            for index, job in enumerate(jobs):
+                if self.stopping:
+                    self._release(jobs[index:])
+                    break
+                outcomes.append(self._run_one(job))
+                if self._renew_due(renewed):
+                    self._store.renew([(j.id, j.attempts) for j in jobs[index + 1:]], self.queue.visibility_timeout)
+                    renewed = time.monotonic()
+                if time.monotonic() - flushed > _FLUSH_INTERVAL:
+                    self._flush(outcomes)
+                    flushed = time.monotonic()
+            self._flush(outcomes)
+
+    # -- several threads -------------------------------------------------------------------------
+    def _run_threaded(self, burst: bool, poll_interval: float | None) -> None:
+        todo: _queue.Queue[Job | None] = _queue.Queue()
+        results: _queue.Queue[Outcome] = _queue.Queue()
+        held: dict[str, Job] = {}  # claimed and not yet acknowledged
+        running: set[str] = set()
+        running_lock = threading.Lock()
+
+        def executor() -> None:
+            while True:
+                job = todo.get()
+                if job is None:
+                    return
+                with running_lock:
+                    if job.id not in held or self.stopping:
+                        results.put(Outcome(job.id, job.attempts, "release"))
+                        continue
+                    running.add(job.id)
+                try:
+                    results.put(self._run_one(job))
+                finally:
+                    with running_lock:
+                        running.discard(job.id)
+
+        threads = [threading.Thread(target=executor, name=f"queuack-worker-{i}", daemon=True)
+                   for i in range(self.concurrency)]
+        for thread in threads:
+            thread.start()
+        outcomes: list[Outcome] = []
+        renewed = flushed = time.monotonic()
+        try:
+            while True:
+                while True:  # collect what finished
+                    try:
+                        outcome = results.get_nowait()
+                    except _queue.Empty:
+                        break
+                    held.pop(outcome.job_id, None)
+                    outcomes.append(outcome)
+                if outcomes and (not held or len(outcomes) >= self.batch_size
+                                 or time.monotonic() - flushed > _FLUSH_INTERVAL):
+                    with running_lock:
+                        still_running = list(running)
+                    self._flush(outcomes, still_running)
+                    flushed = time.monotonic()
+                if self._renew_due(renewed) and held:
+                    self._store.renew([(j.id, j.attempts) for j in held.values()], self.queue.visibility_timeout)
+                    renewed = time.monotonic()
+                if self.stopping:
+                    if not held:
+                        break
+                    self._wait_result(results, held, outcomes)
+                    continue
+                room = self.capacity - len(held)
+                jobs = self._claim(self._prefetch_size(room)) if room > 0 else []
+                for job in jobs:
+                    held[job.id] = job
+                    todo.put(job)
+                if jobs:
+                    continue
+                if held:
+                    self._wait_result(results, held, outcomes)
+                    continue
+                if outcomes:  # acknowledging may have made children ready: claim again first
+                    self._flush(outcomes)
+                    continue
+                if self._idle(burst, poll_interval):
+                    break
+        finally:
+            self._flush(outcomes)
+            for _ in threads:
+                todo.put(None)
+            for thread in threads:
+                thread.join()
+            leftovers = []
+            while True:
+                try:
+                    leftovers.append(results.get_nowait())
+                except _queue.Empty:
+                    break
+            self._flush(leftovers)
+
+    @staticmethod
+    def _wait_result(results: _queue.Queue, held: dict, outcomes: list[Outcome]) -> None:
+        try:
+            outcome = results.get(timeout=_FLUSH_INTERVAL)
+        except _queue.Empty:
+            return
+        held.pop(outcome.job_id, None)
+        outcomes.append(outcome)
