@@ -42,6 +42,22 @@ ROUTE_WORDS = frozenset(
 )
 QUEUE_PATH_KEYWORDS = ("path", "db_path", "database", "queue_path")
 
+
+
+def call_layout(method: str, is_dag: bool) -> tuple[str, ...]:
+    """What the positional arguments of an enqueue call mean.
+
+    ``DAG.add_job(func, name, depends_on, args, kwargs)`` (``add_node`` is the same);
+    the ``q.dag()`` builder's ``enqueue(func, args, kwargs, name, depends_on)``;
+    ``DuckQueue.enqueue(func, args, kwargs)``.
+    """
+    if method in ("add_job", "add_node"):
+        return ("func", "name", "depends_on", "args", "kwargs")
+    if is_dag:
+        return ("func", "args", "kwargs", "name", "depends_on")
+    return ("func", "args", "kwargs")
+
+
 # --------------------------------------------------------------------------------------------
 # suppression comments
 
@@ -472,8 +488,12 @@ class Collector(cst.CSTVisitor):
                 if not parts:
                     break
                 parts.pop()
-        args_node = positional[1].value if len(positional) > 1 else (keywords["args"].value if "args" in keywords else None)
-        kwargs_node = positional[2].value if len(positional) > 2 else (keywords["kwargs"].value if "kwargs" in keywords else None)
+        layout = call_layout(method, is_dag)
+        for i, arg in enumerate(positional[1:], 1):
+            if i < len(layout):
+                keywords.setdefault(layout[i], arg)
+        args_node = keywords["args"].value if "args" in keywords else None
+        kwargs_node = keywords["kwargs"].value if "kwargs" in keywords else None
         args: list = []
         if args_state != "dynamic" and args_node is not None:
             if isinstance(args_node, (cst.Tuple, cst.List)):
@@ -544,7 +564,8 @@ class Collector(cst.CSTVisitor):
             kwargs=tuple(kwargs),
             depends_state=depends_state,
             depends=tuple(depends),
-            extra_positional=len(positional) > 3,
+            extra_positional=len(positional) > len(layout),
+            layout=layout,
             quote=quote,
         )
         self.sites.append(site)

@@ -75,6 +75,7 @@ class SiteInfo:
     depends_state: str = "absent"  # "absent", "none", "items" or "dynamic"
     depends: tuple[ArgExpr, ...] = ()
     extra_positional: bool = False
+    layout: tuple[str, ...] = ("func", "args", "kwargs")  # what each positional argument means
     quote: str = '"'
     suppressed: frozenset[str] = frozenset()
 
@@ -131,6 +132,7 @@ class SitePlan:
     remove_pos: tuple[int, ...] = ()
     remove_kw: tuple[str, ...] = ()
     add_deps: tuple[str, ...] = ()
+    layout: tuple[str, ...] = ("func", "args", "kwargs")
     quote: str = '"'
     reason: str | None = None
     hint: str | None = None
@@ -282,8 +284,8 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
         )
     if site.extra_positional:
         raise _SiteProblem(
-            "the call passes more positional arguments than func, args and kwargs",
-            "pass name= and depends_on= by keyword",
+            f"the call passes more positional arguments than {site.method}() takes",
+            "pass args=, kwargs=, name= and depends_on= by keyword",
         )
     if site.args_state == "dynamic":
         raise _SiteProblem(
@@ -453,6 +455,7 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
                 remove_pos=plan["remove_pos"],
                 remove_kw=plan["remove_kw"],
                 add_deps=plan["add_deps"],
+                layout=site.layout,
                 quote=site.quote,
             )
     return index

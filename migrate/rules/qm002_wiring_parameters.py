@@ -205,21 +205,23 @@ def rewrite_params(node: cst.FunctionDef, plan) -> cst.FunctionDef:
 # the enqueue site
 
 
-def _positional_index(args, n):
-    count = 0
+def _find(args, layout, name):
+    """Index of the argument that fills ``name`` (by keyword, or by position per ``layout``)."""
+    position = 0
     for i, a in enumerate(args):
-        if a.keyword is None and not a.star:
-            if count == n:
+        if a.star:
+            continue
+        if a.keyword is None:
+            if position < len(layout) and layout[position] == name:
                 return i
-            count += 1
-    return None
-
-
-def _keyword_index(args, name):
-    for i, a in enumerate(args):
-        if a.keyword is not None and a.keyword.value == name:
+            position += 1
+        elif a.keyword.value == name:
             return i
     return None
+
+
+def _positional_after(args, i) -> bool:
+    return any(a.keyword is None and not a.star for a in args[i + 1 :])
 
 
 def _equal_like(args) -> cst.AssignEqual:
@@ -236,35 +238,32 @@ def _names_expr(names, quote):
 
 
 def rewrite_site(call: cst.Call, plan) -> cst.Call:
+    """Drop the wiring arguments of one enqueue call and make depends_on name the parents."""
     args = list(call.args)
+    layout = plan.layout
     remove_args: set[int] = set()
     replace: dict[int, cst.Arg] = {}
 
-    # args=
-    i_args = _keyword_index(args, "args")
-    positional_args = False
-    if i_args is None:
-        i_args = _positional_index(args, 1)
-        positional_args = i_args is not None
+    def emptied(i: int, empty: cst.BaseExpression) -> None:
+        # a positional argument with positional ones after it keeps its place as an empty literal
+        if args[i].keyword is None and _positional_after(args, i):
+            replace[i] = args[i].with_changes(value=empty)
+        else:
+            remove_args.add(i)
+
+    i_args = _find(args, layout, "args")
     if i_args is not None and plan.remove_pos:
         value = args[i_args].value
         if isinstance(value, (cst.Tuple, cst.List)):
             elements = remove_items(value.elements, set(plan.remove_pos))
             if isinstance(value, cst.Tuple) and len(elements) == 1 and not isinstance(elements[0].comma, cst.Comma):
                 elements[0] = elements[0].with_changes(comma=cst.Comma())
-            if isinstance(value, cst.Tuple) and not elements and not value.lpar:
-                value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-            new_value = value.with_changes(elements=elements)
-            kwargs_positional = _positional_index(args, 2) is not None
-            if not elements and not (positional_args and kwargs_positional):
-                remove_args.add(i_args)
+            if elements:
+                replace[i_args] = args[i_args].with_changes(value=value.with_changes(elements=elements))
             else:
-                replace[i_args] = args[i_args].with_changes(value=new_value)
+                emptied(i_args, cst.Tuple([]))
 
-    # kwargs=
-    i_kw = _keyword_index(args, "kwargs")
-    if i_kw is None:
-        i_kw = _positional_index(args, 2)
+    i_kw = _find(args, layout, "kwargs")
     if i_kw is not None and plan.remove_kw:
         value = args[i_kw].value
         drop_keys = set(plan.remove_kw)
@@ -282,16 +281,15 @@ def rewrite_site(call: cst.Call, plan) -> cst.Call:
             drop = {j for j, a in enumerate(value.args) if a.keyword is not None and a.keyword.value in drop_keys}
             elements = remove_items(value.args, drop)
             new_value = value.with_changes(args=elements)
-        if not elements and (args[i_kw].keyword is not None or _positional_index(args, 3) is None):
-            remove_args.add(i_kw)
-        else:
+        if elements:
             replace[i_kw] = args[i_kw].with_changes(value=new_value)
+        else:
+            emptied(i_kw, cst.Dict([]))
 
-    # depends_on=
     add = list(plan.add_deps)
     new_arg = None
     if add:
-        i_dep = _keyword_index(args, "depends_on")
+        i_dep = _find(args, layout, "depends_on")
         if i_dep is None:
             new_arg = cst.Arg(value=_names_expr(add, plan.quote), keyword=cst.Name("depends_on"), equal=_equal_like(args))
         else:
@@ -304,15 +302,11 @@ def rewrite_site(call: cst.Call, plan) -> cst.Call:
                     elements = append_item(elements, cst.Element(string_literal(n, plan.quote)))
                 new_value = value.with_changes(elements=elements)
             else:
+                sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                items = [value, *(string_literal(n, plan.quote) for n in add)]
                 new_value = cst.List(
-                    [cst.Element(value, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
-                    + [cst.Element(string_literal(n, plan.quote)) for n in add]
+                    [cst.Element(v, comma=sep if j < len(items) - 1 else cst.MaybeSentinel.DEFAULT) for j, v in enumerate(items)]
                 )
-                # keep the commas tidy: all but the last separated by ", "
-                elems = list(new_value.elements)
-                for j in range(len(elems) - 1):
-                    elems[j] = elems[j].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-                new_value = new_value.with_changes(elements=elems)
             replace[i_dep] = args[i_dep].with_changes(value=new_value)
 
     new_args = [replace.get(j, a) for j, a in enumerate(args)]
