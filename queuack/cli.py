@@ -1,0 +1,251 @@
+"""The `queuack` command: run a worker on a queue file, and look after its jobs.
+
+    queuack worker DB [--queue NAME]... [--concurrency N] [--burst] [--path DIR]...
+    queuack stats DB [--queue NAME] [--json]
+    queuack dead-letters DB [--limit N] [--json]
+    queuack retry DB JOB_ID
+
+Every command opens an existing queue file and never creates one. Problems with the file (missing,
+held by another process, not a DuckDB database) and unknown job ids are usage errors: a message and
+exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickletools
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import click
+import duckdb
+
+from .errors import DatabaseLockedError, JobNotFoundError, QueuackError
+from .jobs import Job, JobStatus
+from .queue import DuckQueue
+
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+log = logging.getLogger("queuack.cli")
+
+
+# -- opening a queue file --------------------------------------------------------------------------
+def _check_file(path: str, param_hint: str = "'DB'") -> None:
+    """Refuse, before DuckDB gets a chance to create anything, what cannot be an existing queue."""
+    if not os.path.exists(path):
+        raise click.BadParameter(
+            f"{path} does not exist. Give the path of an existing queue database "
+            "(DuckQueue(path) creates one when it enqueues the first jobs).",
+            param_hint=param_hint,
+        )
+    if os.path.isdir(path):
+        raise click.BadParameter(f"{path} is a directory, not a queue database file.", param_hint=param_hint)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror}.", param_hint=param_hint) from None
+    if header[8:12] != _DUCKDB_MAGIC:
+        raise click.BadParameter(f"{path} is not a DuckDB database file.", param_hint=param_hint)
+    # A DuckDB file of some other application: look without writing (the queue would add its tables).
+    try:
+        probe = duckdb.connect(path, read_only=True)
+    except duckdb.ConnectionException:
+        return  # already open in this process (read-write): DuckQueue shares that instance
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            return  # DuckQueue raises DatabaseLockedError with the holder's PID
+        raise click.BadParameter(f"cannot open {path}: {exc}", param_hint=param_hint) from None
+    try:
+        tables = {row[0] for row in probe.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    finally:
+        probe.close()
+    if tables and "jobs" not in tables:
+        raise click.BadParameter(
+            f"{path} is a DuckDB database but not a queuack queue (it has no jobs table).",
+            param_hint=param_hint,
+        )
+
+
+@contextmanager
+def open_queue(path: str, **options) -> Iterator[DuckQueue]:
+    _check_file(path)
+    try:
+        queue = DuckQueue(path, **options)
+    except DatabaseLockedError as exc:
+        raise click.BadParameter(str(exc), param_hint="'DB'") from None
+    except QueuackError as exc:
+        raise click.BadParameter(str(exc), param_hint="'DB'") from None
+    try:
+        yield queue
+    finally:
+        queue.close()
+
+
+# -- describing jobs ---------------------------------------------------------------------------
+def function_name(job: Job) -> str:
+    """'module.qualname' of the job's function, read without importing or unpickling anything."""
+    blob = job.func or b""
+    if job.codec == "json":
+        return blob.decode(errors="replace").replace(":", ".", 1)
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(blob):
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return f"{strings[-2]}.{strings[-1]}"
+            if opcode.name == "GLOBAL" and isinstance(arg, str):
+                return arg.replace(" ", ".", 1)
+            if isinstance(arg, str) and "UNICODE" in opcode.name:
+                strings.append(arg)
+    except Exception:
+        pass
+    return "?"
+
+
+def first_line(text: str | None, width: int = 100) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+# -- commands --------------------------------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="queuack", prog_name="queuack")
+def cli() -> None:
+    """Run and inspect queuack job queues stored in DuckDB files.
+
+    Only one process can open a DuckDB file at a time: run these commands while no other
+    process (a worker, your application) holds the queue file.
+    """
+
+
+@cli.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--queue", "-Q", "queues", multiple=True, metavar="NAME",
+              help="A queue to take jobs from; repeat it for several, in priority order. Default: every queue.")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Jobs run at once, each on its own thread.")
+@click.option("--burst", is_flag=True, help="Return once nothing is ready instead of waiting for new jobs.")
+@click.option("--path", "paths", multiple=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="Add DIR to the import path so that job functions can be imported (repeatable). "
+                   "The current directory is always added, as `python -m` does.")
+@click.option("--visibility-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0,
+              show_default=True, help="Seconds a claimed job stays leased before another claim may take it.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              default="INFO", show_default=True, help="Logging detail, written to stderr.")
+def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, paths: tuple[str, ...],
+           visibility_timeout: float, log_level: str) -> None:
+    """Run jobs from the queue file DB until stopped (SIGTERM or Ctrl-C finish the running jobs first).
+
+    Job functions are stored by reference (module and name), so the worker must be able to import
+    them: start it from your project directory, or add directories with --path.
+    """
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for directory in reversed((os.getcwd(),) + tuple(os.path.abspath(p) for p in paths)):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    from .worker import Worker
+
+    with open_queue(db, visibility_timeout=visibility_timeout) as queue:
+        before = queue.stats()
+        runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency)
+        log.info("worker %s on %s: queues %s, concurrency %d%s", runner.worker_id, db,
+                 ", ".join(queues) or "all", concurrency, ", burst" if burst else "")
+        started = time.monotonic()
+        processed = runner.run(burst=burst)
+        elapsed = time.monotonic() - started
+        after = queue.stats()
+    done = after["done"] - before["done"]
+    failed = after["failed"] - before["failed"]
+    click.echo(f"processed {processed} job{'s' if processed != 1 else ''} in {elapsed:.1f}s "
+               f"({done} done, {failed} failed for good; {after['pending']} pending, "
+               f"{after['delayed']} delayed left)")
+
+
+@cli.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--queue", "-Q", "queue_name", metavar="NAME", help="Only this queue.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
+def stats(db: str, queue_name: str | None, as_json: bool) -> None:
+    """Job counts by status, per queue."""
+    with open_queue(db) as queue:
+        total = queue.stats(queue_name)
+        if as_json:
+            click.echo(json.dumps(total))
+            return
+        names = [queue_name] if queue_name is not None else [
+            row[0] for row in queue._live_store().query("SELECT DISTINCT queue FROM jobs ORDER BY queue")]
+        per_queue = {name: queue.stats(name) for name in names}
+    statuses = [s.value for s in JobStatus]
+    rows = [[name] + [str(counts[s]) for s in statuses] for name, counts in per_queue.items()]
+    if queue_name is None:
+        rows.append(["(all)"] + [str(total[s]) for s in statuses])
+    click.echo(_table(["queue"] + statuses, rows))
+
+
+@cli.command("dead-letters")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Show at most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (with the full error text).")
+def dead_letters(db: str, limit: int, as_json: bool) -> None:
+    """Jobs that failed for good: id, name, attempts and the first line of the error."""
+    with open_queue(db) as queue:
+        jobs = queue.list_dead_letters(limit=limit)
+    if as_json:
+        click.echo(json.dumps([
+            {"id": j.id, "queue": j.queue, "function": function_name(j), "node_name": j.node_name,
+             "dag_run_id": j.dag_run_id, "attempts": j.attempts, "max_attempts": j.max_attempts,
+             "error": j.error, "traceback": j.traceback, "completed_at": j.completed_ts}
+            for j in jobs
+        ], indent=2))
+        return
+    if not jobs:
+        click.echo("no dead letters")
+        return
+    rows = [[j.id, j.node_name or function_name(j), f"{j.attempts}/{j.max_attempts}", first_line(j.error)]
+            for j in jobs]
+    click.echo(_table(["id", "name", "attempts", "error"], rows))
+
+
+@cli.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("job_id")
+def retry(db: str, job_id: str) -> None:
+    """Put a dead letter (a failed job) back in its queue with a fresh set of attempts."""
+    with open_queue(db) as queue:
+        try:
+            queue.retry_dead_letter(job_id)
+        except JobNotFoundError as exc:
+            raise click.BadParameter(str(exc), param_hint="'JOB_ID'") from None
+        except QueuackError as exc:
+            raise click.BadParameter(str(exc), param_hint="'JOB_ID'") from None
+        job = queue.get_job(job_id)
+    click.echo(f"job {job_id} ({job.node_name or function_name(job)}) is pending again in queue "
+               f"{job.queue!r} with {job.max_attempts} attempts")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script `queuack` (and `python -m queuack`)."""
+    try:
+        cli.main(args=argv, prog_name="queuack")
+    except KeyboardInterrupt:  # Ctrl-C before the worker took over the signal
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
