@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Iterator, Sequence
@@ -214,11 +214,18 @@ class Store:
         return self._refs <= 0
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """All or nothing: BEGIN ... COMMIT, or ROLLBACK on any error. Holds the store lock."""
+    def transaction(self, statements: int = 2) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: BEGIN ... COMMIT, or ROLLBACK on any error. Holds the store lock.
+
+        A block that issues a single statement passes statements=1: DuckDB commits each statement
+        atomically on its own, and the explicit BEGIN/COMMIT would double its cost.
+        """
         with self.lock:
             if self._refs <= 0:
                 raise QueuackError(f"the queue on {self.path} is closed")
+            if statements == 1:
+                yield self.conn
+                return
             self.conn.execute("BEGIN TRANSACTION")
             try:
                 yield self.conn
@@ -432,7 +439,8 @@ class Store:
         batch_ids = {j.id for j in jobs}
         external = {p for j in jobs for p in j.parents if p not in batch_ids}
         names = {j.id: j.node_name for j in jobs}
-        with self.transaction() as conn:
+        lone = len(jobs) == 1 and not jobs[0].parents and dag_run is None
+        with self.transaction(statements=1 if lone else 2) as conn:
             ext_status: dict[str, str] = {}
             if external:
                 ext_rows = conn.execute(
@@ -598,11 +606,8 @@ class Store:
                  FROM (SELECT unnest($ids) AS id, unnest($att) AS att, unnest($w) AS w, unnest($at) AS at,
                               unnest($lease) AS lease) v
                  WHERE jobs.id = v.id AND jobs.status = 'pending'"""
-        if in_transaction:
-            conn.execute(sql, params)
-        else:
-            with self.transaction() as tx:
-                tx.execute(sql, params)
+        with self.transaction(statements=1) if not in_transaction else nullcontext(conn) as tx:
+            tx.execute(sql, params)
         for _, info in todo:
             info.durable = True
 
@@ -670,21 +675,24 @@ class Store:
             applied: set[str] = set()
             skipped: list[str] = []
             alive_lost: dict[str, int] = {}
-            if current or persist:
-                with self.transaction() as conn:
+            persist = [i for i in persist if self._sched.get(i) is not None and not self._sched[i].durable]
+            durable_release = [o for o in release if self._sched[o.job_id].durable]
+            groups = [done, retry, fail, durable_release, persist]
+            statements = sum(1 for g in groups if g) + (1 if any(o.job_id in self._children for o in fail) else 0)
+            if statements:
+                with self.transaction(statements) as conn:
                     self._persist_claims(conn, persist)
                     applied |= self._write_outcomes(conn, done, "done", now, extra={
                         "res": [o.result for o in done]})
                     applied |= self._write_outcomes(conn, retry, "pending", now, extra={
                         "after": [retry_at[o.job_id] for o in retry]})
                     applied |= self._write_outcomes(conn, fail, "failed", now)
-                    durable_release = [o for o in release if self._sched[o.job_id].durable]
                     applied |= self._write_outcomes(conn, durable_release, "release", now)
-                    applied |= {o.job_id for o in release if not self._sched[o.job_id].durable}
                     failed = [o.job_id for o in fail if o.job_id in applied]
                     skipped, alive_lost = self._doomed_by(failed)
                     if skipped:
                         self._mark_skipped(conn, skipped, now)
+            applied |= {o.job_id for o in release if not self._sched[o.job_id].durable}
             # committed: the schedule follows
             for o in done:
                 if o.job_id in applied:
@@ -825,10 +833,18 @@ class Store:
     def _job(self, row: tuple) -> Job:
         job = Job(*row, _store=self)
         status = JobStatus(row[5])
-        if status is JobStatus.PENDING and row[9] > time.time():
+        info = self._sched.get(job.id)
+        if info is not None and info.phase == "claimed" and not info.durable:
+            # a claim that so far lives only in memory (see claim): report what is true now
+            status, job.attempts, job.claimed_by, job.claimed_ts = (
+                JobStatus.CLAIMED, info.attempt, info.claimed_by, info.claimed_at)
+        elif status is JobStatus.PENDING and row[9] > time.time():
             status = JobStatus.DELAYED
         job.status = status
         return job
+
+    def _memory_claims(self) -> list[tuple[str, _Sched]]:
+        return [(i, s) for i, s in self._sched.items() if s.phase == "claimed" and not s.durable]
 
     def get_job(self, job_id: str) -> Job:
         rows = self.query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id])
@@ -882,16 +898,27 @@ class Store:
     def stats(self, queue: str | None = None) -> dict[str, int]:
         counts = {s.value: 0 for s in JobStatus}
         where = "WHERE queue = $q" if queue is not None else ""
-        for status, delayed, n in self.query(
-            f"""SELECT status, status = 'pending' AND execute_after > $now, count(*)
-                FROM jobs {where} GROUP BY ALL""",
-            {"now": time.time(), **({"q": queue} if queue is not None else {})},
-        ):
-            counts["delayed" if delayed else status] += n
+        with self.lock:  # the rows and the in-memory claims, seen at the same moment
+            for status, delayed, n in self.query(
+                f"""SELECT status, status = 'pending' AND execute_after > $now, count(*)
+                    FROM jobs {where} GROUP BY ALL""",
+                {"now": time.time(), **({"q": queue} if queue is not None else {})},
+            ):
+                counts["delayed" if delayed else status] += n
+            moved = sum(1 for _, s in self._memory_claims() if queue is None or s.queue == queue)
+        counts["pending"] -= moved
+        counts["claimed"] += moved
         return counts
 
     def dag_counts(self, dag_run_id: str) -> dict[str, int]:
-        return dict(self.query("SELECT status, count(*) FROM jobs WHERE dag_run_id = ? GROUP BY ALL", [dag_run_id]))
+        with self.lock:
+            counts = dict(self.query("SELECT status, count(*) FROM jobs WHERE dag_run_id = ? GROUP BY ALL",
+                                     [dag_run_id]))
+            moved = sum(1 for _, s in self._memory_claims() if s.row is not None and s.row[20] == dag_run_id)
+        if moved:
+            counts["pending"] = counts.get("pending", 0) - moved
+            counts["claimed"] = counts.get("claimed", 0) + moved
+        return counts
 
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
         return self.query("SELECT id, node_name, status FROM jobs WHERE dag_run_id = ? ORDER BY seq", [dag_run_id])
