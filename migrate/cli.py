@@ -71,7 +71,7 @@ def _run(paths, settings, *, fix, stdin_filename, progress_enabled):
     engine = _engine()
     stdin_bytes = None
     if engine.STDIN in paths:
-        stdin_bytes = click.get_binary_stream("stdin").read()
+        stdin_bytes = sys.stdin.buffer.read()
     bar = _ProgressBar(progress_enabled and sys.stderr.isatty())
     try:
         return engine.run(list(paths), settings, fix=fix, stdin_bytes=stdin_bytes,
@@ -187,7 +187,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
     changed = result.changed()
     stdout_is_code = engine.STDIN in paths and not dry_run
     say_err = stdout_is_code  # the messages go to stderr when stdout carries the source
-    color = click.get_text_stream("stdout").isatty()
+    color = sys.stdout.isatty()
 
     stdin_fixed: set[str] = set()
     if stdout_is_code:  # `apply -`: the rewritten source (or the original) goes to stdout
@@ -203,7 +203,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
                 except ValueError as exc:
                     result.errors.append(engine.FileError(loaded.source.display, str(exc)))
                     text = loaded.text
-            out = click.get_binary_stream("stdout")
+            out = sys.stdout.buffer
             out.write(engine.encode_source(text, loaded.encoding))
             out.flush()
 

@@ -290,6 +290,7 @@ class IgnoreRule:
     negate: bool
     dir_only: bool
     text: str
+    anchored: bool = False
 
     @classmethod
     def parse(cls, line: str, base: Path) -> "IgnoreRule | None":
@@ -315,16 +316,20 @@ class IgnoreRule:
         regex = _translate_glob(pat)
         if not anchored:
             regex = "(?:.*/)?" + regex
-        return cls(base, re.compile(regex + r"\Z", re.DOTALL), negate, dir_only, line.strip())
+        return cls(base, re.compile(regex + r"\Z", re.DOTALL), negate, dir_only, line.strip(),
+                   anchored)
 
     def match(self, path: Path, is_dir: bool) -> bool:
         if self.dir_only and not is_dir:
             return False
         try:
-            rel = path.relative_to(self.base)
+            rel_text = path.relative_to(self.base).as_posix()
         except ValueError:
-            return False
-        rel_text = rel.as_posix()
+            # Outside the base folder (an --exclude given elsewhere): a name pattern still
+            # matches by name, an anchored one does not.
+            if self.anchored:
+                return False
+            rel_text = path.as_posix().lstrip("/")
         if rel_text == ".":
             return False
         return bool(self.regex.match(rel_text))

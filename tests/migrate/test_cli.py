@@ -231,11 +231,12 @@ def test_restore_refuses_an_edited_file_unless_forced(legacy):
 
 
 def test_apply_leaves_unparsable_files_and_exits_2(legacy):
-    (legacy / "broken.py").write_text("def f(:\n")
+    broken = "def f(parent_id, queue_path:\n    return DuckQueue(queue_path).get_result(parent_id)\n"
+    (legacy / "broken.py").write_text(broken)
     r = invoke("apply", ".")
     assert r.exit_code == 2
     assert "broken.py: error:" in r.stderr
-    assert (legacy / "broken.py").read_text() == "def f(:\n"
+    assert (legacy / "broken.py").read_text() == broken
     assert "context" in (legacy / "tasks.py").read_text()
 
 
