@@ -167,6 +167,7 @@ class Store:
     def __init__(self, path: str):
         self.path = path
         self._refs = 0
+        self._closed = False
         self._key: str | None = None
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # notified when work may have become ready
@@ -192,7 +193,7 @@ class Store:
     # -- lifetime -------------------------------------------------------------------------
     def retain(self) -> "Store":
         with _registry_lock:
-            if self._refs <= 0:
+            if self._closed:
                 raise QueuackError(f"the queue on {self.path} is closed")
             self._refs += 1
         return self
@@ -206,12 +207,13 @@ class Store:
             if self._key is not None and _registry.get(self._key) is self:
                 del _registry[self._key]
         with self.lock:
+            self._closed = True
             self.conn.close()
             self.changed.notify_all()
 
     @property
     def closed(self) -> bool:
-        return self._refs <= 0
+        return self._closed
 
     @contextmanager
     def transaction(self, statements: int = 2) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -221,7 +223,7 @@ class Store:
         atomically on its own, and the explicit BEGIN/COMMIT would double its cost.
         """
         with self.lock:
-            if self._refs <= 0:
+            if self._closed:
                 raise QueuackError(f"the queue on {self.path} is closed")
             if statements == 1:
                 yield self.conn
@@ -236,7 +238,7 @@ class Store:
 
     def query(self, sql: str, params: object = None) -> list[tuple]:
         with self.lock:
-            if self._refs <= 0:
+            if self._closed:
                 raise QueuackError(f"the queue on {self.path} is closed")
             return self.conn.execute(sql, params).fetchall()
 
