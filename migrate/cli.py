@@ -157,7 +157,16 @@ def _print_diff(text: str, color: bool, err: bool = False) -> None:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}es" if word.endswith(("x", "s")) else f"{n} {word}s"
+
+
+def _shown(path) -> str:
+    import os
+
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
 
 
 @cli.command()
@@ -219,8 +228,9 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
             click.echo(finding_line(f), err=True)
         emit_errors(result.errors)
         if changed:
-            click.echo(f"{_plural(len(changed), 'file')} would be rewritten; "
-                       f"{_plural(len(remaining), 'finding')} cannot be fixed.", err=True)
+            tail = (f"; {_plural(len(remaining), 'finding')} cannot be fixed" if remaining
+                    else "")
+            click.echo(f"{_plural(len(changed), 'file')} would be rewritten{tail}.", err=True)
         else:
             click.echo(f"Nothing to rewrite in {_plural(result.n_files, 'file')}.", err=True)
         sys.exit(2 if result.errors else 1 if changed else 0)
@@ -244,7 +254,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
     errors = result.errors + written.errors
     emit_errors(errors)
     if written.backup_dir is not None:
-        click.echo(f"Originals kept in {written.backup_dir} (undo: migrate restore "
+        click.echo(f"Originals kept in {_shown(written.backup_dir)} (undo: migrate restore "
                    f"{' '.join(paths)})", err=say_err)
     if written.written or fixed:
         summary = (f"Rewrote {_plural(len(written.written), 'file')} "
@@ -280,7 +290,10 @@ def restore(paths, force):
         click.echo(f"Restored {path}")
     for path in result.unchanged:
         click.echo(f"Already original: {path}")
-    click.echo(f"Restored {_plural(len(result.restored), 'file')} from {result.backup_dir}.")
+    where = _shown(result.backup_dir)
+    if result.backup_removed:
+        where += ", which is now used up and removed"
+    click.echo(f"Restored {_plural(len(result.restored), 'file')} from {where}.")
 
 
 @cli.command()

@@ -914,6 +914,7 @@ class RestoreResult:
     restored: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already held the original bytes
     backup_dir: Path | None = None
+    backup_removed: bool = False  # every file of that backup is back: the backup was deleted
 
 
 def _under(path: Path, targets: list[Path]) -> bool:
@@ -998,6 +999,7 @@ def restore(paths: list[str], *, force: bool = False, root: Path | None = None
     else:
         _remove_tree(folder)
         _remove_if_empty(folder.parent)
+        out.backup_removed = True
     return out
 
 
