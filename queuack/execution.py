@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import threading
 import traceback
@@ -20,12 +21,14 @@ def _run_coroutine(coro) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
-    # called from inside an event loop (e.g. job.execute() in async code): use a loop of our own
+    # called from inside an event loop (e.g. job.execute() in async code): use a loop of our own,
+    # in a thread that carries this thread's context variables (get_context() inside the task)
     box: dict[str, Any] = {}
+    variables = contextvars.copy_context()
 
     def runner() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = variables.run(asyncio.run, coro)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
@@ -52,7 +55,9 @@ def run_job(job: Job, parents: list[tuple[str, str | None]] | None = None) -> An
                            store=job._store, parents=parents)
 
     args, kwargs, context = inject(func, tuple(args), kwargs, make_context)
-    token = set_context(context if context is not None else make_context())
+    if context is None:
+        context = make_context()
+    token = set_context(context)
     try:
         result = func(*args, **kwargs)
         if inspect.iscoroutine(result):
@@ -60,6 +65,7 @@ def run_job(job: Job, parents: list[tuple[str, str | None]] | None = None) -> An
         return result
     finally:
         reset_context(token)
+        context._release()
 
 
 def _describe_error(exc: BaseException) -> tuple[str, str]:
