@@ -68,6 +68,7 @@ class TaskContext:
         self.task_name = task_name
         self.attempt = attempt
         self._store = store
+        self._queue_handle = None  # see the queue property
         self._parents: list[_Parent] | None = None
         if parents is not None:
             self._parents = [_Parent(pid, name) for pid, name in parents]
@@ -185,13 +186,24 @@ class TaskContext:
 
     @property
     def queue(self):
-        """A DuckQueue handle on the running job's database. It is a handle of its own: closing it
-        leaves the worker's queue working."""
+        """A DuckQueue handle on the running job's database, valid while the task runs. It is a
+        handle of its own: closing it leaves the worker's queue working, and the runner closes it
+        when the job ends."""
         if self._store is None:
             return None
-        from .queue import DuckQueue
+        handle = self._queue_handle
+        if handle is None or handle.closed:
+            from .queue import DuckQueue
 
-        return DuckQueue.attach(self._store)
+            handle = self._queue_handle = DuckQueue.attach(self._store)
+        return handle
+
+    def _release(self) -> None:
+        """Close the queue handle lent to the task, if it asked for one (called when the job ends)."""
+        handle = self._queue_handle
+        if handle is not None:
+            self._queue_handle = None
+            handle.close()
 
     @property
     def queue_path(self) -> str | None:
