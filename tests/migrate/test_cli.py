@@ -161,6 +161,25 @@ def test_config_from_pyproject(legacy):
     assert r.exit_code == 2 and "unknown rule code 'XX'" in r.stderr
 
 
+def test_exclude_option(legacy):
+    r = invoke("scan", ".", "--format", "json", "--exclude", "single.py", "--exclude", "tasks.py")
+    paths = {f["path"] for f in json.loads(r.stdout)["findings"]}
+    assert "single.py" not in paths and "tasks.py" not in paths
+    assert json.loads(r.stdout)["summary"]["files_scanned"] == 2
+
+
+def test_gitignored_and_virtualenv_files_are_not_scanned(legacy):
+    (legacy / ".gitignore").write_text("old/\n")
+    for folder in ["old", ".venv/lib", "env", "node_modules"]:
+        (legacy / folder).mkdir(parents=True)
+        shutil.copy(legacy / "single.py", legacy / folder / "single.py")
+    (legacy / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    r = invoke("scan", ".", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["summary"]["files_scanned"] == 4
+    assert all("/" not in f["path"] for f in data["findings"])
+
+
 # --------------------------------------------------------------------------------------------
 # apply, restore
 
@@ -210,7 +229,7 @@ def test_backup_and_restore(legacy):
     assert snapshot(legacy) != before
     r = invoke("restore", ".")
     assert r.exit_code == 0
-    assert "Restored tasks.py" in r.stdout
+    assert "Restored tasks.py" in r.stdout and "used up and removed" in r.stdout
     assert snapshot(legacy) == before  # byte for byte, and the backup is gone
     r = invoke("restore", ".")
     assert r.exit_code == 2 and "no backup" in r.stderr
@@ -327,6 +346,43 @@ def test_real_process_scan_and_apply(legacy):
     out = subprocess.run([*cmd, "check", "tasks.py", "pipeline.py", "single.py"],
                          capture_output=True, text=True, env=_env())
     assert (out.returncode, out.stdout, out.stderr) == (0, "", "")
+
+
+def _run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run migrate with stderr on a pseudo terminal; return (exit code, stdout, stderr)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "migrate", *args], cwd=cwd, env=_env(),
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO once the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout = proc.stdout.read().decode()
+    proc.wait()
+    os.close(master)
+    return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_for_text_only(tmp_path):
+    tiny = "def t(parent_id, queue_path):\n    return DuckQueue(queue_path).get_result(parent_id)\n"
+    for i in range(55):
+        (tmp_path / f"t{i}.py").write_text(tiny)
+    code, out, err = _run_on_a_terminal(["scan", ".", "--format", "json", "--jobs", "2"],
+                                        tmp_path)
+    assert code == 1 and json.loads(out)["summary"]["files_scanned"] == 55
+    assert err == ""
+    code, out, err = _run_on_a_terminal(["scan", ".", "--jobs", "2"], tmp_path)
+    assert code == 1 and "100%" in err
+    code, out, err = _run_on_a_terminal(["scan", ".", "--no-progress", "--jobs", "2"], tmp_path)
+    assert err == ""
 
 
 def test_check_on_a_clean_file_does_not_import_libcst(legacy):

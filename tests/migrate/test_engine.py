@@ -164,6 +164,12 @@ def test_scan_root_may_be_a_hidden_folder(tree):
     assert names(engine.discover([".hidden"], Settings())) == [".hidden/h.py"]
 
 
+def test_symlinked_folders_are_not_followed(tree):
+    (tree / "pkg" / "loop").symlink_to(tree, target_is_directory=True)
+    found = names(engine.discover(["."], Settings()))
+    assert not any("loop" in f for f in found) and "main.py" in found
+
+
 def test_duplicates_are_read_once(tree):
     found = engine.discover(["main.py", "./main.py", "."], Settings())
     assert names(found).count("main.py") == 1
@@ -339,6 +345,16 @@ def test_unchanged_text_is_not_written(tmp_path, monkeypatch):
     assert result.changed() == []
     assert engine.write_changes(result).written == []
     assert a.stat().st_mtime_ns == before
+
+
+def test_unified_diff_keeps_line_endings_and_marks_a_missing_final_newline():
+    diff = engine.unified_diff("a = 1\r\nb = 2", "a = 1\r\nb = 3", "x.py")
+    assert diff.splitlines(keepends=True) == [
+        "--- a/x.py\n", "+++ b/x.py\n", "@@ -1,2 +1,2 @@\n", " a = 1\r\n",
+        "-b = 2\n", "\\ No newline at end of file\n", "+b = 3\n",
+        "\\ No newline at end of file\n",
+    ]
+    assert engine.unified_diff("same\n", "same\n", "x.py") == ""
 
 
 # --------------------------------------------------------------------------------------------
