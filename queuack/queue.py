@@ -207,7 +207,7 @@ class DuckQueue:
                 item = (item,)
             if not isinstance(item, (tuple, list)) or not 1 <= len(item) <= 3:
                 raise EnqueueError(f"enqueue_batch item {position} must be (func, args, kwargs), not {item!r}")
-            func, args, kwargs = (tuple(item) + ((), None))[:3]
+            func, args, kwargs = (tuple(item) + (None, None))[:3]
             built.append(self.build_job(
                 func, args or (), kwargs, queue=queue, priority=priority, delay_seconds=delay_seconds,
                 max_attempts=max_attempts, timeout_seconds=timeout_seconds,
