@@ -32,12 +32,12 @@ def _engine():
     return engine
 
 
-def _settings(paths, select, ignore, exclude, extend_exclude, jobs):
+def _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated=False):
     engine = _engine()
     try:
         return engine.load_settings(
             list(paths), select=select, ignore=ignore, exclude=exclude,
-            extend_exclude=extend_exclude, jobs=jobs,
+            extend_exclude=extend_exclude, jobs=jobs, use_config=not isolated,
         )
     except engine.MigrateError as exc:
         raise UsageFailure(str(exc)) from None
@@ -96,6 +96,8 @@ def _selection_options(func):
                      help="Worker processes (default: one a core; 0 too)."),
         click.option("--stdin-filename", metavar="PATH",
                      help="The path to report for source read from `-` (stdin)."),
+        click.option("--isolated", is_flag=True,
+                     help="Ignore [tool.queuack.migrate] in pyproject.toml."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -123,14 +125,15 @@ def cli() -> None:
               default="text", show_default=True, help="Output format.")
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
-def scan(paths, fmt, select, ignore, exclude, extend_exclude, jobs, stdin_filename, no_progress):
+def scan(paths, fmt, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated,
+         no_progress):
     """Report legacy wiring under PATH... (files, folders, or - for stdin).
 
     Exit 1 when something is found, 0 when all is clear, 2 on errors.
     """
     from migrate.report import Report, render
 
-    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs)
+    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated)
     result = _run(paths, settings, fix=False, stdin_filename=stdin_filename,
                   progress_enabled=fmt == "text" and not no_progress)
     report = Report(result.findings, result.n_files, result.errors)
@@ -179,7 +182,7 @@ def _shown(path) -> str:
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exclude, jobs,
-          stdin_filename, no_progress):
+          stdin_filename, isolated, no_progress):
     """Rewrite legacy wiring under PATH... to the TaskContext.
 
     With `-`, the source is read from stdin and the rewritten source goes to stdout.
@@ -190,7 +193,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
     from migrate.report import finding_line
 
     engine = _engine()
-    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs)
+    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated)
     result = _run(paths, settings, fix=True, stdin_filename=stdin_filename,
                   progress_enabled=not no_progress)
     changed = result.changed()
@@ -299,7 +302,7 @@ def restore(paths, force):
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @_selection_options
-def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename):
+def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated):
     """The pre-commit entry: exit 1 where old patterns remain in FILE...; nothing is written.
 
     Quiet when all is clear.
@@ -308,7 +311,7 @@ def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename):
         return  # pre-commit may call a hook with no files
     from migrate.report import finding_line
 
-    settings = _settings(files, select, ignore, exclude, extend_exclude, jobs)
+    settings = _settings(files, select, ignore, exclude, extend_exclude, jobs, isolated)
     result = _run(files, settings, fix=False, stdin_filename=stdin_filename,
                   progress_enabled=False)
     findings = result.findings

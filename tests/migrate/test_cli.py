@@ -153,12 +153,14 @@ def test_config_from_pyproject(legacy):
     (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nignore = ["QM"]\n')
     assert invoke("scan", ".").exit_code == 0
     assert invoke("scan", ".", "--ignore", "").exit_code == 1  # the command line wins
+    assert invoke("scan", ".", "--isolated").exit_code == 1  # the configuration is not read
     (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nexclude = ["single.py", "tasks.py"]\n')
     r = invoke("scan", ".", "--format", "json")
     assert {f["path"] for f in json.loads(r.stdout)["findings"]} <= {"pipeline.py"}
     (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nselect = ["XX"]\n')
     r = invoke("scan", ".")
     assert r.exit_code == 2 and "unknown rule code 'XX'" in r.stderr
+    assert "QM001" in r.stderr
 
 
 def test_exclude_option(legacy):
