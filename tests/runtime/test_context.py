@@ -354,25 +354,26 @@ def test_results_load_lazily_and_once(mq, monkeypatch, runner):
     assert queries["names"] - queries["start"] <= 1
 
 
-def test_has_upstream_loads_nothing():
-    calls = []
+def names_only(context):
+    return context.has_upstream("extract"), context.has_upstream("x"), context.get_parent_names()
 
-    class CountingStore:
-        """Only the parent list is available: any result load would fail loudly."""
 
-        path = ":memory:"
+def test_has_upstream_loads_nothing(mq, monkeypatch):
+    with DAG("names", queue=mq) as dag:
+        dag.add_job(value, name="extract", args=(1,))
+        dag.add_job(value, name="clean", args=(2,))
+        dag.add_job(names_only, name="t", depends_on=["extract", "clean"])
+    Worker(mq, only=[dag.jobs["extract"], dag.jobs["clean"]]).run(burst=True)
+    store = mq._live_store()
 
-        def parents(self, ids):
-            calls.append("parents")
-            return {ids[0]: [("p1", "extract"), ("p2", "clean")]}
+    def no_results(ids):
+        raise AssertionError(f"a result was loaded: {ids}")
 
-        def results(self, ids):
-            raise AssertionError("has_upstream loaded a result")
-
-    ctx = TaskContext("j", "run", "t", store=CountingStore())
-    assert ctx.has_upstream("extract") and ctx.has_upstream("clean") and not ctx.has_upstream("x")
-    assert ctx.get_parent_names() == ["extract", "clean"]
-    assert calls == ["parents"]
+    monkeypatch.setattr(store, "results", no_results)  # any load fails the task loudly
+    assert dag.get_job("t").execute() == (True, False, ["extract", "clean"])
+    Worker(mq).run(burst=True)
+    monkeypatch.undo()
+    assert dag.get_result("t") == (True, False, ["extract", "clean"])
 
 
 # -- errors ------------------------------------------------------------------------------------------------
