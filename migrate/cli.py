@@ -226,7 +226,8 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
     if dry_run:
         for loaded, new in changed:
             _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display), color)
-        remaining = [f for f in result.findings if not f.fixable]
+        would_change = {loaded.source.display for loaded, _ in changed}
+        remaining = [f for f in result.findings if not (f.fixable and f.path in would_change)]
         for f in remaining:
             click.echo(finding_line(f), err=True)
         emit_errors(result.errors)
@@ -264,9 +265,12 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
                    f"({_plural(len(fixed), 'fix')}); ")
     else:
         summary = f"Nothing rewritten in {_plural(result.n_files, 'file')}; "
-    summary += (f"{_plural(len(remaining), 'finding')} remain"
-                f"{'s' if len(remaining) == 1 else ''} (not fixable)."
-                if remaining else "no findings remain.")
+    if remaining:
+        verb = "remains" if len(remaining) == 1 else "remain"
+        why = " (not fixable)" if not any(f.fixable for f in remaining) else ""
+        summary += f"{_plural(len(remaining), 'finding')} {verb}{why}."
+    else:
+        summary += "no findings remain."
     click.echo(summary, err=say_err)
     sys.exit(2 if errors else 1 if remaining else 0)
 

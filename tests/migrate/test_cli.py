@@ -216,6 +216,34 @@ def test_apply_rewrites_and_a_second_apply_changes_nothing(legacy):
     assert invoke("apply", ".", "--dry-run").exit_code == 0
 
 
+UNRESOLVABLE = """\
+from queuack import DuckQueue
+
+
+def transform(parent_id, queue_path):
+    q = DuckQueue(queue_path)
+    data = q.get_result(parent_id)
+    q.close()
+    return data
+
+
+def build(dag, ids, path):
+    dag.add_job(transform, name="transform", args=(ids[0], path), depends_on="extract")
+"""
+
+
+def test_apply_reports_what_it_cannot_fix_and_exits_1(legacy):
+    (legacy / "runtime_ids.py").write_text(UNRESOLVABLE)
+    r = invoke("apply", ".")
+    assert r.exit_code == 1
+    assert "Rewrote tasks.py" in r.stdout  # the rest is still migrated
+    left = [line for line in r.stdout.splitlines() if line.startswith("runtime_ids.py:")]
+    assert left and all(LINE.match(line) for line in left)
+    assert "    hint: " in r.stdout
+    assert re.search(r"\d+ findings? remains? \(not fixable\)\.$", r.stdout.strip())
+    assert (legacy / "runtime_ids.py").read_text() == UNRESOLVABLE
+
+
 def test_apply_diff_shows_what_was_written(legacy):
     r = invoke("apply", "single.py", "--diff")
     assert r.exit_code == 0
