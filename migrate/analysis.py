@@ -15,6 +15,7 @@ No ScopeProvider is used; PositionProvider only for files that have something to
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter, defaultdict
 
@@ -182,6 +183,30 @@ class _FuncState:
                 self.path_params.append(arg.value)
 
 
+_SKIP_FIELDS = frozenset(
+    {
+        "leading_lines", "lines_after_decorators", "header", "footer", "lpar", "rpar", "lbracket",
+        "rbracket", "lbrace", "rbrace", "comma", "semicolon", "equal", "colon", "newline", "dot",
+        "relative", "asynchronous", "operator", "default_indent", "default_newline", "encoding",
+        "has_trailing_newline", "star", "value_whitespace",
+    }
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_HOOKS: dict[tuple[type, type], tuple] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
+        )
+        _FIELDS[cls] = names
+    return names
+
+
 class Collector(cst.CSTVisitor):
     """One walk over a module that collects tasks, enqueue sites, imports and bindings.
 
@@ -209,6 +234,36 @@ class Collector(cst.CSTVisitor):
         self.func: _FuncState | None = None
         self._skip: set[int] = set()
         self._pending: dict[int, tuple[str, str]] = {}
+
+    # -- the walk ------------------------------------------------------------------------------
+    def run(self, node: cst.CSTNode) -> None:
+        """Walk ``node`` calling the visit_/leave_ hooks, without rebuilding any node.
+
+        ``node.visit(visitor)`` rebuilds every node on the way (and costs as much as the parse);
+        this walk reads the dataclass fields instead, in the same order, and keeps node identity.
+        """
+        cls = type(node)
+        key = (type(self), cls)
+        hooks = _HOOKS.get(key)
+        if hooks is None:
+            name = cls.__name__
+            hooks = tuple(
+                fn if fn is not None and not fn.__module__.startswith("libcst") else None
+                for fn in (getattr(type(self), "visit_" + name, None), getattr(type(self), "leave_" + name, None))
+            )
+            _HOOKS[key] = hooks
+        visit, leave = hooks
+        if visit is None or visit(self, node) is not False:
+            for field in _child_fields(cls):
+                value = getattr(node, field)
+                if isinstance(value, cst.CSTNode):
+                    self.run(value)
+                elif isinstance(value, (list, tuple)):
+                    for item in value:
+                        if isinstance(item, cst.CSTNode):
+                            self.run(item)
+        if leave is not None:
+            leave(self, node)
 
     # -- scopes and bindings -------------------------------------------------------------------
     @property
@@ -687,7 +742,7 @@ def summarize(path: str, source: str, module: str | None) -> FileSummary:
         return FileSummary(path, module, is_package, error=f"cannot parse: {type(exc).__name__}: {exc}")
     collector = Collector(tree, module, is_package)
     try:
-        tree.visit(collector)
+        collector.run(tree)
     except RecursionError:
         return FileSummary(path, module, is_package, error="cannot analyse: nesting too deep")
     sup = suppressions(source)
@@ -773,7 +828,7 @@ def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelecti
         result.error = _syntax_error(source, exc)
         return result
     collector = Collector(tree)
-    tree.visit(collector)
+    collector.run(tree)
     ctx = FileContext(path, tree, collector, index)
     if ctx.mismatch:
         result.error = "the file changed between the scan and the rewrite; run again"
