@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import socket
@@ -14,6 +16,7 @@ from .errors import EnqueueError, JobNotDoneError, JobNotFoundError, QueuackErro
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import check_codec, decode_value, describe, encode_args, encode_function, encode_value
 from .store import MEMORY, NewJob, Outcome, RetryPolicy, Store
+from .context import _point as context_point
 
 log = logging.getLogger("queuack")
 
@@ -26,6 +29,51 @@ def new_job_id() -> str:
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_shape(func: Callable):
+    """(positional names, keyword names, required names, takes *args, takes **kwargs), or None."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keywords = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    required = [p.name for p in params if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return (positional, keywords, required, any(p.kind is p.VAR_POSITIONAL for p in params),
+            any(p.kind is p.VAR_KEYWORD for p in params))
+
+
+def check_call(func: Callable, args: Sequence, kwargs: dict | None) -> None:
+    """Refuse at enqueue time a call that could only fail with a TypeError in the worker (a typo in
+    a keyword, too many or missing arguments). A context parameter may be left out: it is injected."""
+    try:
+        shape = _call_shape(func)
+    except TypeError:  # unhashable callable
+        shape = _call_shape.__wrapped__(func)
+    if shape is None or not isinstance(args, (tuple, list)) or not isinstance(kwargs, (dict, type(None))):
+        return
+    positional, keywords, required, var_args, var_kwargs = shape
+    kwargs = kwargs or {}
+    problem = None
+    if not var_args and len(args) > len(positional):
+        problem = f"it takes {len(positional)} positional argument(s) but {len(args)} were given"
+    elif not var_kwargs and (unknown := sorted(k for k in kwargs if k not in keywords)):
+        problem = f"it has no parameter(s) named {', '.join(map(repr, unknown))}"
+    elif both := sorted(set(positional[:len(args)]) & set(kwargs)):
+        problem = f"{', '.join(map(repr, both))} given both by position and by keyword"
+    else:
+        given = set(positional[:len(args)]) | set(kwargs)
+        missing = [name for name in required if name not in given]
+        if missing:
+            point = context_point(func)  # the context parameter is filled in when the job runs
+            missing = [name for name in missing if point is None or name != point[0]]
+        if missing:
+            problem = f"missing argument(s) {', '.join(map(repr, missing))}"
+    if problem:
+        raise EnqueueError(f"cannot enqueue {describe(func)}: the arguments do not fit its signature: {problem}")
 
 
 class DuckQueue:
@@ -147,6 +195,7 @@ class DuckQueue:
         codec = self.serializer
         func_blob = encode_function(func, codec)
         args_blob, kwargs_blob = encode_args(args, kwargs, codec, func)
+        check_call(func, args, kwargs)
         return NewJob(
             id=job_id or new_job_id(),
             queue=queue or self.default_queue,
