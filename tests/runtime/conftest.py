@@ -1,0 +1,48 @@
+"""Fixtures for the runtime tests: real DuckDB queues, in memory and on files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from queuack import DuckQueue
+
+TESTS_DIR = Path(__file__).resolve().parent.parent  # holds the `runtime` package (jobfuncs)
+REPO_DIR = TESTS_DIR.parent
+
+
+@pytest.fixture
+def db_path(tmp_path) -> str:
+    return str(tmp_path / "queue.duckdb")
+
+
+@pytest.fixture(params=["memory", "file"])
+def queue(request, tmp_path):
+    """A fresh DuckQueue, once in memory and once on a file."""
+    path = ":memory:" if request.param == "memory" else str(tmp_path / "queue.duckdb")
+    q = DuckQueue(path)
+    yield q
+    q.close()
+
+
+@pytest.fixture
+def file_queue(db_path):
+    q = DuckQueue(db_path)
+    yield q
+    q.close()
+
+
+def subprocess_env() -> dict:
+    """An environment in which a child process imports this checkout's queuack and the test jobs."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_DIR), str(TESTS_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("COVERAGE_PROCESS_START", None)
+    return env
+
+
+def python_process(code: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], env=subprocess_env(), **kwargs)

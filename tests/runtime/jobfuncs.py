@@ -1,0 +1,78 @@
+"""Job functions for the runtime tests. They live in a module of their own so that a worker in
+another process can import them (tests put this directory's parent on its path)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+# set by jobs running in this process, read by the tests
+started = threading.Event()
+ran: list = []
+_ran_lock = threading.Lock()
+
+
+def add(a, b):
+    return a + b
+
+
+def echo(value):
+    return value
+
+
+def record(value):
+    with _ran_lock:
+        ran.append(value)
+    started.set()
+    return value
+
+
+def fail(message="boom"):
+    raise ValueError(message)
+
+
+def nap(seconds, value=None):
+    time.sleep(seconds)
+    return value
+
+
+def record_and_nap(value, seconds):
+    record(value)
+    time.sleep(seconds)
+    return value
+
+
+def unpicklable_result():
+    return threading.Lock()
+
+
+def terminate_own_process(value):
+    record(value)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return value
+
+
+def append_to_log(log_path, job_number, seconds=0.0):
+    """Write the job's number to a log file (one line per run), then work for a moment."""
+    with open(log_path, "a") as log:
+        log.write(f"{job_number}\n")
+        log.flush()
+        os.fsync(log.fileno())
+    time.sleep(seconds)
+    return job_number
+
+
+def with_context(context):
+    return context.job_id
+
+
+def keyword_only(a, *, scale=1):
+    return a * scale
+
+
+class Tasks:
+    @staticmethod
+    def static_add(a, b):
+        return a + b
