@@ -357,9 +357,10 @@ class Collector(cst.CSTVisitor):
         return ".".join(parts + ([mod] if mod else []))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        if isinstance(node.names, cst.ImportStar):
-            return False
         base = self._base_module(node)
+        if isinstance(node.names, cst.ImportStar):
+            self.imports[f"*{len(self.imports)}"] = base + ".*"
+            return False
         for alias in node.names:
             name = dotted(alias.name) or ""
             local = name
@@ -795,6 +796,7 @@ class FileContext:
         self.path = path
         self.module = module
         self.task_plans = {p.qualname: p for p in index.tasks.values()}
+        self.imported = index.imported
         self.tasks: list[tuple[TaskPlan, cst.FunctionDef, list[tuple[str, cst.Call]]]] = []
         self.sites: list[tuple[SitePlan, cst.Call]] = []
         self.mismatch = False
@@ -914,7 +916,81 @@ def _apply_fixes(ctx: FileContext, rules, selection: RuleSelection) -> cst.Modul
 
     applier = _Apply(funcs, calls, rewrite_task, rewrite_site)
     new = ctx.module.visit(applier)
-    return new if applier.changed else None
+    if not applier.changed:
+        return None
+    if funcs:
+        module_name = next(iter(funcs.values())).qualname.rpartition(".")[0]
+        new = _drop_unused_queue_import(new, module_name, ctx.imported)
+    return new
+
+
+class _NameCounter(Collector):
+    """Counts the names a module still uses (imports themselves aside)."""
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.counts: Counter[str] = Counter()
+        self.strings: set[str] = set()
+
+    def visit_FunctionDef(self, node):  # no task bookkeeping here
+        return None
+
+    def leave_FunctionDef(self, original_node):
+        return None
+
+    def visit_Name(self, node):
+        if id(node) not in self._skip:
+            self.counts[node.value] += 1
+
+    def visit_SimpleString(self, node):
+        value = string_value(node)
+        if value:
+            self.strings.add(value)
+
+
+def _drop_unused_queue_import(module: cst.Module, module_name: str, imported: frozenset[str]) -> cst.Module:
+    """Remove ``DuckQueue`` from a module-level ``from queuack import ...`` once nothing uses it.
+
+    Only at module level, only when no other scanned module imports it from here (directly or
+    with ``*``) and no string (``__all__``) names it.
+    """
+    if f"{module_name}.DuckQueue" in imported or f"{module_name}.*" in imported:
+        return module
+    counter = _NameCounter(module)
+    counter.run(module)
+    body = list(module.body)
+    for i, stmt in enumerate(body):
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        imp = stmt.body[0]
+        if not isinstance(imp, cst.ImportFrom) or imp.relative or isinstance(imp.names, cst.ImportStar):
+            continue
+        if dotted(imp.module) != "queuack" if imp.module is not None else True:
+            continue
+        drop = set()
+        for j, alias in enumerate(imp.names):
+            if not isinstance(alias.name, cst.Name) or alias.name.value != "DuckQueue":
+                continue
+            local = alias.asname.name.value if alias.asname is not None else "DuckQueue"
+            if counter.counts[local] == 0 and local not in counter.strings:
+                drop.add(j)
+        if not drop:
+            continue
+        from migrate.rules._edit import remove_items
+
+        names = remove_items(imp.names, drop)
+        if names:
+            body[i] = stmt.with_changes(body=[imp.with_changes(names=names)])
+        else:
+            del body[i]
+            if i < len(body):
+                lines = [x for x in stmt.leading_lines if x.comment is not None] + list(body[i].leading_lines)
+                if i == 0:  # no blank lines at the top of the file
+                    while lines and lines[0].comment is None:
+                        lines.pop(0)
+                body[i] = body[i].with_changes(leading_lines=lines)
+        return module.with_changes(body=body)
+    return module
 
 
 # --------------------------------------------------------------------------------------------

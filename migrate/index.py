@@ -142,6 +142,7 @@ class SitePlan:
 class ProjectIndex:
     tasks: dict[tuple[str, str], TaskPlan] = field(default_factory=dict)  # (path, function) -> plan
     sites: dict[tuple[str, int], SitePlan] = field(default_factory=dict)  # (path, ordinal) -> plan
+    imported: frozenset[str] = frozenset()  # every dotted name some scanned module imports
 
     def files_to_fix(self) -> set[str]:
         """Paths whose text a rule may change or report on: only these get a second pass."""
@@ -367,7 +368,7 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
             if q is not None:
                 sites_of[q].append((s, site))
 
-    index = ProjectIndex()
+    index = ProjectIndex(imported=frozenset(t for s in summaries for t in s.imports.values()))
     for qual, (summary, task) in resolver.tasks.items():
         sites = sites_of[qual]
         if not sites and (not task.opens_from_param or task.route_like):

@@ -99,8 +99,6 @@ def build(q, path):
         dag.enqueue(load, name="load", kwargs={"parent_id": t, "queue_path": path, "table": "out"})
 ''',
             '''
-from queuack import DuckQueue
-
 def load(table, context):
     rows = context.upstream("transform")
     return f"{len(rows)} rows into {table}"
