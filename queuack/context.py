@@ -216,14 +216,16 @@ _NAMES = ("context", "ctx")
 
 
 @functools.lru_cache(maxsize=4096)
-def _injection_point(func: Callable) -> tuple[str, int, bool] | None:
-    """Where a function wants its context: (parameter name, position, positional-only) or None.
-    Looked up once per function."""
+def _injection_point(func: Callable) -> tuple[str, int | None, bool, tuple | None] | None:
+    """Where a function wants its context, or None: (parameter name, position (None for a
+    keyword-only parameter), positional-only, defaults of the parameters before a positional-only
+    context (inspect.Parameter.empty where one has none)). Looked up once per function."""
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         return None
     position = 0
+    leading: list = []
     for param in signature.parameters.values():
         annotation = param.annotation
         wants = param.name in _NAMES or annotation is TaskContext or (
@@ -234,9 +236,13 @@ def _injection_point(func: Callable) -> tuple[str, int, bool] | None:
                 return None
             continue
         if wants:
-            return param.name, position, param.kind is param.POSITIONAL_ONLY
+            if param.kind is param.KEYWORD_ONLY:
+                return param.name, None, False, None
+            positional_only = param.kind is param.POSITIONAL_ONLY
+            return param.name, position, positional_only, tuple(leading) if positional_only else None
         if param.kind is not param.KEYWORD_ONLY:
             position += 1
+            leading.append(param.default)
     return None
 
 
@@ -244,7 +250,7 @@ def wants_context(func: Callable) -> bool:
     return _point(func) is not None
 
 
-def _point(func: Callable) -> tuple[str, int, bool] | None:
+def _point(func: Callable) -> tuple[str, int | None, bool, tuple | None] | None:
     try:
         return _injection_point(func)
     except TypeError:  # unhashable callable
@@ -256,12 +262,15 @@ def inject(func: Callable, args: tuple, kwargs: dict, context_factory: Callable[
     point = _point(func)
     if point is None:
         return args, kwargs, None
-    name, position, positional_only = point
-    if name in kwargs or len(args) > position:
+    name, position, positional_only, defaults = point
+    if name in kwargs or (position is not None and len(args) > position):
         return args, kwargs, None  # passed explicitly: the caller wins
     context = context_factory()
     if positional_only:
-        if len(args) != position:
-            return args, kwargs, None  # cannot place it without shifting the caller's arguments
+        if len(args) < position:  # the parameters the caller left out keep their defaults
+            missing = defaults[len(args):]
+            if any(d is inspect.Parameter.empty for d in missing):
+                return args, kwargs, None  # cannot place it without shifting the caller's arguments
+            args = (*args, *missing)
         return (*args, context), kwargs, context
     return args, {**kwargs, name: context}, context
