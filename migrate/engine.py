@@ -642,8 +642,14 @@ def run(
     for src in sources:
         try:
             loaded = load(src, stdin_bytes)
-        except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        except OSError as exc:
             result.errors.append(FileError(src.display, f"cannot read: {_describe(exc)}"))
+            continue
+        except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+            # Like a file that does not parse, a file that does not decode matters only when
+            # it could hold an old pattern: a latin-1 reading (which never fails) tells.
+            if _could_matter_undecoded(src, stdin_bytes, might_need_migration):
+                result.errors.append(FileError(src.display, f"cannot read: {_describe(exc)}"))
             continue
         result.files.append(loaded)
         result.results[src.display] = FileResult(src.display)
@@ -684,6 +690,14 @@ def run(
             res = FileResult(path, findings=list(res.findings))
         result.results[path] = res
     return result
+
+
+def _could_matter_undecoded(src: SourceFile, stdin_bytes: bytes | None, prefilter) -> bool:
+    try:
+        raw = stdin_bytes if src.fspath is None else src.fspath.read_bytes()
+    except OSError:
+        return True
+    return prefilter((raw or b"").decode("latin-1"))
 
 
 def _describe(exc: BaseException) -> str:
