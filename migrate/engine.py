@@ -730,16 +730,34 @@ def sha256(data: bytes) -> str:
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
-    """Write a temporary file beside `path`, fsync it, give it `mode`, then os.replace."""
+    """Write a temporary file beside `path`, fsync it, give it `mode`, then os.replace.
+
+    A symlink is followed (the file it points to is replaced, the link stays), and the owner
+    of an existing file is kept where the permissions allow it.
+    """
+    path = Path(os.path.realpath(path))
     folder = path.parent
+    try:
+        before = os.stat(path)
+    except OSError:
+        before = None
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".migrate-tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is None and before is not None:
+            mode = stat.S_IMODE(before.st_mode)
         if mode is not None:
             os.chmod(tmp, mode)
+        if before is not None and hasattr(os, "chown"):
+            st = os.stat(tmp)
+            if (st.st_uid, st.st_gid) != (before.st_uid, before.st_gid):
+                try:
+                    os.chown(tmp, before.st_uid, before.st_gid)
+                except OSError:
+                    pass
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -275,6 +275,14 @@ def test_atomic_write_keeps_mode_and_leaves_no_temporary_file(tmp_path):
     assert os.listdir(tmp_path) == ["run.py"]
 
 
+def test_atomic_write_follows_a_symlink(tmp_path):
+    real = write(tmp_path / "real.py", "old\n")
+    link = tmp_path / "link.py"
+    link.symlink_to(real)
+    engine.atomic_write(link, b"new\n", None)
+    assert link.is_symlink() and real.read_bytes() == b"new\n"
+
+
 def test_atomic_write_failure_leaves_the_original(tmp_path, monkeypatch):
     target = write(tmp_path / "a.py", "old\n")
 
