@@ -165,11 +165,18 @@ def _module_key(summary: FileSummary, name: str) -> str:
 
 class _Resolver:
     def __init__(self, summaries: list[FileSummary]):
-        self.by_module = {s.module: s for s in summaries if s.module}
+        self.by_module: dict[str, FileSummary] = {}
         self.tasks: dict[str, tuple[FileSummary, TaskInfo]] = {}
+        self.keys: dict[tuple[str, str], str] = {}  # (path, function) -> qualname
         for s in summaries:
+            if s.module and s.module not in self.by_module:
+                self.by_module[s.module] = s
             for t in s.tasks.values():
-                self.tasks[_module_key(s, t.name)] = (s, t)
+                key = _module_key(s, t.name)
+                if key in self.tasks or self.by_module.get(s.module) is not s:
+                    key = f"{s.path}::{t.name}"  # two files with one module name: keep both apart
+                self.tasks[key] = (s, t)
+                self.keys[(s.path, t.name)] = key
 
     def resolve(self, ref: str | None, summary: FileSummary) -> str | None:
         """The qualname of the task a dotted reference in ``summary`` names, if it is one we know."""
@@ -177,7 +184,8 @@ class _Resolver:
             return None
         head, _, rest = ref.partition(".")
         if not rest and head in summary.functions:
-            full = _module_key(summary, head)
+            local = self.keys.get((summary.path, head))
+            full = local if local is not None else _module_key(summary, head)
         elif head in summary.imports:
             full = summary.imports[head] + ("." + rest if rest else "")
         else:

@@ -219,3 +219,16 @@ def test_noqa_on_a_site_in_another_file_blocks_the_whole_rewrite():
     # the task's own findings are still reported; the suppressed line's are not
     assert {f.rule for f in results["tasks.py"].findings} == {"QM001", "QM002"}
     assert results["pipeline.py"].findings == []
+
+
+def test_two_files_with_one_module_name_stay_apart():
+    site = pipeline("", "transform").replace("from queuack import DAG, DuckQueue", "from queuack import DAG, DuckQueue\n" + TASKS)
+    idx = build_index([summarize("a/tasks.py", site, "tasks"), summarize("b/tasks.py", site, "tasks")])
+    assert {k for k in idx.tasks} == {("a/tasks.py", "transform"), ("b/tasks.py", "transform")}
+    assert all(p.fixable for p in idx.tasks.values())
+    assert len(idx.sites) == 2
+
+
+def test_imported_names_are_recorded_for_reexport_checks():
+    idx = index_of({"tasks.py": TASKS, "flow.py": "from tasks import *\nfrom queuack import DAG\n"})
+    assert "tasks.*" in idx.imported and "queuack.DAG" in idx.imported
