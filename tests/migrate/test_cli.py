@@ -244,6 +244,28 @@ def test_apply_reports_what_it_cannot_fix_and_exits_1(legacy):
     assert (legacy / "runtime_ids.py").read_text() == UNRESOLVABLE
 
 
+def test_tasks_enqueued_from_another_module_of_a_package(tmp_path, monkeypatch):
+    pkg = tmp_path / "src" / "etl"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    shutil.copy(DATA / "tasks.py", pkg / "tasks.py")
+    (pkg / "pipeline.py").write_text(
+        "from queuack import DAG, DuckQueue\n\n"
+        "from etl import tasks as t\n"
+        "from .tasks import extract\n\n\n"
+        "def build(path):\n"
+        "    with DAG(\"etl\", queue=DuckQueue(path)) as dag:\n"
+        "        e = dag.add_job(extract, name=\"extract\")\n"
+        "        dag.add_job(t.transform, name=\"transform\", args=(e, path), depends_on=\"extract\")\n"
+        "    return dag\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    r = invoke("apply", "src")
+    assert r.exit_code == 0, r.output
+    assert 'context.upstream("extract")' in (pkg / "tasks.py").read_text()
+    assert "args=" not in (pkg / "pipeline.py").read_text()
+
+
 def test_apply_diff_shows_what_was_written(legacy):
     r = invoke("apply", "single.py", "--diff")
     assert r.exit_code == 0
