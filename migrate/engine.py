@@ -20,6 +20,17 @@ Decisions worth knowing
   above, relative to the current folder (command line) or to the pyproject.toml folder (config),
   and also apply to files named on the command line. ``--exclude`` replaces the configured
   ``exclude``; ``extend-exclude`` is always added.
+* **Reading**: bytes are decoded per PEP 263 (BOM, coding cookie, else UTF-8) and newlines are
+  kept as they are; a rewrite is encoded back with the same encoding (a BOM stays). A file that
+  does not decode or does not parse is reported and skipped when it could hold an old pattern
+  (the text prefilter says so); a file that cannot is skipped silently, as it was never parsed.
+* **Module names** for the project index come from the file's place: up through folders with an
+  ``__init__.py`` (``src/app/jobs/etl.py`` is ``app.jobs.etl``); a file in a plain folder of
+  scripts is named by its stem, so ``from tasks import transform`` resolves between scripts.
+* **Writing** is all or nothing for one run: a rewrite can span files (a task and its enqueue
+  sites), so if any rewritten text fails to parse (LibCST) or compile (CPython), or a file
+  changed on disk since it was read, nothing is written. Each file is replaced atomically
+  (temporary file in the same folder, fsync, os.replace) with its mode and owner kept.
 * **Backups** go to ``<project root>/.migrate-backup/<UTC timestamp>/`` with a ``manifest.json``;
   the project root is the nearest folder holding pyproject.toml or .git above the first PATH (else
   the current folder). ``restore`` takes the newest backup holding files under the given paths,
