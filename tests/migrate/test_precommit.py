@@ -18,7 +18,7 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data_legacy"
 REPO = Path(__file__).resolve().parents[2]
-PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -80,7 +80,7 @@ def test_pre_commit_hook_fails_on_legacy_code_and_passes_after_apply(tmp_path):
     env.pop("VIRTUAL_ENV", None)
 
     def pre_commit() -> subprocess.CompletedProcess:
-        return subprocess.run([str(PRE_COMMIT), "run", "--all-files"], cwd=user, env=env,
+        return subprocess.run([*PRE_COMMIT, "run", "--all-files"], cwd=user, env=env,
                               capture_output=True, text=True, timeout=900)
 
     first = pre_commit()
