@@ -167,6 +167,8 @@ class _FuncState:
         )
         self.queue_vars: Counter[str] = Counter()
         self.reads: list[tuple[str | None, str, cst.Call]] = []
+        self.list_reads: list[tuple[str, cst.ListComp]] = []  # [q.get_result(x) for x in <param>]
+        self.in_list_read: set[int] = set()
         self.path_params: list[str] = []
         self.opens: list[cst.Call] = []
         self.open_ok: set[int] = set()
@@ -470,7 +472,44 @@ class Collector(cst.CSTVisitor):
         if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
             self._site(node)
 
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        """``[q.get_result(x) for x in parent_ids]``: all parents, one by one, from a list of ids."""
+        f = self.func
+        if f is None:
+            return
+        loop = node.for_in
+        call = node.elt
+        if (
+            loop.inner_for_in is not None
+            or loop.ifs
+            or loop.asynchronous is not None
+            or not isinstance(loop.target, cst.Name)
+            or not isinstance(loop.iter, cst.Name)
+            or loop.iter.value not in f.param_names
+            or not isinstance(call, cst.Call)
+            or not isinstance(call.func, cst.Attribute)
+            or call.func.attr.value != "get_result"
+            or len(call.args) != 1
+            or call.args[0].keyword is not None
+            or call.args[0].star
+            or not isinstance(call.args[0].value, cst.Name)
+            or call.args[0].value.value != loop.target.value
+        ):
+            return
+        recv = call.func.value
+        if isinstance(recv, cst.Name) and recv.value in f.queue_vars:
+            f.accounted.add(id(recv))
+        elif is_call_to(recv, self.dq_names, "DuckQueue"):
+            f.add_path(recv)
+        else:
+            return
+        f.accounted.update((id(call.args[0].value), id(loop.target), id(loop.iter)))
+        f.in_list_read.add(id(call))
+        f.list_reads.append((loop.iter.value, node))
+
     def _read(self, f: _FuncState, node: cst.Call) -> None:
+        if id(node) in f.in_list_read:
+            return
         func = node.func
         assert isinstance(func, cst.Attribute)
         recv = func.value
@@ -492,7 +531,13 @@ class Collector(cst.CSTVisitor):
             shown = self.code(arg) if arg is not None else ", ".join(self.code(a) for a in node.args)
             f.reads.append((None, shown, node))
 
-    def _argexpr(self, node: cst.BaseExpression) -> tuple:
+    def _argexpr(self, node: cst.BaseExpression, nested: bool = False) -> tuple:
+        if (
+            not nested
+            and isinstance(node, (cst.List, cst.Tuple))
+            and not any(isinstance(el, cst.StarredElement) for el in node.elements)
+        ):
+            return ("seq", tuple(self._argexpr(el.value, True) for el in node.elements))
         if isinstance(node, cst.Name):
             if node.value == "None":
                 return ("none",)
@@ -632,7 +677,7 @@ class Collector(cst.CSTVisitor):
 
     # -- the verdict on one function ----------------------------------------------------------
     def _finish_function(self, f: _FuncState) -> None:
-        if not f.reads:
+        if not f.reads and not f.list_reads:
             return
         name = f.node.name.value
         problem = hint = None
@@ -646,8 +691,21 @@ class Collector(cst.CSTVisitor):
             if param not in id_params:
                 id_params.append(param)
         kinds = {p.name: p.kind for p in f.params}
+        list_params: list[str] = []
+        for param, _ in f.list_reads:
+            if param not in list_params:
+                list_params.append(param)
+        if problem is None and list_params:
+            if len(list_params) > 1 or id_params:
+                problem = (
+                    "it reads a list of parent ids next to other parents; "
+                    "context.get_parent_results() returns all of them together"
+                )
+                hint = manual
+            elif set(list_params) & set(f.path_params):
+                problem, hint = f"`{list_params[0]}` is both a list of ids and the queue path", manual
         if problem is None:
-            for p in id_params:
+            for p in id_params + list_params:
                 if kinds.get(p) in ("star", "starstar"):
                     problem, hint = f"the parent id comes from *{p}", manual
                 elif f.uses[p]:
@@ -689,18 +747,20 @@ class Collector(cst.CSTVisitor):
             name=name,
             params=tuple(f.params),
             id_params=tuple(id_params),
+            list_params=tuple(list_params),
             path_params=tuple(f.path_params),
             queue_vars=tuple(f.queue_vars),
             # a function that opens the queue from one parameter and reads another is task-shaped
-            opens_from_param=bool(f.path_params) and any(r[0] is not None for r in f.reads),
+            opens_from_param=bool(f.path_params)
+            and (bool(f.list_reads) or any(r[0] is not None for r in f.reads)),
             route_like=f.route_like,
             ctx_name=ctx_name,
             problem=problem,
             problem_hint=hint,
         )
         self.task_nodes[name] = f.node
-        self.read_nodes[name] = [r[2] for r in f.reads]
-        self.read_params[name] = [(r[0] or "", r[2]) for r in f.reads]
+        self.read_nodes[name] = [r[2] for r in f.reads] + [r[1] for r in f.list_reads]
+        self.read_params[name] = [(r[0] or "", r[2]) for r in f.reads] + list(f.list_reads)
 
 
 # --------------------------------------------------------------------------------------------

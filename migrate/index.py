@@ -38,6 +38,7 @@ class TaskInfo:
     name: str
     params: tuple[ParamInfo, ...]
     id_params: tuple[str, ...]  # parameters read through get_result(), in order of first read
+    list_params: tuple[str, ...]  # lists of ids read in [q.get_result(x) for x in ids]
     path_params: tuple[str, ...]  # parameters passed to DuckQueue(...)
     queue_vars: tuple[str, ...]  # variables bound to the DuckQueue it opens
     opens_from_param: bool
@@ -235,6 +236,8 @@ def _show(expr: ArgExpr) -> str:
         return repr(expr[1])
     if kind == "none":
         return "None"
+    if kind == "seq":
+        return "[" + ", ".join(_show(x) for x in expr[1]) + "]"
     return expr[1]
 
 
@@ -312,7 +315,8 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
         )
     positional = task.positional()
     kw = dict(site.kwargs)
-    wiring = list(task.id_params) + [p for p in task.path_params if p not in task.id_params]
+    reads = list(task.id_params) + list(task.list_params)
+    wiring = reads + [p for p in task.path_params if p not in reads]
     remove_pos: list[int] = []
     remove_kw: list[str] = []
     found: dict[str, ArgExpr] = {}
@@ -328,6 +332,22 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
             found[p] = kw[p]
             remove_kw.append(p)
     parents: list[str] = []
+    by_param: list[tuple[str, object]] = []
+    for p in task.list_params:
+        if p not in found:
+            raise _SiteProblem(
+                f"the call does not pass the list of parent ids `{p}` that `{task.name}` reads",
+                f"pass it through args= or kwargs=, or migrate `{task.name}` by hand",
+            )
+        expr = found[p]
+        if expr[0] != "seq":
+            raise _SiteProblem(
+                f"the list of parent ids `{_show(expr)}` is built at run time",
+                "write it as a list of variables bound to named nodes, or migrate the task by hand",
+            )
+        names = tuple(_parent_name(summary, site, item) for item in expr[1])
+        parents.extend(n for n in names if n not in parents)
+        by_param.append((p, names))
     for p in task.id_params:
         if p not in found:
             raise _SiteProblem(
@@ -335,16 +355,20 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
                 f"pass it through args= or kwargs=, or migrate `{task.name}` by hand",
             )
         name = _parent_name(summary, site, found[p])
+        by_param.append((p, name))
         if name not in parents:
             parents.append(name)
     covered: set[str] = set()
+    declared: list[str] = []
     if site.depends_state == "items":
         for item in site.depends:
             if item[0] == "str":
                 covered.add(item[1])
+                declared.append(item[1])
             elif item[0] in ("name", "jobs"):
                 try:
                     covered.add(_parent_name(summary, site, item))
+                    declared.append(_parent_name(summary, site, item))
                 except _SiteProblem:
                     raise _SiteProblem(
                         f"depends_on= holds `{_show(item)}`, which cannot be traced to a named node",
@@ -355,9 +379,16 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
                     f"depends_on= holds `{_show(item)}`, which cannot be traced to a named node",
                     "write depends_on= as node names",
                 )
+    if task.list_params and declared and declared != parents:
+        raise _SiteProblem(
+            f"depends_on= declares {', '.join(map(repr, declared))}, but the list of ids holds "
+            f"{', '.join(map(repr, parents))}: "
+            "context.get_parent_results() would not return the same list",
+            "make depends_on= list exactly those parents in the same order, or migrate the task by hand",
+        )
     return {
         "parents": tuple(parents),
-        "by_param": tuple((p, _parent_name(summary, site, found[p])) for p in task.id_params),
+        "by_param": tuple(by_param),
         "remove_params": tuple(wiring),
         "remove_pos": tuple(sorted(remove_pos)),
         "remove_kw": tuple(remove_kw),
@@ -439,7 +470,8 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
                 )
             continue
         by_param = next(iter(mappings))
-        remove = tuple(task.id_params) + tuple(p for p in task.path_params if p not in task.id_params)
+        reads = tuple(task.id_params) + tuple(task.list_params)
+        remove = reads + tuple(p for p in task.path_params if p not in reads)
         index.tasks[(summary.path, task.name)] = TaskPlan(
             summary.path,
             task.name,

@@ -131,6 +131,17 @@ def build(dag, path):
                 continue
             for param, call in reads:
                 parent = plan.parent_of(param)
+                if isinstance(parent, tuple):
+                    names = ", ".join(f'"{n}"' for n in parent)
+                    yield Report(
+                        call,
+                        self.code,
+                        f'task "{plan.name}" reads its parents {names} one by one through '
+                        f"DuckQueue(...).get_result(); use {plan.ctx_name}.get_parent_results()",
+                        "with depends_on listing exactly these parents in this order, the list is the same",
+                        True,
+                    )
+                    continue
                 yield Report(
                     call,
                     self.code,
@@ -179,12 +190,31 @@ class _BodyRewriter(cst.CSTTransformer):
         arg = updated_node.args[0]
         if arg.star or (arg.keyword is not None and arg.keyword.value != "job_id"):
             return updated_node
-        if not (isinstance(arg.value, cst.Name) and arg.value.value in self.parents):
+        if not (isinstance(arg.value, cst.Name) and isinstance(self.parents.get(arg.value.value), str)):
             return updated_node
         return cst.Call(
             func=cst.Attribute(value=cst.Name(self.ctx), attr=cst.Name("upstream")),
             args=[cst.Arg(string_literal(self.parents[arg.value.value], self.quote))],
         )
+
+    def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
+        loop = updated_node.for_in
+        call = updated_node.elt
+        if (
+            isinstance(loop.iter, cst.Name)
+            and isinstance(self.parents.get(loop.iter.value), tuple)
+            and loop.inner_for_in is None
+            and not loop.ifs
+            and isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "get_result"
+        ):
+            return cst.Call(
+                func=cst.Attribute(value=cst.Name(self.ctx), attr=cst.Name("get_parent_results")),
+                lpar=updated_node.lpar,
+                rpar=updated_node.rpar,
+            )
+        return updated_node
 
     # -- statements that only served the queue -------------------------------------------------
     def _serves_queue(self, stmt: cst.BaseSmallStatement) -> bool:
