@@ -123,10 +123,12 @@ def cli() -> None:
 @PATHS
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
               default="text", show_default=True, help="Output format.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file instead of stdout.")
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
-def scan(paths, fmt, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated,
-         no_progress):
+def scan(paths, fmt, output_file, select, ignore, exclude, extend_exclude, jobs, stdin_filename,
+         isolated, no_progress):
     """Report legacy wiring under PATH... (files, folders, or - for stdin).
 
     Exit 1 when something is found, 0 when all is clear, 2 on errors.
@@ -137,7 +139,18 @@ def scan(paths, fmt, select, ignore, exclude, extend_exclude, jobs, stdin_filena
     result = _run(paths, settings, fix=False, stdin_filename=stdin_filename,
                   progress_enabled=fmt == "text" and not no_progress)
     report = Report(result.findings, result.n_files, result.errors)
-    click.echo(render(report, fmt), nl=False)
+    text = render(report, fmt)
+    if output_file:
+        import os
+
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
+            with open(output_file, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageFailure(f"cannot write {output_file}: {exc.strerror or exc}") from None
+    else:
+        click.echo(text, nl=False)
     sys.exit(2 if result.errors else 1 if report.findings else 0)
 
 

@@ -88,6 +88,15 @@ def test_scan_sarif(legacy):
         assert region["startLine"] >= 1 and region["startColumn"] >= 1
 
 
+def test_scan_output_file(legacy):
+    r = invoke("scan", ".", "--format", "sarif", "--output-file", "out/report.sarif")
+    assert r.exit_code == 1 and r.stdout == ""
+    assert json.loads((legacy / "out" / "report.sarif").read_text())["version"] == "2.1.0"
+    (legacy / "blocker").write_text("a file where a folder should be\n")
+    r = invoke("scan", ".", "-o", "blocker/report.json", "--format", "json")
+    assert r.exit_code == 2 and "cannot write blocker/report.json" in r.stderr
+
+
 def test_scan_github(legacy):
     r = invoke("scan", ".", "--format", "github")
     assert r.exit_code == 1
