@@ -166,28 +166,47 @@ class Worker:
         return time.monotonic() - last > self.queue.visibility_timeout / 3
 
     # -- one thread ----------------------------------------------------------------------------
+    def _heartbeat(self, held: list[Job], finished: threading.Event) -> None:
+        """Renew the leases of the inline batch, the running job included, while it runs on the
+        worker's own thread (which cannot renew them itself until the job returns)."""
+        interval = self.queue.visibility_timeout / 3
+        while not finished.wait(interval):
+            claims = [(j.id, j.attempts) for j in list(held)]
+            if claims:
+                try:
+                    self._store.renew(claims, self.queue.visibility_timeout)
+                except Exception:  # the store closed under us: run() is ending anyway
+                    log.debug("lease renewal failed", exc_info=True)
+
     def _run_inline(self, burst: bool, poll_interval: float | None) -> None:
         outcomes: list[Outcome] = []
-        while not self.stopping:
-            jobs = self._claim(self._prefetch_size(self.batch_size))
-            if not jobs:
-                if self._idle(burst, poll_interval):
-                    break
-                continue
-            renewed = time.monotonic()
-            flushed = time.monotonic()
-            for index, job in enumerate(jobs):
-                if self.stopping:
-                    self._release(jobs[index:])
-                    break
-                outcomes.append(self._run_one(job))
-                if self._renew_due(renewed):
-                    self._store.renew([(j.id, j.attempts) for j in jobs[index + 1:]], self.queue.visibility_timeout)
-                    renewed = time.monotonic()
-                if time.monotonic() - flushed > _FLUSH_INTERVAL:
-                    self._flush(outcomes)
-                    flushed = time.monotonic()
-            self._flush(outcomes)
+        held: list[Job] = []  # the current batch, until its outcomes are committed
+        finished = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(held, finished),
+                                     name="queuack-heartbeat", daemon=True)
+        heartbeat.start()
+        try:
+            while not self.stopping:
+                jobs = self._claim(self._prefetch_size(self.batch_size))
+                if not jobs:
+                    if self._idle(burst, poll_interval):
+                        break
+                    continue
+                held[:] = jobs
+                flushed = time.monotonic()
+                for index, job in enumerate(jobs):
+                    if self.stopping:
+                        self._release(jobs[index:])
+                        break
+                    outcomes.append(self._run_one(job))
+                    if time.monotonic() - flushed > _FLUSH_INTERVAL:
+                        self._flush(outcomes)
+                        flushed = time.monotonic()
+                self._flush(outcomes)
+                held.clear()
+        finally:
+            finished.set()
+            heartbeat.join()
 
     # -- several threads -------------------------------------------------------------------------
     def _run_threaded(self, burst: bool, poll_interval: float | None) -> None:
