@@ -116,6 +116,9 @@ def cli() -> None:
     migrate scan .              report what would change
     migrate apply . --dry-run   show the diffs, write nothing
     migrate apply . --backup    rewrite, keeping the originals for `migrate restore`
+
+    Exit codes: 0 nothing found (or all fixed), 1 findings remain or files would change,
+    2 usage or input errors. Settings: [tool.queuack.migrate] in pyproject.toml.
     """
 
 
@@ -288,7 +291,7 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
     sys.exit(2 if errors else 1 if remaining else 0)
 
 
-@cli.command()
+@cli.command(short_help="Undo the last `apply --backup` under PATH...")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--force", is_flag=True, help="Overwrite files edited since the apply.")
 def restore(paths, force):
@@ -316,7 +319,7 @@ def restore(paths, force):
     click.echo(f"Restored {_plural(len(result.restored), 'file')} from {where}.")
 
 
-@cli.command()
+@cli.command(short_help="The pre-commit entry: exit 1 where old patterns remain.")
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @_selection_options
 def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated):
@@ -362,7 +365,7 @@ def rules(fmt):
         click.echo(text if text.endswith("\n") else text + "\n", nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Print the documentation of a rule.")
 @click.argument("code")
 def explain(code):
     """Print the documentation of rule CODE (a code such as QM001, or a rule name)."""
