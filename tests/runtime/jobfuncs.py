@@ -76,3 +76,29 @@ class Tasks:
     @staticmethod
     def static_add(a, b):
         return a + b
+
+
+_active = 0
+peak = 0
+
+
+def overlapping(seconds):
+    """Sleep, and note how many of these ran at the same moment (in `peak`)."""
+    global _active, peak
+    with _ran_lock:
+        _active += 1
+        peak = max(peak, _active)
+    try:
+        time.sleep(seconds)
+    finally:
+        with _ran_lock:
+            _active -= 1
+    return seconds
+
+
+def reset():
+    global _active, peak
+    with _ran_lock:
+        ran.clear()
+        _active = peak = 0
+    started.clear()
