@@ -915,10 +915,38 @@ def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelecti
     if fix:
         new_tree = _apply_fixes(ctx, rules, selection)
         if new_tree is not None:
-            new_source = new_tree.code
-            if new_source != source:
+            new_source = _keep_untouched_lines(source, tree.code, new_tree.code)
+            if new_source is None:
+                result.error = (
+                    "LibCST does not print this file back exactly as it was, so it is not rewritten; "
+                    "migrate it by hand"
+                )
+            elif new_source != source:
                 result.new_source = new_source
     return result
+
+
+def _keep_untouched_lines(source: str, printed: str, new: str) -> str | None:
+    """The rewrite, with every line that no rule touched taken from ``source`` byte for byte.
+
+    LibCST prints back nearly every file exactly (``printed == source``); in the rare file where it
+    does not (a space lost before a colon), the lines the rewrite left alone come from the original.
+    Returns None when the two cannot be lined up.
+    """
+    if printed == source:
+        return new
+    import difflib
+
+    original = source.splitlines(keepends=True)
+    before = printed.splitlines(keepends=True)
+    after = new.splitlines(keepends=True)
+    if len(original) != len(before):
+        return None
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        out.extend(original[a0:a1] if op == "equal" else after[b0:b1])
+    return "".join(out)
 
 
 def fix_allowed(plan: TaskPlan, selection: RuleSelection) -> bool:
