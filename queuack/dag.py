@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 import uuid
@@ -181,15 +182,16 @@ class DAG:
                 if parent is not None:
                     indegree[name] += 1
                     children[parent].append(name)
-        ready = [n for n in self._names_in_order if indegree[n] == 0]
+        position = {n: i for i, n in enumerate(self._names_in_order)}
+        ready = [(position[n], n) for n in self._names_in_order if indegree[n] == 0]  # already a heap
         order = []
         while ready:
-            name = ready.pop()
+            _, name = heapq.heappop(ready)
             order.append(name)
             for child in children[name]:
                 indegree[child] -= 1
                 if indegree[child] == 0:
-                    ready.append(child)
+                    heapq.heappush(ready, (position[child], child))
         if len(order) != len(self._names_in_order):
             cycle = self._find_cycle({n for n, d in indegree.items() if d > 0}, resolved, id_to_name)
             raise DAGValidationError(f"DAG {self.name!r} was not submitted: it has a cycle: {' -> '.join(cycle)}")
@@ -250,7 +252,12 @@ class DAG:
         raise KeyError(f"DAG {self.name!r} has no task {name!r}; its tasks: {', '.join(self._names_in_order)}")
 
     def get_result(self, name: str) -> Any:
-        return self.queue.get_result(self.jobs[name] if name in self._nodes else name)
+        """A task's return value, by name (or by job id)."""
+        if name in self._nodes:
+            return self.queue.get_result(self._nodes[name].job_id)
+        if name in self._by_id:
+            return self.queue.get_result(name)
+        raise KeyError(f"DAG {self.name!r} has no task {name!r}; its tasks: {', '.join(self._names_in_order)}")
 
     @property
     def status(self) -> DAGStatus:
