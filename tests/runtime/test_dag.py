@@ -174,6 +174,25 @@ def test_priority_orders_independent_ready_tasks(mq):
     assert LOG == ["high", "mid", "low"]
 
 
+def test_independent_tasks_of_equal_priority_run_in_the_order_they_were_added(q):
+    with DAG("fifo", queue=q) as dag:
+        for name in "abcde":
+            dag.add_job(record, name=name, args=(name,))
+        dag.add_job(record, name="a_child", args=("a_child",), depends_on="a")
+        dag.add_job(record, name="first_child", args=("first_child",), depends_on="a")
+    assert dag.execute(timeout=20)
+    assert LOG == ["a", "b", "c", "d", "e", "a_child", "first_child"]
+
+
+def test_get_result_by_name_or_id_and_unknown_names(mq):
+    with DAG("results", queue=mq) as dag:
+        a = dag.add_job(value, name="a", args=(1,))
+    assert dag.execute(timeout=20)
+    assert dag.get_result("a") == dag.get_result(a) == 1
+    with pytest.raises(KeyError, match="no task 'nope'; its tasks: a"):
+        dag.get_result("nope")
+
+
 def test_timeout_seconds_fails_an_overrunning_task(mq):
     with DAG("slow", queue=mq) as dag:
         dag.add_job(sleepy, name="slow", args=(1.5,), timeout_seconds=0.2, max_attempts=1)
