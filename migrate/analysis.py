@@ -68,7 +68,8 @@ _IGNORE = re.compile(r"#\s*migrate:\s*ignore\b", re.IGNORECASE)
 
 def suppressions(source: str) -> dict[int, frozenset[str]]:
     """1-based line -> codes suppressed there (``"*"`` for all)."""
-    if "noqa" not in source and "migrate:" not in source:
+    lowered = source.lower()
+    if "noqa" not in lowered and "migrate:" not in lowered:
         return {}
     out: dict[int, frozenset[str]] = {}
     for number, line in enumerate(source.splitlines(), 1):

@@ -232,3 +232,51 @@ def test_two_files_with_one_module_name_stay_apart():
 def test_imported_names_are_recorded_for_reexport_checks():
     idx = index_of({"tasks.py": TASKS, "flow.py": "from tasks import *\nfrom queuack import DAG\n"})
     assert "tasks.*" in idx.imported and "queuack.DAG" in idx.imported
+
+
+def test_stdin_without_a_module_name():
+    from migrate.analysis import fix_file
+    from migrate.model import RuleSelection
+
+    src = pipeline("", "transform").replace(
+        "from queuack import DAG, DuckQueue", "from queuack import DAG, DuckQueue\n" + TASKS
+    )
+    idx = build_index([summarize("-", src, None)])
+    assert idx.files_to_fix() == {"-"}
+    res = fix_file("-", src, idx, RuleSelection(), True)
+    assert res.new_source is not None and 'context.upstream("extract")' in res.new_source
+
+
+def _findings(src: str, fix: bool = True):
+    res = analyze_sources({"m.py": src}, fix=fix)["m.py"]
+    return res, sorted((f.line, f.rule) for f in res.findings)
+
+
+SINGLE = pipeline("", "transform").replace(
+    "from queuack import DAG, DuckQueue", "from queuack import DAG, DuckQueue\n" + TASKS
+)
+
+
+def test_suppression_comments():
+    base, found = _findings(SINGLE)
+    assert base.new_source is not None
+    read_line = next(line for line, rule in found if rule == "QM001")
+    lines = SINGLE.splitlines()
+    for comment, gone in [
+        ("  # noqa", {"QM001"}),
+        ("  # noqa: QM001", {"QM001"}),
+        ("  # noqa: E501, QM001", {"QM001"}),
+        ("  # NOQA:qm001", {"QM001"}),
+        ("  # migrate: ignore", {"QM001"}),
+        ("  # noqa: QM", {"QM001"}),
+    ]:
+        edited = lines.copy()
+        edited[read_line - 1] += comment
+        res, now = _findings("\n".join(edited) + "\n")
+        assert {r for line, r in found if line == read_line} - {r for line, r in now if line == read_line} == gone
+        assert res.new_source is None, comment  # a suppressed finding's rewrite is not applied
+    # a comment naming another code changes nothing
+    edited = lines.copy()
+    edited[read_line - 1] += "  # noqa: E501"
+    res, now = _findings("\n".join(edited) + "\n")
+    assert now == found and res.new_source is not None
