@@ -580,7 +580,9 @@ class Collector(cst.CSTVisitor):
             return
         receiver = self.code(func.value)
         method = func.attr.value
-        is_dag = method != "enqueue" or "dag" in receiver.lower()
+        # add_job/add_node exist only on a DAG; enqueue is a DAG's when the receiver was bound to
+        # DAG(...) or q.dag(...) (or is simply called `dag`), else it is the queue's
+        is_dag = method != "enqueue" or receiver == "dag"
         if not is_dag and isinstance(func.value, cst.Name):
             parts = list(self.scope)
             while True:
@@ -914,7 +916,7 @@ def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelecti
         findings.add(Finding(path, pos.line, pos.column + 1, r.code, r.message, r.fixable, r.hint))
     result.findings = sorted(findings)
     if fix:
-        new_tree = _apply_fixes(ctx, rules, selection)
+        new_tree = _apply_fixes(ctx, selection)
         if new_tree is not None:
             new_source = _keep_untouched_lines(source, tree.code, new_tree.code)
             if new_source is None:
@@ -984,7 +986,7 @@ class _Apply(cst.CSTTransformer):
         return self.rewrite_site(updated_node, plan)
 
 
-def _apply_fixes(ctx: FileContext, rules, selection: RuleSelection) -> cst.Module | None:
+def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | None:
     from migrate.rules.qm001_manual_parent_read import rewrite_body
     from migrate.rules.qm002_wiring_parameters import rewrite_params, rewrite_site
 

@@ -280,3 +280,27 @@ def test_suppression_comments():
     edited[read_line - 1] += "  # noqa: E501"
     res, now = _findings("\n".join(edited) + "\n")
     assert now == found and res.new_source is not None
+
+
+def test_enqueue_is_a_dags_only_when_bound_to_one():
+    def site_of(body: str):
+        src = TASKS + textwrap.dedent(body)
+        return index_of({"tasks.py": src}).tasks[("tasks.py", "transform")]
+
+    builder = site_of(
+        """
+        def build(q, path):
+            with q.dag("etl") as builder:
+                e = builder.enqueue(extract, name="extract")
+                builder.enqueue(transform, args=(e, path))
+        """
+    )
+    assert builder.fixable
+    queue_named_like_a_dag = site_of(
+        """
+        def build(self, path):
+            e = self.dag_queue.enqueue(extract, name="extract")
+            self.dag_queue.enqueue(transform, args=(e, path))
+        """
+    )
+    assert not queue_named_like_a_dag.fixable and "outside any DAG" in queue_named_like_a_dag.reason
