@@ -303,4 +303,4 @@ def test_enqueue_is_a_dags_only_when_bound_to_one():
             self.dag_queue.enqueue(transform, args=(e, path))
         """
     )
-    assert not queue_named_like_a_dag.fixable and "outside any DAG" in queue_named_like_a_dag.reason
+    assert not queue_named_like_a_dag.fixable and "outside a DAG" in queue_named_like_a_dag.reason
