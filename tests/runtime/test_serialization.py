@@ -1,0 +1,128 @@
+"""How functions, arguments and results are stored: pickle by default, JSON on request."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import fractions
+
+import duckdb
+import pytest
+
+from queuack import DuckQueue, EnqueueError, JobStatus, Worker
+
+from . import jobfuncs
+
+
+@pytest.fixture(params=["memory", "file"])
+def json_queue(request, tmp_path):
+    path = ":memory:" if request.param == "memory" else str(tmp_path / "json.duckdb")
+    with DuckQueue(path, serializer="json", retry_backoff=0) as q:
+        yield q
+
+
+VALUES = [
+    {"name": "x", "items": [1, 2.5, None, True], "nested": {"a": {"b": []}}},
+    [1, "two", 3.0],
+    "text with ünïcode",
+    42,
+    None,
+]
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_json_arguments_and_results_round_trip(json_queue, value):
+    job_id = json_queue.enqueue(jobfuncs.echo, args=(value,))
+    assert Worker(json_queue).run(burst=True) == 1
+    assert json_queue.get_result(job_id) == value
+
+
+def test_json_keyword_arguments_and_tuples(json_queue):
+    job_id = json_queue.enqueue(jobfuncs.keyword_only, args=([1, 2],), kwargs={"scale": 2})
+    job = json_queue.claim()
+    assert job.execute() == [1, 2, 1, 2]
+    json_queue.ack(job, result=(1, 2))
+    assert json_queue.get_result(job_id) == [1, 2]  # JSON has no tuples: they come back as lists
+
+
+def test_json_stores_readable_json(tmp_path):
+    path = str(tmp_path / "q.duckdb")
+    with DuckQueue(path, serializer="json") as q:
+        job_id = q.enqueue(jobfuncs.add, args=(1, 2), kwargs={})
+        q.ack(q.claim(), result={"sum": 3})
+    with duckdb.connect(path, read_only=True) as conn:
+        func, args, result, codec = conn.execute(
+            "SELECT func, args, result, codec FROM jobs WHERE id = ?", [job_id]).fetchone()
+    assert codec == "json"
+    assert func == b"runtime.jobfuncs:add"
+    assert args == b"[1,2]" and result == b'{"sum":3}'
+
+
+@pytest.mark.parametrize("value", [{1, 2}, b"bytes", datetime.date(2024, 1, 1), decimal.Decimal("1.5"), object()])
+def test_json_refuses_a_non_json_argument_at_enqueue(json_queue, value):
+    with pytest.raises(EnqueueError) as caught:
+        json_queue.enqueue(jobfuncs.echo, args=(value,))
+    assert "runtime.jobfuncs.echo" in str(caught.value) and "json" in str(caught.value)
+    with pytest.raises(EnqueueError):
+        json_queue.enqueue(jobfuncs.echo, kwargs={"value": value})
+    with pytest.raises(EnqueueError):
+        json_queue.enqueue_batch([(jobfuncs.echo, ("fine",)), (jobfuncs.echo, (value,))])
+    assert sum(json_queue.stats().values()) == 0
+
+
+def test_json_refuses_functions_without_an_importable_name(json_queue):
+    def nested():
+        return 1
+
+    with pytest.raises(EnqueueError, match="<lambda>"):
+        json_queue.enqueue(lambda: 1)
+    with pytest.raises(EnqueueError, match="nested"):
+        json_queue.enqueue(nested)
+    json_queue.enqueue(jobfuncs.Tasks.static_add, args=(1, 2))  # a qualified name imports back
+    job = json_queue.claim()
+    assert job.execute() == 3
+
+
+def test_json_a_result_that_is_not_json_fails_the_job_with_a_clear_error(json_queue):
+    job_id = json_queue.enqueue(jobfuncs.unpicklable_result, max_attempts=1)
+    Worker(json_queue).run(burst=True)
+    record = json_queue.get_job(job_id)
+    assert record.status == JobStatus.FAILED
+    assert "json" in record.error and "result" in record.error
+
+
+def test_pickle_round_trips_python_values(queue):
+    value = {
+        "when": datetime.datetime(2024, 5, 1, 12, 30),
+        "amount": decimal.Decimal("10.25"),
+        "ratio": fractions.Fraction(1, 3),
+        "tags": {"a", "b"},
+        "raw": b"\x00\xff",
+        "pair": (1, 2),
+    }
+    job_id = queue.enqueue(jobfuncs.echo, args=(value,))
+    Worker(queue).run(burst=True)
+    assert queue.get_result(job_id) == value
+
+
+def test_unknown_serializer_is_refused():
+    with pytest.raises(ValueError, match="yaml"):
+        DuckQueue(serializer="yaml")
+
+
+def test_serialization_keyword_of_queuack_0_1_is_accepted():
+    with DuckQueue(serialization="json") as q:
+        assert q.serializer == "json"
+    with DuckQueue(serialization="json_ref") as q:
+        assert q.serializer == "json"
+
+
+def test_each_job_keeps_the_codec_it_was_stored_with(tmp_path):
+    path = str(tmp_path / "mixed.duckdb")
+    with DuckQueue(path) as pickled:
+        first = pickled.enqueue(jobfuncs.echo, args=({1, 2},))
+    with DuckQueue(path, serializer="json") as as_json:
+        second = as_json.enqueue(jobfuncs.echo, args=([3],))
+        Worker(as_json).run(burst=True)
+        assert as_json.get_result(first) == {1, 2}  # still pickle: it was stored that way
+        assert as_json.get_result(second) == [3]
