@@ -276,33 +276,41 @@ class DAG:
 
     def execute(self, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0) -> bool:
         """Submit if needed, then run this DAG's jobs (and only them) here until all have finished
-        or `timeout` seconds have passed. True when every job is done."""
+        or `timeout` seconds have passed. True when every job is done.
+
+        With a timeout the jobs run on a thread of their own, so that a task that overruns cannot
+        hold this call past the deadline: a job still running then finishes in the background (its
+        outcome is recorded), and nothing further starts."""
         from .worker import Worker
 
         self.submit()
-        deadline = None if timeout is None else time.monotonic() + timeout
         worker = Worker(self.queue, concurrency=concurrency, only=self.jobs.values())
-        store = self.queue._live_store()
-        timer = None
-        if timeout is not None:
-            timer = threading.Timer(timeout, worker.stop)
-            timer.daemon = True
-            timer.start()
+        halt = threading.Event()
+        if timeout is None:
+            self._drive(worker, halt, poll_interval)
+            return self.status is DAGStatus.DONE
+        runner = threading.Thread(target=self._drive, args=(worker, halt, poll_interval),
+                                  name=f"queuack-dag-{self.name}", daemon=True)
+        runner.start()
         try:
-            while self._unfinished():
-                worker.run(burst=True)
-                if worker.stopping or (deadline is not None and time.monotonic() >= deadline):
-                    break
-                if self._unfinished():  # waiting for a retry's backoff or another worker
-                    wake = store.next_wakeup()
-                    wait = poll_interval if wake is None else max(0.0, min(poll_interval, wake - time.time()))
-                    if deadline is not None:
-                        wait = min(wait, max(0.0, deadline - time.monotonic()))
-                    store.wait_for_work(wait)
+            runner.join(timeout)
         finally:
-            if timer is not None:
-                timer.cancel()
+            if runner.is_alive():
+                halt.set()
+                worker.only = set()  # claims nothing more, even if a new run() has cleared stop()
+                worker.stop()
         return self.status is DAGStatus.DONE
+
+    def _drive(self, worker, halt: threading.Event, poll_interval: float) -> None:
+        store = self.queue._live_store()
+        while self._unfinished() and not halt.is_set():
+            worker.run(burst=True)
+            if halt.is_set() or worker.stopping or not self._unfinished():  # stopping: SIGINT/SIGTERM
+                break
+            # waiting for a retry's backoff or for a parent that another worker runs
+            wake = store.next_wakeup()
+            wait = poll_interval if wake is None else max(0.0, min(poll_interval, wake - time.time()))
+            store.wait_for_work(wait)
 
     def wait_for_completion(self, timeout: float | None = None, poll_interval: float = 0.1) -> bool:
         """Wait while other workers run the DAG. True when every job is done; False on failure or timeout."""
