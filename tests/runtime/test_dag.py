@@ -633,6 +633,26 @@ def test_execute_timeout_returns_false_while_a_task_is_still_blocked(mq):
         thread.join(10)
 
 
+def test_execute_timeout_bounds_the_call_even_when_its_own_task_overruns(mq):
+    with DAG("overrun", queue=mq) as dag:
+        dag.add_job(wait_for_gate, name="slow", args=("slow",))
+        dag.add_job(record, name="after", args=("after",), depends_on="slow")
+    # the gate stays closed until execute() has returned: it can only return by its timeout
+    assert dag.execute(timeout=0.3) is False
+    assert STARTED.is_set() and LOG == []
+    assert dag.status is DAGStatus.RUNNING
+    GATE.set()
+    # the running task finishes in the background and is recorded; nothing further started
+    for _ in range(200):
+        if dag.get_job("slow").status is JobStatus.DONE:
+            break
+        time.sleep(0.02)
+    assert dag.get_job("slow").status is JobStatus.DONE
+    assert dag.get_job("after").status is JobStatus.PENDING
+    assert dag.execute(timeout=20) is True  # a second call finishes the run
+    assert LOG == ["slow", "after"]
+
+
 def test_wait_for_completion_while_a_worker_runs_in_another_thread(tmp_path):
     queue = DuckQueue(str(tmp_path / "wait.duckdb"))
     with DAG("waited", queue=queue) as dag:
