@@ -264,10 +264,14 @@ class DAG:
         """Always current: read from the queue on every access."""
         if not self._submitted:
             return DAGStatus.PENDING
-        counts = self.queue._live_store().dag_counts(self.dag_run_id)
+        store = self.queue._live_store()
+        counts = store.dag_counts(self.dag_run_id)
         unfinished = counts.get("pending", 0) + counts.get("claimed", 0)
         if unfinished:
             started = len(self._nodes) - counts.get("pending", 0)
+            if not started:  # a job waiting for its retry has started too
+                started = store.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0",
+                                      [self.dag_run_id])[0][0]
             return DAGStatus.RUNNING if started else DAGStatus.PENDING
         return DAGStatus.DONE if counts.get("done", 0) == len(self._nodes) else DAGStatus.FAILED
 
