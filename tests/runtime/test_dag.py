@@ -585,6 +585,16 @@ def test_status_is_running_between_tasks_and_failed_at_the_end(mq):
     assert dag.status is DAGStatus.FAILED
 
 
+def test_status_is_running_while_a_task_waits_for_its_retry():
+    queue = DuckQueue(retry_backoff=30)
+    with DAG("backoff", queue=queue) as dag:
+        dag.add_job(boom, name="a", max_attempts=3)
+    Worker(queue).run(burst=True)
+    assert dag.get_job("a").status is JobStatus.DELAYED and dag.get_job("a").attempts == 1
+    assert dag.status is DAGStatus.RUNNING
+    queue.close()
+
+
 def test_execute_runs_only_this_dags_jobs(q):
     plain = q.enqueue(value, args=("plain",))
     with DAG("other", queue=q) as other:
