@@ -504,6 +504,27 @@ def test_context_is_reset_after_each_job_also_a_raising_one(mq):
     assert get_context() is None
 
 
+def helper_task_name():
+    return get_context().task_name, get_context().upstream("a")
+
+
+def with_timeout(context):
+    import threading as _t
+
+    return helper_task_name(), context.job_id == get_context().job_id, _t.current_thread().name
+
+
+def test_get_context_in_a_task_with_a_timeout(mq):
+    # a task with timeout_seconds runs on a thread of its own: the context follows it there
+    with DAG("timed", queue=mq) as dag:
+        dag.add_job(value, name="a", args=("A",))
+        dag.add_job(with_timeout, name="t", depends_on="a", timeout_seconds=10)
+    assert dag.execute(timeout=20)
+    (name, a), same, thread = dag.get_result("t")
+    assert (name, a, same) == ("t", "A", True)
+    assert thread != threading.current_thread().name
+
+
 def test_set_context_and_reset():
     ctx = TaskContext.for_testing({})
     token = set_context(ctx)

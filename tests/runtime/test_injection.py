@@ -102,6 +102,18 @@ class Callable:
 callable_instance = Callable()
 
 
+class Holder:
+    def method(self, x, context):
+        return x, context.upstream_or("parent")
+
+    @staticmethod
+    def static(x, ctx):
+        return x, ctx.upstream_or("parent")
+
+
+holder = Holder()
+
+
 def partial_target(a, b, context):
     return a + b, context.upstream_or("parent")
 
@@ -125,6 +137,8 @@ CASES = [
     (decorated, (5,), None, ("logged", (5, "P"))),
     (callable_instance, (3,), None, (3, "P")),
     (functools.partial(partial_target, 1), (2,), None, (3, "P")),
+    (holder.method, (4,), None, (4, "P")),
+    (Holder.static, (5,), None, (5, "P")),
     (plain, (3,), None, 6),
     (plain, (3,), {"y": 3}, 9),
     (plain_kwargs, (1,), {"a": 2}, ((1,), {"a": 2})),
