@@ -1010,8 +1010,9 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
     if not applier.changed:
         return None
     if funcs:
-        module_name = next(iter(funcs.values())).qualname.rpartition(".")[0]
-        new = _drop_unused_queue_import(new, module_name, ctx.imported)
+        module_name = next(iter(funcs.values())).module
+        if module_name:
+            new = _drop_unused_queue_import(new, module_name, ctx.imported)
     return new
 
 

@@ -16,6 +16,7 @@ An argument expression seen at an enqueue site is kept as a small tuple, an ``Ar
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 ArgExpr = tuple
@@ -104,7 +105,7 @@ class TaskPlan:
 
     path: str
     name: str
-    qualname: str
+    qualname: str  # the task's key in the index: "path::function"
     fixable: bool
     parents: tuple[tuple[str, str], ...] = ()  # (id parameter, parent node name)
     remove_params: tuple[str, ...] = ()
@@ -114,6 +115,7 @@ class TaskPlan:
     reason: str | None = None
     hint: str | None = None
     blocked: frozenset[str] = frozenset()  # suppression codes on any line the rewrite touches
+    module: str | None = None  # the dotted module name the task is defined in
 
     def parent_of(self, param: str) -> str | None:
         return dict(self.parents).get(param)
@@ -125,7 +127,7 @@ class SitePlan:
 
     path: str
     ordinal: int
-    task: str  # qualname of the task
+    task: str  # the task's key in the index
     task_name: str
     fixable: bool
     parents: tuple[str, ...] = ()
@@ -160,58 +162,103 @@ class ProjectIndex:
 # building the index
 
 
-def _module_key(summary: FileSummary, name: str) -> str:
-    return f"{summary.key}.{name}" if summary.module else f"{summary.path}::{name}"
+def _task_key(summary: FileSummary, name: str) -> str:
+    """A task's key in the index: its file and name (module names may repeat across projects)."""
+    return f"{summary.path}::{name}"
+
+
+def _import_root(summary: FileSummary) -> str:
+    """The folder a file is imported from: its path without the parts its module name covers."""
+    parts = summary.path.replace("\\", "/").split("/")
+    depth = len(summary.module.split(".")) if summary.module else 1
+    if summary.is_package:
+        depth += 1  # pkg/__init__.py is "pkg"
+    return "/".join(parts[: max(len(parts) - depth, 0)])
+
+
+def _shadowed(importer: FileSummary, module: str) -> bool:
+    """Whether ``module`` exists as a file next to ``importer`` (in its import root), on disk.
+
+    Files without old patterns never reach the index, so a module name that the index knows only
+    from another project may still be the importer's own file: then it is not our task.
+    """
+    if importer.path in ("-", "<stdin>") or not module:
+        return False
+    base = os.path.join(_import_root(importer) or ".", *module.split("."))
+    return os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py"))
 
 
 class _Resolver:
     def __init__(self, summaries: list[FileSummary]):
-        self.by_module: dict[str, FileSummary] = {}
+        self.by_module: dict[str, list[FileSummary]] = {}
         self.tasks: dict[str, tuple[FileSummary, TaskInfo]] = {}
-        self.keys: dict[tuple[str, str], str] = {}  # (path, function) -> qualname
         for s in summaries:
-            if s.module and s.module not in self.by_module:
-                self.by_module[s.module] = s
+            if s.module:
+                self.by_module.setdefault(s.module, []).append(s)
             for t in s.tasks.values():
-                key = _module_key(s, t.name)
-                if key in self.tasks or self.by_module.get(s.module) is not s:
-                    key = f"{s.path}::{t.name}"  # two files with one module name: keep both apart
-                self.tasks[key] = (s, t)
-                self.keys[(s.path, t.name)] = key
+                self.tasks[_task_key(s, t.name)] = (s, t)
+
+    def _module(self, module: str, importer: FileSummary) -> FileSummary | None:
+        found = self.by_module.get(module, [])
+        if len(found) == 1:
+            if _import_root(found[0]) != _import_root(importer) and _shadowed(importer, module):
+                return None  # the importer's own folder holds that module (a file not indexed)
+            return found[0]
+        # one module name in several projects under the scan root: the importer's own project
+        root = _import_root(importer)
+        near = [c for c in found if _import_root(c) == root]
+        return near[0] if len(near) == 1 else None
 
     def resolve(self, ref: str | None, summary: FileSummary) -> str | None:
-        """The qualname of the task a dotted reference in ``summary`` names, if it is one we know."""
+        """The key of the task a dotted reference in ``summary`` names, if it is one we know."""
         if not ref:
             return None
         head, _, rest = ref.partition(".")
         if not rest and head in summary.functions:
-            local = self.keys.get((summary.path, head))
-            full = local if local is not None else _module_key(summary, head)
-        elif head in summary.imports:
+            return _task_key(summary, head) if head in summary.tasks else None
+        if head in summary.imports:
             full = summary.imports[head] + ("." + rest if rest else "")
         else:
             full = ref
+        importer = summary
         for _ in range(8):  # follow re-exports a few hops
-            if full in self.tasks:
-                return full
             mod, _, attr = full.rpartition(".")
-            target = self.by_module.get(mod)
+            target = self._module(mod, importer) if mod else None
             if target is None:
                 break
-            if attr in target.functions:
-                return None  # a known function that is not manually wired
-            if attr not in target.imports:
-                break
+            if attr in target.tasks:
+                return _task_key(target, attr)
+            if attr in target.functions or attr not in target.imports:
+                return None  # a known function that is not manually wired, or nothing we know
             full = target.imports[attr]
+            importer = target
         # the scan root may differ from the import root: match on a dotted suffix
         if "." in full and not full.startswith("."):
             found = [
-                q
-                for q in self.tasks
-                if "::" not in q and (q.endswith("." + full) or full.endswith("." + q))
+                k
+                for k, (s, t) in self.tasks.items()
+                if s.module and (f"{s.module}.{t.name}".endswith("." + full) or full.endswith(f".{s.module}.{t.name}"))
             ]
+            if found and _shadowed(summary, full.rpartition(".")[0]):
+                return None
             if len(found) == 1:
                 return found[0]
+            if len(found) > 1:
+                # several projects under one scan root: prefer the task nearest to the importer
+                here = summary.path.replace("\\", "/").split("/")[:-1]
+
+                def shared(key: str) -> int:
+                    there = self.tasks[key][0].path.replace("\\", "/").split("/")[:-1]
+                    n = 0
+                    for a, b in zip(here, there):
+                        if a != b:
+                            break
+                        n += 1
+                    return n
+
+                ranked = sorted(found, key=shared, reverse=True)
+                if shared(ranked[0]) > shared(ranked[1]):
+                    return ranked[0]
         return None
 
 
@@ -418,7 +465,14 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
 
         def unresolved(reason: str, hint: str) -> None:
             index.tasks[(summary.path, task.name)] = TaskPlan(
-                summary.path, task.name, qual, False, reason=reason, hint=hint, blocked=frozenset(blocked)
+                summary.path,
+                task.name,
+                qual,
+                False,
+                reason=reason,
+                hint=hint,
+                blocked=frozenset(blocked),
+                module=summary.module,
             )
 
         if task.problem:
@@ -483,6 +537,7 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
             queue_vars=task.queue_vars,
             quote=plans[0][1].quote,
             blocked=frozenset(blocked),
+            module=summary.module,
         )
         for s, site, plan, _ in plans:
             index.sites[(s.path, site.ordinal)] = SitePlan(

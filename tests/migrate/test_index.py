@@ -304,3 +304,39 @@ def test_enqueue_is_a_dags_only_when_bound_to_one():
         """
     )
     assert not queue_named_like_a_dag.fixable and "outside a DAG" in queue_named_like_a_dag.reason
+
+
+def test_two_projects_under_one_scan_root():
+    files = {}
+    for project in ("one", "two"):
+        files[f"{project}/tasks.py"] = TASKS
+        files[f"{project}/pipeline.py"] = pipeline("from tasks import transform", "transform")
+    # module names relative to the scan root ("one.tasks") ...
+    idx = index_of(files)
+    assert idx.tasks[("one/tasks.py", "transform")].fixable
+    # ... or as Python imports them, the engine's way: two modules called "tasks"
+    idx = build_index([summarize(p, s, p.rsplit("/", 1)[1][:-3]) for p, s in files.items()])
+    assert idx.tasks[("one/tasks.py", "transform")].fixable
+    assert idx.tasks[("two/tasks.py", "transform")].fixable
+    assert {(s.path, s.task) for s in idx.sites.values()} == {
+        ("one/pipeline.py", "one/tasks.py::transform"),
+        ("two/pipeline.py", "two/tasks.py::transform"),
+    }
+
+
+def test_a_module_of_another_project_does_not_capture_the_importers_own(tmp_path):
+    # project a: legacy task; project b: its own (modern) tasks.py, which the prefilter skips
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "tasks.py").write_text(TASKS)
+    (b / "tasks.py").write_text("def transform(rows, factor):\n    return rows * factor\n")
+    b_pipeline = pipeline("from tasks import transform", "transform")
+    (b / "pipeline.py").write_text(b_pipeline)
+    summaries = [
+        summarize(str(a / "tasks.py"), TASKS, "tasks"),
+        summarize(str(b / "pipeline.py"), b_pipeline, "pipeline"),
+    ]
+    idx = build_index(summaries)
+    assert idx.sites == {}
+    assert str(b / "pipeline.py") not in idx.files_to_fix()
