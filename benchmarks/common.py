@@ -61,7 +61,9 @@ def ensure_env(name: str) -> Path:
 
 
 def scratch_root() -> Path:
-    path = BENCH_DIR / "tmp"
+    """Where the workloads put their database files: the system temp dir, or
+    BENCH_TMP (for example /dev/shm, to take the disk out of the figures)."""
+    path = Path(os.environ.get("BENCH_TMP") or tempfile.gettempdir())
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -51,7 +51,7 @@ SUBJECTS = [
     # queuack 0.1.3 runs about 130 enqueues/s, 500 batch rows/s and 40-60 jobs/s
     # through its Worker here, so it gets smaller N (the figure is per second).
     Subject(Q013, "queuack013", "queue_queuack013.py",
-            full={"n_one": 500, "n_batch": 2000, "n_drain": 300},
+            full={"n_one": 500, "n_batch": 1000, "n_drain": 300},
             quick={"n_one": 100, "n_batch": 500, "n_drain": 60}),
     Subject(HUEY, "peers", "queue_huey.py",
             full={"n_one": 5000, "n_drain": 10000},

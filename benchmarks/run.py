@@ -45,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=1, help="this project's Worker concurrency in the drain")
     p.add_argument("--peer-full-n", action="store_true",
                    help="give queuack 0.1.3 the same DAG sizes as this project (slow: minutes per round)")
+    p.add_argument("--tmp", default=None,
+                   help="directory for the database files (env BENCH_TMP; default: the system temp dir)")
     p.add_argument("--json", default=str(common.BENCH_DIR / "results.json"), help="where to write the JSON")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     a = p.parse_args(argv)
@@ -54,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [x for x in a.only if x not in AREAS]
     if unknown:
         p.error(f"unknown area(s) {', '.join(unknown)}; choose from {', '.join(AREAS)}")
+    if a.tmp:
+        os.environ["BENCH_TMP"] = a.tmp
     if a.quick:
         a.libcst_runs = min(a.libcst_runs, 1)
     return a

@@ -25,6 +25,7 @@ FANOUT = "DAG fan-out 1 -> N, execute"
 CHAIN = "DAG chain of N, execute"
 SUBMIT = "DAG build + submit (scaled to 10k nodes)"
 CONTEXT = "context overhead per job"
+EXECUTE = "Job.execute() of a context task"
 
 SCAN = "stdlib scan"
 SCAN_QUICK = "scan of stdlib/email"
