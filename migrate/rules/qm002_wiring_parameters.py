@@ -29,9 +29,12 @@ class WiringParameters:
     - removes the id and path parameters from the signature and adds ``context`` (``ctx`` when
       ``context`` is taken). When the remaining parameters have defaults or a ``*``, ``context``
       becomes keyword-only.
-    - removes the matching arguments at every enqueue site: from ``args=`` (a tuple or list, or the
-      second positional argument) and from ``kwargs=`` (a dict literal or ``dict(...)``). Every other
-      argument stays where it was; ``args=()`` and ``kwargs={}`` left empty are removed.
+    - removes the matching arguments at every enqueue site: from ``args=`` (a tuple or list) and
+      from ``kwargs=`` (a dict literal or ``dict(...)``), by keyword or by position
+      (``add_job(func, name, depends_on, args, kwargs)``, the builder's
+      ``enqueue(func, args, kwargs, name, depends_on)``). Every other argument stays where it was;
+      an ``args=()`` or ``kwargs={}`` left empty is removed (or kept as ``()`` / ``{}`` when
+      positional arguments follow it).
     - makes sure ``depends_on`` names the parent: added when missing, a single name becomes a
       list when a second one joins, ids already listed (``depends_on=e``) count as present.
 
