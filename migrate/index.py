@@ -151,11 +151,22 @@ class ProjectIndex:
         """Paths whose text a rule may change or report on: only these get a second pass."""
         return {p for p, _ in self.tasks} | {p for p, _ in self.sites}
 
+    def _by_path(self) -> dict[str, tuple[list[TaskPlan], list[SitePlan]]]:
+        grouped = self.__dict__.get("_grouped")
+        if grouped is None:
+            grouped = {}
+            for (p, _), t in self.tasks.items():
+                grouped.setdefault(p, ([], []))[0].append(t)
+            for (p, _), site in self.sites.items():
+                grouped.setdefault(p, ([], []))[1].append(site)
+            self.__dict__["_grouped"] = grouped
+        return grouped
+
     def tasks_in(self, path: str) -> list[TaskPlan]:
-        return [t for (p, _), t in self.tasks.items() if p == path]
+        return list(self._by_path().get(path, ((), ()))[0])
 
     def sites_in(self, path: str) -> list[SitePlan]:
-        return [s for (p, _), s in self.sites.items() if p == path]
+        return list(self._by_path().get(path, ((), ()))[1])
 
 
 # --------------------------------------------------------------------------------------------
