@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 import time
 import uuid
@@ -13,6 +14,8 @@ from typing import Any, Callable, Sequence
 from .errors import DAGValidationError
 from .jobs import Job
 from .queue import DuckQueue, new_job_id
+
+log = logging.getLogger("queuack")
 
 
 class DAGStatus(str, Enum):
@@ -40,11 +43,16 @@ class DAG:
     """A named graph of tasks. Leaving the `with` block (or submit()) validates it and stores all
     of its jobs in one transaction; a refused DAG leaves nothing behind."""
 
-    def __init__(self, name: str, queue: DuckQueue | None = None, *, description: str | None = None):
+    def __init__(self, name: str, queue: DuckQueue | None = None, description: str | None = None,
+                 validate: bool = True, fail_fast: bool = True, timing: bool = False):
+        # validate, fail_fast and timing are accepted so that queuack 0.1 code keeps running: a DAG
+        # is always validated when it is submitted, and an invalid one is always refused; timing
+        # has no effect.
         if not name or not isinstance(name, str):
             raise ValueError("a DAG needs a name (a non-empty string)")
         self.name = name
         self.description = description
+        self.timing = timing
         self._owns_queue = queue is None
         self.queue = queue if queue is not None else DuckQueue()
         self.dag_run_id = str(uuid.uuid4())
@@ -278,32 +286,52 @@ class DAG:
     def _unfinished(self) -> int:
         return self.queue._live_store().unfinished(n.job_id for n in self._nodes.values())
 
-    def execute(self, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0) -> bool:
+    def execute(self, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0,
+                show_progress: bool = False) -> bool:
         """Submit if needed, then run this DAG's jobs (and only them) here until all have finished
         or `timeout` seconds have passed. True when every job is done.
 
         With a timeout the jobs run on a thread of their own, so that a task that overruns cannot
         hold this call past the deadline: a job still running then finishes in the background (its
-        outcome is recorded), and nothing further starts."""
+        outcome is recorded), and nothing further starts.
+
+        show_progress=True prints a progress line every 5 seconds and a summary at the end."""
         from .worker import Worker
 
         self.submit()
         worker = Worker(self.queue, concurrency=concurrency, only=self.jobs.values())
         halt = threading.Event()
-        if timeout is None:
-            self._drive(worker, halt, poll_interval)
-            return self.status is DAGStatus.DONE
-        runner = threading.Thread(target=self._drive, args=(worker, halt, poll_interval),
-                                  name=f"queuack-dag-{self.name}", daemon=True)
-        runner.start()
+        finished = threading.Event()
+        if show_progress:
+            threading.Thread(target=self._print_progress, args=(finished,), daemon=True,
+                             name=f"queuack-dag-{self.name}-progress").start()
         try:
-            runner.join(timeout)
+            if timeout is None:
+                self._drive(worker, halt, poll_interval)
+            else:
+                runner = threading.Thread(target=self._drive, args=(worker, halt, poll_interval),
+                                          name=f"queuack-dag-{self.name}", daemon=True)
+                runner.start()
+                try:
+                    runner.join(timeout)
+                finally:
+                    if runner.is_alive():
+                        halt.set()
+                        worker.only = set()  # claims nothing more, even if a new run() has cleared stop()
+                        worker.stop()
         finally:
-            if runner.is_alive():
-                halt.set()
-                worker.only = set()  # claims nothing more, even if a new run() has cleared stop()
-                worker.stop()
+            finished.set()
+        if show_progress:
+            p = self.progress
+            print(f"Complete: {p['done']}/{len(self._nodes)} succeeded, {p['failed']} failed, "
+                  f"{p['skipped']} skipped")
         return self.status is DAGStatus.DONE
+
+    def _print_progress(self, finished: threading.Event, every: float = 5.0) -> None:
+        while not finished.wait(every):
+            done = self.progress["done"]
+            total = len(self._nodes)
+            print(f"Progress: {done}/{total} jobs complete ({100 * done / max(total, 1):.0f}%)")
 
     def _drive(self, worker, halt: threading.Event, poll_interval: float) -> None:
         store = self.queue._live_store()
@@ -316,17 +344,53 @@ class DAG:
             wait = poll_interval if wake is None else max(0.0, min(poll_interval, wake - time.time()))
             store.wait_for_work(wait)
 
-    def wait_for_completion(self, timeout: float | None = None, poll_interval: float = 0.1) -> bool:
-        """Wait while other workers run the DAG. True when every job is done; False on failure or timeout."""
+    def wait_for_completion(self, timeout: float | None = None, poll_interval: float = 0.1,
+                            callback: Callable[[dict[str, int]], Any] | None = None) -> bool:
+        """Wait while other workers run the DAG. True when every job is done; False on failure or timeout.
+        callback (as in queuack 0.1) is called with `progress` on every poll and once at the end."""
         self.submit()
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.queue._live_store()
         while self._unfinished():
+            self._report(callback)
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
             store.wait_for_work(wait)
+        self._report(callback)
         return self.status is DAGStatus.DONE
+
+    def _report(self, callback) -> None:
+        if callback is not None:
+            try:
+                callback(self.progress)
+            except Exception:  # a progress display must not break the wait
+                log.warning("DAG %r: progress callback failed", self.name, exc_info=True)
+
+    @property
+    def progress(self) -> dict[str, int]:
+        """Job counts of this DAG by status: pending, claimed, done, failed, skipped."""
+        counts = {"pending": 0, "claimed": 0, "done": 0, "failed": 0, "skipped": 0}
+        if not self._submitted:
+            counts["pending"] = len(self._nodes)
+            return counts
+        counts.update(self.queue._live_store().dag_counts(self.dag_run_id))
+        return counts
+
+    def is_complete(self) -> bool:
+        """True once every job has finished (done, failed or skipped)."""
+        return self._submitted and not self._unfinished()
+
+    def get_jobs(self) -> list[dict[str, Any]]:
+        """id, name, status, created_at and completed_at of each task, in the order they were added."""
+        jobs = {j.id: j for j in self.queue._live_store().get_jobs(list(self.jobs.values()))} if self._submitted else {}
+        out = []
+        for name, job_id in self.jobs.items():
+            job = jobs.get(job_id)
+            out.append({"id": job_id, "name": name, "status": str(job.status) if job else "pending",
+                        "created_at": job.created_at if job else None,
+                        "completed_at": job.completed_at if job else None})
+        return out
 
     def export_mermaid(self) -> str:
         """A Mermaid flowchart: one node per task, labelled with its name and status."""
