@@ -797,3 +797,76 @@ def test_async_tasks_run_with_the_context(q):
     assert dag.execute(timeout=20)
     assert dag.get_result("a") == 5
     assert dag.get_result("b") == 10
+
+
+# -- queuack 0.1 code keeps running ------------------------------------------------------------------------
+
+
+def readme_extract():
+    return {"records": 1000}
+
+
+def readme_transform(context):
+    data = context.upstream("extract")
+    return {"processed": data["records"] * 2}
+
+
+def readme_load(context):
+    result = context.upstream("transform")
+    print(f"Loaded {result['processed']} records")
+    return {"status": "success"}
+
+
+def test_the_queuack_01_readme_pipeline_runs_unchanged(capsys):
+    queue = DuckQueue(":memory:")
+    dag = DAG("etl_pipeline", queue=queue)
+    dag.add_node(readme_extract, name="extract")
+    dag.add_node(readme_transform, name="transform", depends_on=["extract"])
+    dag.add_node(readme_load, name="load", depends_on=["transform"])
+    assert dag.execute() is True
+    assert "Loaded 2000 records" in capsys.readouterr().out
+    assert dag.get_result("load") == {"status": "success"}
+    queue.close()
+
+
+def test_queuack_01_dag_options_are_accepted(mq, capsys):
+    dag = DAG("options", mq, "a description", validate=True, fail_fast=False, timing=True)
+    assert dag.description == "a description"
+    dag.add_job(value, name="a", args=(1,))
+    dag.add_job(boom, name="b", max_attempts=1)
+    dag.add_job(value, name="c", args=(1,), depends_on="b")
+    assert dag.progress == {"pending": 3, "claimed": 0, "done": 0, "failed": 0, "skipped": 0}
+    assert not dag.is_complete()
+    assert dag.execute(show_progress=True, poll_interval=0.5) is False
+    assert "Complete: 1/3 succeeded, 1 failed, 1 skipped" in capsys.readouterr().out
+    assert dag.is_complete()
+    assert dag.progress == {"pending": 0, "claimed": 0, "done": 1, "failed": 1, "skipped": 1}
+    rows = dag.get_jobs()
+    assert [(r["name"], r["status"]) for r in rows] == [("a", "done"), ("b", "failed"), ("c", "skipped")]
+    assert rows[0]["id"] == dag.jobs["a"] and rows[0]["completed_at"] is not None
+    with pytest.raises(DAGValidationError):  # validate=False does not let an invalid DAG through
+        bad = DAG("bad", mq, validate=False)
+        bad.add_job(value, name="x", args=(1,), depends_on="missing")
+        bad.submit()
+
+
+def test_wait_for_completion_calls_back_with_progress(mq):
+    seen = []
+    with DAG("callback", queue=mq) as dag:
+        dag.add_job(value, name="a", args=(1,))
+        dag.add_job(value, name="b", args=(1,), depends_on="a")
+    worker = Worker(mq)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert dag.wait_for_completion(timeout=20, poll_interval=0.01, callback=seen.append) is True
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert seen and seen[-1]["done"] == 2
+    assert all(set(p) == {"pending", "claimed", "done", "failed", "skipped"} for p in seen)
+
+    def broken(progress):
+        raise RuntimeError("display failed")
+
+    assert dag.wait_for_completion(timeout=5, callback=broken) is True  # a failing callback is only logged
