@@ -184,6 +184,42 @@ class TaskContext:
         ids = ", ".join(p.job_id for p in self._parent_list()) or "none"
         raise UpstreamError(f"job {job_id} is not a parent of task {self.task_name!r}; its parents are: {ids}")
 
+    # -- queuack 0.1 helpers ---------------------------------------------------------------------
+    def upstream_all(self) -> dict[str, Any]:
+        """{parent name: result} for every parent; UpstreamError if one did not succeed."""
+        parents = self._parent_list()
+        self._load(parents)
+        return {p.name or p.job_id: self._value(p, repr(p.name or p.job_id)) for p in parents}
+
+    def upstream_completed(self) -> dict[str, Any]:
+        """{parent name: result} for the parents that succeeded (for dependency_mode="any")."""
+        parents = self._parent_list()
+        self._load(parents)
+        return {p.name or p.job_id: p.value for p in parents if p.status == "done"}
+
+    def upstream_any(self) -> Any:
+        """The result of the first parent, in declaration order, that succeeded."""
+        completed = self.upstream_completed()
+        if not completed:
+            names = ", ".join(repr(n) for n in self.get_parent_names()) or "none"
+            raise UpstreamError(f"no upstream task of {self.task_name!r} has succeeded; its upstream tasks are: {names}")
+        return next(iter(completed.values()))
+
+    def has_upstream_any(self, *names: str) -> bool:
+        """Whether any of these names is a parent (no result is loaded)."""
+        return any(self.has_upstream(name) for name in names)
+
+    def close(self) -> None:
+        """Close the queue handle this context lent to the task, if any. The worker's own queue is
+        never closed: that handle is a separate one."""
+        self._release()
+
+    def __enter__(self) -> "TaskContext":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def queue(self):
         """A DuckQueue handle on the running job's database, valid while the task runs. It is a

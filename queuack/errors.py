@@ -61,8 +61,9 @@ class DAGValidationError(QueuackError, ValueError):
     """A DAG was refused at submission: cycle, unknown dependency, duplicate name..."""
 
 
-class UpstreamError(QueuackError, LookupError):
-    """A task asked its context for an upstream result that it cannot have."""
+class UpstreamError(QueuackError, LookupError, ValueError):
+    """A task asked its context for an upstream result that it cannot have. Also a ValueError,
+    which is what queuack 0.1 raised there (old tasks catch it)."""
 
 
 class JobTimeoutError(QueuackError, TimeoutError):
