@@ -664,3 +664,65 @@ def test_the_context_queue_handle_is_closed_when_the_job_ends(tmp_path):
     reopened = DuckQueue(path)
     assert reopened.get_result(job_id) == (True, path)
     reopened.close()
+
+
+# -- queuack 0.1 context helpers ---------------------------------------------------------------------
+
+
+def old_helpers(context):
+    out = {
+        "completed": context.upstream_completed(),
+        "any": context.upstream_any(),
+        "has_any": (context.has_upstream_any("nope", "good"), context.has_upstream_any("x", "y")),
+    }
+    try:
+        context.upstream_all()
+    except ValueError as exc:  # queuack 0.1 raised ValueError here; old tasks catch that
+        out["all"] = str(exc)
+    try:
+        context.upstream("nope")
+    except ValueError as exc:
+        out["unknown"] = type(exc).__name__
+    return out
+
+
+def all_parents(context):
+    return context.upstream_all()
+
+
+def old_closing_task(context):
+    with context:
+        rows = context.queue.stats()
+    context.close()
+    return sum(rows.values())
+
+
+def test_queuack_01_context_helpers(mq):
+    with DAG("old-helpers", queue=mq) as dag:
+        dag.add_job(boom, name="bad", max_attempts=1)
+        dag.add_job(value, name="good", args=("G",))
+        dag.add_job(value, name="other", args=("O",))
+        dag.add_job(old_helpers, name="t", depends_on=["bad", "other", "good"], dependency_mode="any")
+        dag.add_job(all_parents, name="all", depends_on=["good", "other"])
+    dag.execute(timeout=20)
+    out = dag.get_result("t")
+    assert out["completed"] == {"other": "O", "good": "G"}
+    assert list(out["completed"]) == ["other", "good"]
+    assert out["any"] == "O"
+    assert out["has_any"] == (True, False)
+    assert "'bad'" in out["all"] and "failed" in out["all"]
+    assert out["unknown"] == "UpstreamError"
+    assert dag.get_result("all") == {"good": "G", "other": "O"}
+    with pytest.raises(UpstreamError, match="no upstream task of 'x' has succeeded"):
+        TaskContext.for_testing({}, task_name="x").upstream_any()
+
+
+def test_context_close_and_with_block_leave_the_worker_running(fq):
+    ids = [fq.enqueue(old_closing_task) for _ in range(3)]
+    worker = Worker(fq, concurrency=2)
+    worker.run(burst=True)
+    assert all(fq.get_job(i).status is JobStatus.DONE for i in ids)
+    assert not fq.closed
+    extra = fq.enqueue(value, args=(1,))
+    worker.run(burst=True)
+    assert fq.get_result(extra) == 1
