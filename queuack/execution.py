@@ -80,7 +80,7 @@ def execute(job: Job, parents: list[tuple[str, str | None]] | None = None) -> Ou
             result = _run_with_timeout(job, parents)
         else:
             result = run_job(job, parents)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a job calling sys.exit() fails; it must not end the worker
         error, tb = _describe_error(exc)
         return Outcome(job.id, job.attempts, "error", error=error, traceback=tb)
     try:
