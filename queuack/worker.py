@@ -86,8 +86,10 @@ class Worker:
 
     def run(self, burst: bool = False, poll_interval: float | None = None) -> int:
         """Process jobs until stop() (or SIGTERM/SIGINT on the main thread). With burst=True, return
-        as soon as nothing is ready. Returns the number of jobs processed."""
+        as soon as nothing is ready. Returns the number of jobs this run processed (the
+        `processed` attribute keeps counting across runs)."""
         self._stop.clear()
+        before = self.processed
         restore = self._install_signal_handlers()
         try:
             if self.concurrency == 1:
@@ -96,7 +98,7 @@ class Worker:
                 self._run_threaded(burst, poll_interval)
         finally:
             restore()
-        return self.processed
+        return self.processed - before
 
     def _install_signal_handlers(self):
         if threading.current_thread() is not threading.main_thread():

@@ -101,6 +101,15 @@ def test_worker_results_are_on_disk(db_path):
         assert [q.get_result(i) for i in ids] == [n + 1 for n in range(200)]
 
 
+def test_each_run_returns_its_own_count(queue):
+    worker = Worker(queue)
+    queue.enqueue_batch([(jobfuncs.add, (1, 2))] * 3)
+    assert worker.run(burst=True) == 3
+    queue.enqueue_batch([(jobfuncs.add, (1, 2))] * 2)
+    assert worker.run(burst=True) == 2
+    assert worker.processed == 5
+
+
 def test_invalid_worker_options(queue):
     with pytest.raises(ValueError, match="concurrency"):
         Worker(queue, concurrency=0)
