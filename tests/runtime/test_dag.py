@@ -648,7 +648,7 @@ def test_execute_timeout_bounds_the_call_even_when_its_own_task_overruns(mq):
         dag.add_job(wait_for_gate, name="slow", args=("slow",))
         dag.add_job(record, name="after", args=("after",), depends_on="slow")
     # the gate stays closed until execute() has returned: it can only return by its timeout
-    assert dag.execute(timeout=0.3) is False
+    assert dag.execute(timeout=1.5) is False
     assert STARTED.is_set() and LOG == []
     assert dag.status is DAGStatus.RUNNING
     GATE.set()

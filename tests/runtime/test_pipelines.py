@@ -402,3 +402,32 @@ def test_several_dags_on_a_long_running_worker(tmp_path):
         worker.stop()
         thread.join(10)
     queue.close()
+
+
+def slow_value(x):
+    import time
+
+    time.sleep(0.005)
+    return x
+
+
+def test_several_dags_executed_at_once_from_threads():
+    queue = DuckQueue()
+    dags = []
+    for k in range(3):
+        dag = DAG(f"parallel{k}", queue=queue)
+        for i in range(15):
+            dag.add_job(slow_value, name=f"v{i}", args=(i + k,))
+        dag.add_job(gather_all, name="sum", depends_on=[f"v{i}" for i in range(15)])
+        dags.append(dag)
+    outcomes = {}
+    threads = [threading.Thread(target=lambda d=d: outcomes.__setitem__(d.name, d.execute(timeout=30, concurrency=2)))
+               for d in dags]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes == {d.name: True for d in dags}
+    assert [d.get_result("sum") for d in dags] == [(15, 105 + 15 * k) for k in range(3)]
+    assert queue.stats()["done"] == 48
+    queue.close()
