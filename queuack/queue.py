@@ -109,6 +109,10 @@ class DuckQueue:
             raise TypeError(f"DuckQueue() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
         if visibility_timeout <= 0:
             raise ValueError("visibility_timeout must be a positive number of seconds")
+        if retry_backoff < 0 or retry_backoff_max < 0:
+            raise ValueError("retry_backoff and retry_backoff_max must be >= 0 seconds")
+        if not 0 <= retry_jitter <= 1:
+            raise ValueError(f"retry_jitter must be between 0 and 1 (a fraction of the delay), not {retry_jitter!r}")
         if serialization is not None:
             serializer = "json" if serialization == "json_ref" else serialization
         self.db_path = str(db_path)

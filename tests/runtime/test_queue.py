@@ -603,3 +603,13 @@ def test_enqueue_accepts_calls_that_fit(queue):
     assert queue.stats()["pending"] == 5
     job = queue.claim()
     assert job.execute() == 6
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"visibility_timeout": 0}, {"retry_backoff": -1}, {"retry_backoff_max": -1}, {"retry_jitter": 1.5},
+     {"retry_jitter": -0.1}, {"no_such_option": 1}],
+)
+def test_bad_queue_options_are_refused(options):
+    with pytest.raises((ValueError, TypeError), match=next(iter(options))):
+        DuckQueue(**options)
