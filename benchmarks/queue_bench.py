@@ -5,7 +5,10 @@ the venvs under .bench/), one subprocess per subject per round, subjects in a
 rotating order. File databases in a scratch directory, trivial jobs.
 
 Figures (all per second, higher is better):
-- enqueue one by one: N calls of the library's enqueue/put.
+- enqueue one by one: N calls of the library's enqueue/put. Beside it, measured
+                      in this project's process: a bare single-row DuckDB
+                      INSERT into the same jobs table, autocommitted (the floor
+                      of any enqueue that is durable when it returns).
 - enqueue batch:      the library's batch enqueue, 1,000 jobs a call
                       (huey and persist-queue have none: n/a).
 - drain through worker: N jobs enqueued beforehand (untimed), then the time
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from . import common
 from .common import log
-from .targets import DRAIN, ENQ_BATCH, ENQ_ONE, HUEY, OURS, PQ, Q013
+from .targets import DRAIN, ENQ_BATCH, ENQ_ONE, FLOOR, HUEY, OURS, PQ, Q013
 
 FIGURES = {"enqueue_one": ENQ_ONE, "enqueue_batch": ENQ_BATCH, "drain": DRAIN}
 
@@ -76,6 +79,9 @@ def run(cfg, results) -> None:
                     results.error("queue", fig, s.label, exc)
                 log(f"  failed: {str(exc).splitlines()[0]}")
                 continue
+            floor = out.get("insert_floor")
+            if floor is not None:
+                results.add("queue", ENQ_ONE, FLOOR, r, floor["per_sec"], n=floor["n"], unit="jobs/s")
             for key, fig in FIGURES.items():
                 f = out.get(key)
                 if f is None:

@@ -16,6 +16,7 @@ OURS = "Queuack (this project)"
 Q013 = "queuack 0.1.3 (PyPI)"
 HUEY = "huey 3.5 SqliteHuey"
 PQ = "persist-queue 1.1 SQLiteAckQueue"
+FLOOR = "(floor: bare DuckDB INSERT)"
 
 ENQ_ONE = "enqueue one by one"
 ENQ_BATCH = "enqueue batch"
