@@ -108,3 +108,14 @@ def exit_now(code):
     import sys
 
     sys.exit(code)
+
+
+def enqueue_followup(db_path, value):
+    """Old-style task code: open the queue file by path inside the task, enqueue, close."""
+    from queuack import DuckQueue
+
+    q = DuckQueue(db_path)
+    try:
+        return q.enqueue(record, args=(value,))
+    finally:
+        q.close()

@@ -110,6 +110,17 @@ def test_each_run_returns_its_own_count(queue):
     assert worker.processed == 5
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_task_may_open_the_queue_file_itself(db_path, concurrency):
+    with DuckQueue(db_path) as q:
+        first = q.enqueue(jobfuncs.enqueue_followup, args=(db_path, "follow-up"))
+        assert Worker(q, concurrency=concurrency).run(burst=True) == 2
+        followup = q.get_result(first)
+        assert q.get_result(followup) == "follow-up"
+        assert jobfuncs.ran == ["follow-up"]
+        assert q.stats()["done"] == 2  # the worker's handle survived the task's close()
+
+
 def test_invalid_worker_options(queue):
     with pytest.raises(ValueError, match="concurrency"):
         Worker(queue, concurrency=0)
