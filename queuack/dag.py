@@ -95,7 +95,13 @@ class DAG:
                 name = f"{base}_{n}"
         if not isinstance(name, str) or not name:
             raise DAGValidationError(f"a task name must be a non-empty string, not {name!r}")
-        parents = [depends_on] if isinstance(depends_on, str) else list(depends_on or ())
+        try:
+            parents = [depends_on] if isinstance(depends_on, str) else list(depends_on or ())
+        except TypeError:
+            parents = [depends_on]
+        if not all(isinstance(p, str) for p in parents):
+            raise TypeError(f"depends_on of task {name!r} takes a task name, a job id or a list of them, "
+                            f"not {depends_on!r}")
         job_id = new_job_id()
         options = dict(priority=priority, max_attempts=max_attempts, timeout_seconds=timeout_seconds,
                        dependency_mode=dependency_mode, queue=queue, delay_seconds=delay_seconds)
