@@ -224,6 +224,10 @@ def test_unknown_keyword_argument_is_a_type_error(mq, method):
 
 def test_bad_option_values_are_refused_at_the_line_that_adds_them(mq):
     dag = DAG("bad", queue=mq)
+    with pytest.raises(TypeError, match="depends_on of task 'x'"):
+        dag.add_job(value, name="x", depends_on=5)
+    with pytest.raises(TypeError, match="depends_on of task 'y'"):
+        dag.add_job(value, name="y", depends_on=["a", None])
     with pytest.raises(ValueError, match="dependency_mode"):
         dag.add_job(value, name="a", dependency_mode="some")
     with pytest.raises(ValueError, match="max_attempts"):
