@@ -264,6 +264,21 @@ def test_a_long_job_keeps_its_lease_while_it_runs(tmp_path):
             assert jobfuncs.ran == ["long"]
 
 
+def test_a_running_worker_takes_back_a_job_whose_lease_expired(tmp_path):
+    with DuckQueue(str(tmp_path / "q.duckdb"), visibility_timeout=0.3) as q:
+        job_id = q.enqueue(jobfuncs.record, args=("abandoned",))
+        assert q.claim() is not None  # and never acknowledged
+        worker = Worker(q)
+        thread = start(worker)
+        try:
+            assert jobfuncs.started.wait(5)  # the worker woke up for the lease's end by itself
+            assert wait_until(lambda: q.get_job(job_id).status == JobStatus.DONE)
+            assert q.get_job(job_id).attempts == 2
+        finally:
+            worker.stop()
+            thread.join(10)
+
+
 # -- signals ----------------------------------------------------------------------------------------
 def test_sigterm_stops_the_worker_and_restores_the_handlers(queue):
     calls = []
