@@ -135,6 +135,8 @@ class SitePlan:
     remove_pos: tuple[int, ...] = ()
     remove_kw: tuple[str, ...] = ()
     add_deps: tuple[str, ...] = ()
+    passed: tuple[str, ...] = ()  # the wiring parameters this call passes
+    passes_path: bool = False  # one of them is the queue path
     layout: tuple[str, ...] = ("func", "args", "kwargs")
     quote: str = '"'
     reason: str | None = None
@@ -451,6 +453,8 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
         "remove_pos": tuple(sorted(remove_pos)),
         "remove_kw": tuple(remove_kw),
         "add_deps": tuple(n for n in parents if n not in covered),
+        "passed": tuple(p for p in wiring if p in found),
+        "passes_path": any(p in found for p in task.path_params),
     }
 
 
@@ -562,6 +566,8 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
                 remove_pos=plan["remove_pos"],
                 remove_kw=plan["remove_kw"],
                 add_deps=plan["add_deps"],
+                passed=plan["passed"],
+                passes_path=plan["passes_path"],
                 layout=site.layout,
                 quote=site.quote,
             )

@@ -125,17 +125,20 @@ def build(q, path):
                     self.code,
                     f'task "{plan.name}" takes its wiring as parameters ({params}); '
                     f"take a {plan.ctx_name} parameter instead",
-                    "the runtime passes the context to a parameter named context",
+                    f"the runtime passes the context to a parameter named {plan.ctx_name}",
                     True,
                 )
         for plan, call in ctx.sites:
             if plan.fixable:
                 names = ", ".join(f'"{n}"' for n in plan.parents)
+                what = "the parent ids" if len(plan.parents) > 1 else "the parent id"
+                if plan.passes_path:
+                    what += " and the queue path"
                 yield Report(
                     call,
                     self.code,
-                    f'enqueue of "{plan.task_name}" passes the parent id and queue path by hand '
-                    f"({', '.join(plan.remove_params)}); drop them and depend on {names}",
+                    f'enqueue of "{plan.task_name}" passes {what} by hand '
+                    f"({', '.join(plan.passed)}); drop them and depend on {names}",
                     None,
                     True,
                 )
