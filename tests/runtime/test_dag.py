@@ -529,6 +529,28 @@ def test_any_child_is_skipped_only_when_no_parent_can_succeed(mq):
     assert status["doomed"] is JobStatus.SKIPPED
 
 
+@pytest.mark.parametrize("last_parent_fails", [False, True])
+def test_any_gating_survives_reopening_the_file(tmp_path, last_parent_fails):
+    path = str(tmp_path / "any.duckdb")
+    queue = DuckQueue(path)
+    with DAG("any-reopen", queue=queue) as dag:
+        bad = dag.add_job(boom, name="bad", max_attempts=1)
+        last = dag.add_job(boom if last_parent_fails else value, name="last", max_attempts=1,
+                           args=() if last_parent_fails else (1,))
+        child = dag.add_job(value, name="child", args=("c",), depends_on=["bad", "last"], dependency_mode="any")
+        grand = dag.add_job(value, name="grand", args=("g",), depends_on="child")
+    Worker(queue, only=[bad]).run(burst=True)
+    queue.close()
+    queue = DuckQueue(path)  # the schedule is rebuilt from the file: "last" can still succeed
+    assert queue.get_job(child).status is JobStatus.PENDING
+    Worker(queue).run(burst=True)
+    expected = JobStatus.SKIPPED if last_parent_fails else JobStatus.DONE
+    assert queue.get_job(last).status is (JobStatus.FAILED if last_parent_fails else JobStatus.DONE)
+    assert queue.get_job(child).status is expected
+    assert queue.get_job(grand).status is expected
+    queue.close()
+
+
 def test_a_retried_parent_does_not_skip_its_children():
     queue = DuckQueue(retry_backoff=0)
     with DAG("flaky", queue=queue) as dag:
