@@ -50,7 +50,8 @@ def spark():
     """The process's SparkSession: created on first use, then shared by every task of this process.
 
     Local mode on one core with one shuffle partition (the default 200 is made for clusters; the
-    data here fits one partition), no web UI, and only errors in the log.
+    data here fits one partition), no web UI, and only errors in the log. Safe to call from
+    several worker threads at once: they all get the same session, which runs their jobs side by side.
     """
     global _session
     with _session_lock:
