@@ -37,7 +37,15 @@ class ManualParentRead:
     (``q = DuckQueue(path)``), a ``with DuckQueue(path) as q:`` block (its body stays, one level
     out), a chained ``DuckQueue(path).get_result(pid)``, and the ``q.close()`` calls, including a
     ``finally:`` that only closed the queue. Several parents read one by one stay one by one, each
-    by its own name.
+    by its own name. A list of parent ids read in one comprehension,
+    ``[q.get_result(pid) for pid in parent_ids]``, becomes ``context.get_parent_results()`` when
+    that is exactly the same list: every site passes the ids as a literal list of named nodes and
+    ``depends_on`` declares exactly those parents in that order (or nothing, and the rewrite
+    declares them).
+
+    When the rewrite leaves a module-level ``from queuack import DuckQueue`` unused, the name is
+    dropped from that import, unless a string in the module names it (``__all__``) or another
+    scanned module imports it from there. Nothing else outside the rewritten lines changes.
 
     The parent's name comes from the enqueue sites found anywhere in the scanned code (see
     QM002): the rewrite happens only when every site that enqueues the task passes the id of the
