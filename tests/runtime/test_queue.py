@@ -293,22 +293,17 @@ def test_expired_lease_in_a_batch_claim(queue):
 
 
 def test_expired_lease_on_the_last_attempt_fails_the_job(queue):
-    q = DuckQueue(queue.db_path, visibility_timeout=0.2) if queue.db_path != ":memory:" else None
-    q = q or DuckQueue.attach(queue._live_store(), queue)
-    try:
-        job_id = q.enqueue(jobfuncs.echo, args=(1,), max_attempts=1)
-        job = q.claim(claim_timeout=0.2)
-        time.sleep(0.3)
-        assert q.claim() is None
-        record = q.get_job(job_id)
-        assert record.status == JobStatus.FAILED
-        assert "lease expired" in record.error
-        assert [j.id for j in q.list_dead_letters()] == [job_id]
-        assert q.stats()["failed"] == 1 and q.stats()["claimed"] == 0
-        assert q.ack(job, result=1) is False  # too late
-        assert q.get_job(job_id).status == JobStatus.FAILED
-    finally:
-        q.close()
+    job_id = queue.enqueue(jobfuncs.echo, args=(1,), max_attempts=1)
+    job = queue.claim(claim_timeout=0.2)
+    time.sleep(0.3)
+    assert queue.claim() is None
+    record = queue.get_job(job_id)
+    assert record.status == JobStatus.FAILED
+    assert "lease expired on attempt 1 of 1" in record.error
+    assert [j.id for j in queue.list_dead_letters()] == [job_id]
+    assert queue.stats()["failed"] == 1 and queue.stats()["claimed"] == 0
+    assert queue.ack(job, result=1) is False  # too late
+    assert queue.get_job(job_id).status == JobStatus.FAILED
 
 
 # -- acknowledging ------------------------------------------------------------------------------
