@@ -137,13 +137,17 @@ def test_worker_imports_job_functions_from_the_current_directory_and_path(tmp_pa
 
 
 def test_sigterm_stops_the_worker_command_cleanly(db_path, tmp_path):
+    log = tmp_path / "ran.log"
     with DuckQueue(db_path) as q:
-        q.enqueue_batch([(jobfuncs.nap, (0.2, n), None) for n in range(30)])
+        q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 0.2), None) for n in range(30)])
     process = subprocess.Popen(
         [sys.executable, "-m", "queuack", "worker", db_path, "--concurrency", "2", "--path", str(TESTS_DIR)],
         cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while not (log.exists() and len(log.read_text().split()) >= 2):  # running jobs by now
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
