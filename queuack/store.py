@@ -923,7 +923,13 @@ class Store:
         return counts
 
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
-        return self.query("SELECT id, node_name, status FROM jobs WHERE dag_run_id = ? ORDER BY seq", [dag_run_id])
+        with self.lock:
+            rows = self.query("SELECT id, node_name, status FROM jobs WHERE dag_run_id = ? ORDER BY seq",
+                              [dag_run_id])
+            sched = self._sched
+            # a claim that so far lives only in memory is reported as claimed, as get_job does
+            return [(i, n, "claimed" if s == "pending" and (info := sched.get(i)) is not None
+                     and info.phase == "claimed" and not info.durable else s) for i, n, s in rows]
 
     def dead_letters(self, limit: int) -> list[Job]:
         rows = self.query(
