@@ -590,6 +590,8 @@ def test_status_follows_the_run_without_refresh(q):
         assert STARTED.wait(10)
         assert dag.status is DAGStatus.RUNNING
         assert dag.get_job("slow").status is JobStatus.CLAIMED
+        assert '"slow (claimed)"' in dag.export_mermaid()
+        assert '"after (pending)"' in dag.export_mermaid()
         GATE.set()
         assert dag.wait_for_completion(timeout=20)
         assert dag.status is DAGStatus.DONE
