@@ -570,6 +570,12 @@ def test_each_thread_of_a_long_running_worker(fq):
     assert all(o["same"] and o["seen"] == o["job_id"] for o in outs)
 
 
+def test_plain_tasks_on_several_threads_each_see_their_own_context(mq):
+    ids = [mq.enqueue(who_am_i) for _ in range(24)]
+    Worker(mq, concurrency=4).run(burst=True)
+    assert [mq.get_result(i) for i in ids] == [(i, None) for i in ids]
+
+
 def test_get_context_inside_asyncio_tasks(mq):
     with DAG("async", queue=mq) as dag:
         dag.add_job(value, name="a", args=("A",))

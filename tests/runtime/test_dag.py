@@ -409,6 +409,17 @@ def test_a_refused_dag_can_be_fixed_by_building_a_new_one(mq):
     assert mq.stats()["done"] == 1 and mq.stats()["pending"] == 0
 
 
+def test_a_refused_dag_can_be_completed_and_submitted_again(mq):
+    dag = DAG("fix-me", queue=mq)
+    dag.add_job(sum_parents, name="a", depends_on="b")
+    with pytest.raises(DAGValidationError, match="'b'"):
+        dag.submit()
+    dag.add_job(value, name="b", args=(5,))
+    dag.submit()
+    assert dag.execute(timeout=20)
+    assert dag.get_result("a") == 5
+
+
 def test_exception_inside_the_block_submits_nothing(mq):
     dag = DAG("aborted", queue=mq)
     with pytest.raises(KeyError):
