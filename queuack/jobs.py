@@ -82,10 +82,11 @@ class Job:
     def completed_at(self) -> _dt.datetime | None:
         return _when(self.completed_ts)
 
-    def execute(self) -> Any:
+    def execute(self, logger: Any = None) -> Any:
         """Run the function here and return its result, injecting a TaskContext where it asks for one.
 
         The job's state in the queue is not changed: that is what a Worker (or `ack`) does.
+        `logger` is accepted for queuack 0.1 code (`job.execute(logger=...)`) and not used.
         """
         from .execution import run_job
 
