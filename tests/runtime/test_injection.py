@@ -275,3 +275,15 @@ def test_functions_without_a_context_are_called_exactly_as_before(mq):
     ]
     Worker(mq).run(burst=True)
     assert [mq.get_result(i) for i in ids] == [4, 10, ((1, 2), {"k": "v"}), []]
+
+
+def test_job_execute_takes_the_queuack_01_logger_argument(mq):
+    import logging
+
+    job_id = mq.enqueue(named_ctx)
+    job = mq.claim()
+    assert job.id == job_id
+    result = job.execute(logger=logging.getLogger("old-code"))
+    assert result == ("TaskContext", None)
+    assert mq.ack(job.id, result=result) is True
+    assert mq.get_result(job_id) == ("TaskContext", None)
