@@ -237,6 +237,13 @@ class Collector(cst.CSTVisitor):
         self.func: _FuncState | None = None
         self._skip: set[int] = set()
         self._pending: dict[int, tuple[str, str]] = {}
+        # where bindings and sites sit, so that the index can tell which assignment reaches a call
+        self._seq = 0
+        self._blocks: list[int] = []  # the conditional blocks around the current statement
+        self._block_pushed: list[bool] = []
+        self._loops: list[int] = []
+        self._transparent: set[int] = set()  # blocks that always run once: with bodies
+        self._counter = 0
 
     # -- the walk ------------------------------------------------------------------------------
     def run(self, node: cst.CSTNode) -> None:
@@ -273,8 +280,54 @@ class Collector(cst.CSTVisitor):
     def scope_name(self) -> str:
         return ".".join(self.scope)
 
-    def bind(self, name: str, value: int = -1) -> None:
-        self.bindings[(self.scope_name, name)].append(value)
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def bind(self, name: str, value: int = -1, seq: int | None = None) -> None:
+        """Record that ``name`` gets a value here: an enqueue site's ordinal, or -1 for anything else."""
+        where = (value, seq if seq is not None else self._next(), tuple(self._blocks), tuple(self._loops))
+        self.bindings[(self.scope_name, name)].append(where)
+
+    # -- blocks and loops, for the reaching assignment ----------------------------------------
+    def _push_block(self, node) -> None:
+        pushed = id(node) not in self._transparent
+        if pushed:
+            self._counter += 1
+            self._blocks.append(self._counter)
+        self._block_pushed.append(pushed)
+
+    def _pop_block(self) -> None:
+        if self._block_pushed.pop():
+            self._blocks.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._push_block(node)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self._pop_block()
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._push_block(node)
+
+    def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
+        self._pop_block()
+
+    def visit_With(self, node: cst.With) -> None:
+        self._transparent.add(id(node.body))
+
+    def _enter_loop(self) -> None:
+        self._counter += 1
+        self._loops.append(self._counter)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._enter_loop()
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops.pop()
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops.pop()
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
@@ -425,6 +478,7 @@ class Collector(cst.CSTVisitor):
             self.bind(name)
 
     def visit_For(self, node: cst.For) -> None:
+        self._enter_loop()
         for name in _names_in(node.target):
             self.bind(name)
 
@@ -668,6 +722,9 @@ class Collector(cst.CSTVisitor):
             kwargs=tuple(kwargs),
             depends_state=depends_state,
             depends=tuple(depends),
+            seq=self._next(),
+            block=tuple(self._blocks),
+            loops=tuple(self._loops),
             extra_positional=len(positional) > len(layout),
             layout=layout,
             quote=quote,
@@ -676,7 +733,7 @@ class Collector(cst.CSTVisitor):
         self.site_nodes.append(node)
         pending = self._pending.pop(id(node), None)
         if pending is not None:
-            self.bindings[pending].append(site.ordinal)
+            self.bindings[pending].append((site.ordinal, self._next(), site.block, site.loops))
 
     # -- the verdict on one function ----------------------------------------------------------
     def _finish_function(self, f: _FuncState) -> None:

@@ -76,6 +76,9 @@ class SiteInfo:
     kwargs: tuple[tuple[str, ArgExpr], ...] = ()
     depends_state: str = "absent"  # "absent", "none", "items" or "dynamic"
     depends: tuple[ArgExpr, ...] = ()
+    seq: int = 0  # order among the file's bindings and sites
+    block: tuple[int, ...] = ()  # the conditional blocks the call sits in
+    loops: tuple[int, ...] = ()  # the loops the call sits in
     extra_positional: bool = False
     layout: tuple[str, ...] = ("func", "args", "kwargs")  # what each positional argument means
     quote: str = '"'
@@ -91,7 +94,8 @@ class FileSummary:
     functions: frozenset[str] = frozenset()  # module-level function names
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     sites: list[SiteInfo] = field(default_factory=list)
-    bindings: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # -1: not an enqueue
+    # (scope, name) -> every assignment: (site ordinal or -1, seq, blocks, loops)
+    bindings: dict[tuple[str, str], tuple[tuple, ...]] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -275,15 +279,42 @@ class _Resolver:
         return None
 
 
-def _lookup_binding(summary: FileSummary, scope: str, name: str) -> tuple[int, ...] | None:
-    parts = scope.split(".") if scope else []
-    while True:
-        key = (".".join(parts), name)
-        if key in summary.bindings:
-            return summary.bindings[key]
-        if not parts:
-            return None
+def _reaching(summary: FileSummary, site: SiteInfo, name: str) -> int:
+    """The enqueue ordinal whose result ``name`` holds at ``site``; raise _SiteProblem if unknown.
+
+    In the site's own scope the assignment that reaches the call is the last one before it, when
+    that one is not inside a branch the call is outside of, and no later assignment in a loop
+    around the call can carry over into the next turn. From an enclosing scope (a module-level
+    variable read in a function) only a name assigned exactly once is followed.
+    """
+    named_hint = (
+        'enqueue the parent in the same DAG with a literal name= (e = dag.add_job(extract, name="extract")) '
+        "and pass that variable"
+    )
+    binds = summary.bindings.get((site.scope, name))
+    if binds:
+        if any(b[1] > site.seq and set(b[3]) & set(site.loops) for b in binds):
+            raise _SiteProblem(f"the parent id `{name}` changes from one turn of the loop to the next", named_hint)
+        before = [b for b in binds if b[1] < site.seq]
+        if not before:
+            raise _SiteProblem(f"the parent id `{name}` is not assigned before the call", named_hint)
+        latest = max(before, key=lambda b: b[1])
+        if tuple(latest[2]) != tuple(site.block[: len(latest[2])]):
+            raise _SiteProblem(f"the parent id `{name}` is assigned in a branch the call is not in", named_hint)
+        if latest[0] < 0:
+            raise _SiteProblem(f"the parent id `{name}` is computed at run time", named_hint)
+        return latest[0]
+    parts = site.scope.split(".") if site.scope else []
+    while parts:
         parts.pop()
+        binds = summary.bindings.get((".".join(parts), name))
+        if binds:
+            if len(binds) > 1:
+                raise _SiteProblem(f"the parent id `{name}` is assigned more than once", named_hint)
+            if binds[0][0] < 0:
+                raise _SiteProblem(f"the parent id `{name}` is computed at run time", named_hint)
+            return binds[0][0]
+    raise _SiteProblem(f"the parent id `{name}` is computed at run time", named_hint)
 
 
 def _show(expr: ArgExpr) -> str:
@@ -324,12 +355,7 @@ def _parent_name(summary: FileSummary, site: SiteInfo, expr: ArgExpr) -> str:
     if kind != "name":
         what = "a literal id" if kind == "str" else "computed at run time"
         raise _SiteProblem(f"the parent id `{_show(expr)}` is {what}", named_hint)
-    binds = _lookup_binding(summary, site.scope, expr[1])
-    if not binds or binds == (-1,) or -1 in binds:
-        raise _SiteProblem(f"the parent id `{expr[1]}` is computed at run time", named_hint)
-    if len(binds) > 1:
-        raise _SiteProblem(f"the parent id `{expr[1]}` is assigned more than once", named_hint)
-    parent = summary.sites[binds[0]]
+    parent = summary.sites[_reaching(summary, site, expr[1])]
     if not parent.is_dag:
         raise _SiteProblem(
             f"the parent `{expr[1]}` comes from `{parent.receiver}.{parent.method}(...)`, outside any DAG",
