@@ -12,6 +12,10 @@ class UnresolvableWiring:
 
     - the parent id is computed at run time (a variable not bound to a named enqueue, an
       expression, a loop variable, ``get_result(ids[0])``), or is a literal id;
+    - the variable holding the parent id is assigned in a branch the enqueue call is not in
+      (``if repair: source = ...``), or changes from one turn of a loop to the next
+      (``prev = dag.add_job(step, args=(prev, path))`` in a ``for``). A variable reassigned
+      along a straight chain is fine: each call sees the assignment just before it;
     - the task is enqueued nowhere in the scanned code (scan the code that builds the DAG too);
     - its enqueue sites disagree on who the parent is;
     - the parent lies outside the DAG: ``q.enqueue(...)`` without a DAG, or a parent from
