@@ -770,7 +770,10 @@ class Collector(cst.CSTVisitor):
                     problem, hint = f"the parent id comes from *{p}", manual
                 elif f.uses[p]:
                     problem = f"the parent id parameter `{p}` is used for more than get_result()"
-                    hint = f"stop using `{p}` elsewhere (context.job_id and context.get_parent_names() may help), then run again"
+                    hint = (
+                        f"stop using `{p}` elsewhere (context.job_id and context.get_parent_names() "
+                        "may help), then run again"
+                    )
                 if problem:
                     break
         if problem is None:

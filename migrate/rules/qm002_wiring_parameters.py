@@ -295,7 +295,9 @@ def rewrite_site(call: cst.Call, plan) -> cst.Call:
     if add:
         i_dep = _find(args, layout, "depends_on")
         if i_dep is None:
-            new_arg = cst.Arg(value=_names_expr(add, plan.quote), keyword=cst.Name("depends_on"), equal=_equal_like(args))
+            new_arg = cst.Arg(
+                value=_names_expr(add, plan.quote), keyword=cst.Name("depends_on"), equal=_equal_like(args)
+            )
         else:
             value = args[i_dep].value
             if isinstance(value, cst.Name) and value.value == "None":
@@ -309,7 +311,10 @@ def rewrite_site(call: cst.Call, plan) -> cst.Call:
                 sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
                 items = [value, *(string_literal(n, plan.quote) for n in add)]
                 new_value = cst.List(
-                    [cst.Element(v, comma=sep if j < len(items) - 1 else cst.MaybeSentinel.DEFAULT) for j, v in enumerate(items)]
+                    [
+                        cst.Element(v, comma=sep if j < len(items) - 1 else cst.MaybeSentinel.DEFAULT)
+                        for j, v in enumerate(items)
+                    ]
                 )
             replace[i_dep] = args[i_dep].with_changes(value=new_value)
 

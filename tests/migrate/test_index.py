@@ -222,7 +222,7 @@ def test_noqa_on_a_site_in_another_file_blocks_the_whole_rewrite():
 
 
 def test_two_files_with_one_module_name_stay_apart():
-    site = pipeline("", "transform").replace("from queuack import DAG, DuckQueue", "from queuack import DAG, DuckQueue\n" + TASKS)
+    site = SINGLE
     idx = build_index([summarize("a/tasks.py", site, "tasks"), summarize("b/tasks.py", site, "tasks")])
     assert {k for k in idx.tasks} == {("a/tasks.py", "transform"), ("b/tasks.py", "transform")}
     assert all(p.fixable for p in idx.tasks.values())
