@@ -315,8 +315,15 @@ class DAG:
             if timeout is None:
                 self._drive(worker, halt, poll_interval)
             else:
-                runner = threading.Thread(target=self._drive, args=(worker, halt, poll_interval),
-                                          name=f"queuack-dag-{self.name}", daemon=True)
+                failure: list[BaseException] = []
+
+                def drive() -> None:
+                    try:
+                        self._drive(worker, halt, poll_interval)
+                    except BaseException as exc:  # raised again in the caller's thread
+                        failure.append(exc)
+
+                runner = threading.Thread(target=drive, name=f"queuack-dag-{self.name}", daemon=True)
                 runner.start()
                 try:
                     runner.join(timeout)
@@ -325,6 +332,8 @@ class DAG:
                         halt.set()
                         worker.only = set()  # claims nothing more, even if a new run() has cleared stop()
                         worker.stop()
+                if failure:
+                    raise failure[0]
         finally:
             finished.set()
         if show_progress:
