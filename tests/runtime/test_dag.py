@@ -702,6 +702,21 @@ def test_execute_timeout_bounds_the_call_even_when_its_own_task_overruns(mq):
     assert LOG == ["slow", "after"]
 
 
+@pytest.mark.parametrize("timeout", [None, 20])
+def test_execute_raises_what_broke_the_run(mq, monkeypatch, timeout):
+    with DAG("broken", queue=mq) as dag:
+        dag.add_job(value, name="a", args=(1,))
+
+    def broken_claim(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(mq._live_store(), "claim", broken_claim)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        dag.execute(timeout=timeout)
+    monkeypatch.undo()
+    assert dag.execute(timeout=20)
+
+
 def test_wait_for_completion_while_a_worker_runs_in_another_thread(tmp_path):
     queue = DuckQueue(str(tmp_path / "wait.duckdb"))
     with DAG("waited", queue=queue) as dag:
