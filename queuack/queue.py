@@ -35,7 +35,7 @@ def default_worker_id() -> str:
 def _call_shape(func: Callable):
     """(positional names, keyword names, required names, takes *args, takes **kwargs), or None."""
     try:
-        params = inspect.signature(func).parameters.values()
+        params = inspect.signature(func, follow_wrapped=False).parameters.values()  # what the call accepts
     except (TypeError, ValueError):
         return None
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

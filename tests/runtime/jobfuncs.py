@@ -119,3 +119,19 @@ def enqueue_followup(db_path, value):
         return q.enqueue(record, args=(value,))
     finally:
         q.close()
+
+
+def supplies_unit(func):
+    """A decorator that fills in an argument of the function it wraps."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, unit="cm", **kwargs)
+
+    return wrapper
+
+
+@supplies_unit
+def measure(n, unit):
+    return f"{n}{unit}"

@@ -595,7 +595,8 @@ def test_enqueue_accepts_calls_that_fit(queue):
     queue.enqueue(jobfuncs.with_context)  # the context is injected when it runs
     queue.enqueue(jobfuncs.Tasks.static_add, args=(1, 2))
     queue.enqueue(print, args=("builtins have no signature to check",))
-    assert queue.stats()["pending"] == 5
+    queue.enqueue(jobfuncs.measure, args=(3,))  # its decorator supplies `unit`
+    assert queue.stats()["pending"] == 6
     job = queue.claim()
     assert job.execute() == 6
 
