@@ -18,3 +18,13 @@ _WORDS = re.compile(r"get_result|add_job|add_node|enqueue")
 def might_need_migration(text: str) -> bool:
     """True when ``text`` could hold a manually wired task or an enqueue site."""
     return _WORDS.search(text) is not None
+
+
+def might_define_legacy_task(text: str) -> bool:
+    """True when ``text`` could define a manually wired task (it reads ``get_result``).
+
+    Enqueue sites only matter for tasks defined somewhere in the scanned files, so when no file
+    passes this test nothing can be found, and the engine may skip the analysis (and the libcst
+    import) altogether, even for files that enqueue jobs.
+    """
+    return "get_result" in text

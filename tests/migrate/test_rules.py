@@ -108,3 +108,12 @@ def test_prefilter(text, expected):
     from migrate.prefilter import might_need_migration
 
     assert might_need_migration(text) is expected
+
+
+def test_a_project_without_get_result_has_nothing_to_find():
+    from migrate.prefilter import might_define_legacy_task
+
+    pipeline = "from tasks import t\nwith DAG('x') as dag:\n    dag.add_job(t, args=(1, 2))\n"
+    assert not might_define_legacy_task(pipeline)
+    assert analyze_sources({"pipeline.py": pipeline}) == {}
+    assert might_define_legacy_task("x = q.get_result(pid)")
