@@ -237,6 +237,12 @@ class _Resolver:
             full = summary.imports[head] + ("." + rest if rest else "")
         else:
             full = ref
+            if not rest:  # a bare name may have come in through "from module import *"
+                for target in summary.imports.values():
+                    if target.endswith(".*"):
+                        found = self.resolve(f"{target[:-2]}.{ref}", summary)
+                        if found is not None:
+                            return found
         importer = summary
         for _ in range(8):  # follow re-exports a few hops
             mod, _, attr = full.rpartition(".")

@@ -340,3 +340,8 @@ def test_a_module_of_another_project_does_not_capture_the_importers_own(tmp_path
     idx = build_index(summaries)
     assert idx.sites == {}
     assert str(b / "pipeline.py") not in idx.files_to_fix()
+
+
+def test_star_import():
+    files = {"tasks.py": TASKS, "pipeline.py": pipeline("from tasks import *", "transform")}
+    assert index_of(files).tasks[("tasks.py", "transform")].fixable
