@@ -202,7 +202,9 @@ class TaskContext:
         completed = self.upstream_completed()
         if not completed:
             names = ", ".join(repr(n) for n in self.get_parent_names()) or "none"
-            raise UpstreamError(f"no upstream task of {self.task_name!r} has succeeded; its upstream tasks are: {names}")
+            raise UpstreamError(
+                f"no upstream task of {self.task_name!r} has succeeded; its upstream tasks are: {names}"
+            )
         return next(iter(completed.values()))
 
     def has_upstream_any(self, *names: str) -> bool:
