@@ -50,6 +50,8 @@ class TaskContext:
     Results load lazily: the first time a result is asked for, once per parent; names and ids
     come from the job's own dependency rows (one query per job at most, none when the Worker
     fetched them with the claim).
+
+    To unit-test a task without a queue, call it with TaskContext.for_testing({"extract": ...}).
     """
 
     def __init__(
