@@ -205,6 +205,29 @@ def _shadowed(importer: FileSummary, module: str) -> bool:
     return os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py"))
 
 
+def _init_reexports(init: str, package: str, submodule: str, name: str) -> bool:
+    """Whether the ``__init__.py`` at ``init`` imports ``name`` (unrenamed, or by ``*``) from
+    ``package.submodule``."""
+    import ast
+
+    try:
+        with open(init, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        source = (node.module or "") if node.level == 1 else None if node.level else node.module
+        if node.level == 0 and node.module == f"{package}.{submodule}":
+            source = submodule
+        if source != submodule:
+            continue
+        if any(a.name == "*" or (a.name == name and a.asname in (None, name)) for a in node.names):
+            return True
+    return False
+
+
 class _Resolver:
     def __init__(self, summaries: list[FileSummary]):
         self.by_module: dict[str, list[FileSummary]] = {}
@@ -225,6 +248,21 @@ class _Resolver:
         root = _import_root(importer)
         near = [c for c in found if _import_root(c) == root]
         return near[0] if len(near) == 1 else None
+
+    def _reexported(self, full: str) -> str | None:
+        package, _, attr = full.rpartition(".")
+        if not package or package in self.by_module:
+            return None
+        found = []
+        for key, (s, t) in self.tasks.items():
+            if t.name != attr or not s.module or not s.module.startswith(package + "."):
+                continue
+            below = s.module[len(package) + 1 :].split(".")
+            parts = s.path.replace("\\", "/").split("/")
+            init = "/".join(parts[: len(parts) - len(below)] + ["__init__.py"])
+            if _init_reexports(init, package, ".".join(below), attr):
+                found.append(key)
+        return found[0] if len(found) == 1 else None
 
     def resolve(self, ref: str | None, summary: FileSummary) -> str | None:
         """The key of the task a dotted reference in ``summary`` names, if it is one we know."""
@@ -251,10 +289,21 @@ class _Resolver:
                 break
             if attr in target.tasks:
                 return _task_key(target, attr)
-            if attr in target.functions or attr not in target.imports:
-                return None  # a known function that is not manually wired, or nothing we know
-            full = target.imports[attr]
+            if attr in target.functions:
+                return None  # a known function that is not manually wired
+            if attr in target.imports:
+                full = target.imports[attr]
+            else:
+                stars = [t[:-2] for t in target.imports.values() if t.endswith(".*")]
+                if len(stars) != 1:
+                    return None  # nothing we know (or several star imports: ambiguous)
+                full = f"{stars[0]}.{attr}"
             importer = target
+        # "from pkg import transform" where pkg/__init__.py re-exports it: an __init__.py without
+        # old patterns never reaches the index, so look at the file itself
+        reexported = self._reexported(full)
+        if reexported is not None:
+            return reexported
         # the scan root may differ from the import root: match on a dotted suffix
         if "." in full and not full.startswith("."):
             found = [

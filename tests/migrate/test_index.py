@@ -345,3 +345,45 @@ def test_a_module_of_another_project_does_not_capture_the_importers_own(tmp_path
 def test_star_import():
     files = {"tasks.py": TASKS, "pipeline.py": pipeline("from tasks import *", "transform")}
     assert index_of(files).tasks[("tasks.py", "transform")].fixable
+
+
+def test_reexport_through_a_star_import_in_a_package():
+    files = {
+        "pkg/__init__.py": "from .tasks import *\n",
+        "pkg/tasks.py": TASKS,
+        "main.py": pipeline("from pkg import transform", "transform"),
+    }
+    assert index_of(files).tasks[("pkg/tasks.py", "transform")].fixable
+
+
+def test_reexport_through_an_init_the_prefilter_skipped(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .tasks import extract, transform\n")
+    (pkg / "tasks.py").write_text(TASKS)
+    main = pipeline("from pkg import transform", "transform")
+    summaries = [
+        summarize(str(pkg / "tasks.py"), TASKS, "pkg.tasks"),
+        summarize(str(tmp_path / "main.py"), main, "main"),
+    ]
+    assert build_index(summaries).tasks[(str(pkg / "tasks.py"), "transform")].fixable
+    # an __init__.py that does not bring the name in: not followed
+    (pkg / "__init__.py").write_text("from .other import transform as something_else\n")
+    assert not build_index(summaries).tasks[(str(pkg / "tasks.py"), "transform")].fixable
+
+
+def test_init_reexport_check(tmp_path):
+    from migrate.index import _init_reexports
+
+    init = tmp_path / "__init__.py"
+    for text, expected in [
+        ("from .tasks import extract, transform\n", True),
+        ("from .tasks import (\n    extract,\n    transform,\n)\n", True),
+        ("from .tasks import *\n", True),
+        ("from pkg.tasks import transform\n", True),
+        ("from .tasks import transform as t2\n", False),
+        ("from .other import transform\nimport tasks\n", False),
+        ("from ..tasks import transform\n", False),
+    ]:
+        init.write_text(text)
+        assert _init_reexports(str(init), "pkg", "tasks", "transform") is expected, text
