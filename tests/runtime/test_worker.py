@@ -229,6 +229,22 @@ def test_an_idle_worker_wakes_when_a_job_is_enqueued(queue, concurrency):
     assert jobfuncs.ran == ["wake"]
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_an_idle_worker_does_not_spin(concurrency):
+    with DuckQueue() as queue:
+        queue.enqueue(jobfuncs.echo, args=("later",), delay_seconds=60)
+        worker = Worker(queue, concurrency=concurrency)
+        thread = start(worker)
+        try:
+            time.sleep(0.2)
+            cpu = time.process_time()
+            time.sleep(1.0)
+            assert time.process_time() - cpu < 0.3  # a busy loop would burn about a full second
+        finally:
+            worker.stop()
+            thread.join(10)
+
+
 def test_an_idle_worker_picks_up_a_delayed_job_when_it_is_due(queue):
     worker = Worker(queue)
     thread = start(worker)
