@@ -433,7 +433,8 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
         raise _SiteProblem(
             f"`{task.name}` is enqueued with `{site.receiver}.{site.method}(...)` outside a DAG; "
             "context.upstream() needs a DAG run",
-            "enqueue the task and its parent in a DAG (with DAG(...) as dag: dag.add_job(...)) first",
+            "enqueue the task and its parent in a DAG (with DAG(...) as dag: dag.add_job(...)) first, "
+            "or keep the id and read it with context.get_parent_result(parent_id) by hand",
         )
     if site.extra_positional:
         raise _SiteProblem(
