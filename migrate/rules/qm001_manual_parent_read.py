@@ -47,6 +47,11 @@ class ManualParentRead:
     dropped from that import, unless a string in the module names it (``__all__``) or another
     scanned module imports it from there. Nothing else outside the rewritten lines changes.
 
+    Limits: an ``except`` around the read now sees the errors of ``context.upstream()`` (an
+    unknown parent, a parent that failed) rather than those of ``get_result()``; review such
+    handlers. A task that is also called directly, outside a DAG run, has to get its data some
+    other way after the rewrite, since ``context.upstream()`` needs a DAG run.
+
     The parent's name comes from the enqueue sites found anywhere in the scanned code (see
     QM002): the rewrite happens only when every site that enqueues the task passes the id of the
     same named node of the same DAG. It is applied together with QM002 (the parameters and the
