@@ -162,6 +162,20 @@ def table(results: Results, targets, markdown: bool) -> str:
     return "\n".join(out)
 
 
+def revision() -> str:
+    """The commit measured, and whether the measured code differed from it."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "queuack", "migrate"],
+                               cwd=common.ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes in queuack/ or migrate/' if dirty else ''}" if head else "unknown"
+
+
 def machine() -> dict:
     return {
         "python": platform.python_version(),
@@ -176,6 +190,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     when = dt.datetime.now(dt.timezone.utc)
     results = Results()
+    rev = revision()  # before the run: the working tree may change while it runs
     log(f"areas {', '.join(cfg.only)}; {cfg.runs} round(s){' (quick)' if cfg.quick else ''}")
     for name in cfg.only:
         try:
@@ -185,7 +200,7 @@ def main(argv=None) -> int:
             results.note(name, "error", str(exc))
     targets = [t for t in all_targets(SCAN_QUICK if cfg.quick else SCAN) if t.area in cfg.only]
     elapsed = time.perf_counter() - started
-    title = (f"Queuack benchmarks, {when:%Y-%m-%d %H:%M} UTC, {cfg.runs} round(s), medians"
+    title = (f"Queuack benchmarks at {rev}, {when:%Y-%m-%d %H:%M} UTC, {cfg.runs} round(s), medians"
              f"{' (QUICK smoke run: small N)' if cfg.quick else ''}; "
              f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; took {elapsed:.0f} s")
     text = table(results, targets, cfg.markdown)
@@ -213,6 +228,7 @@ def main(argv=None) -> int:
     payload = {
         "title": title,
         "date_utc": when.isoformat(timespec="seconds"),
+        "revision": rev,
         "config": {k: v for k, v in vars(cfg).items()},
         "machine": machine(),
         "elapsed_s": elapsed,
