@@ -4,6 +4,9 @@
   leaves that each read context.upstream("root") (build and submit untimed).
 - DAG chain of N, execute: nodes/s of dag.execute() for a chain where every
   node reads its parent with context.upstream(name).
+  Beside it, for this project: the same number of bare single-row DuckDB
+  UPDATEs (done + result) on its jobs table, each autocommitted: the floor of
+  a chain that commits every node before its child may run.
 - DAG build + submit: DAG(), N x add_job (a tree, fan-out 10) and submit,
   in seconds scaled to 10,000 nodes (exact for N = 10,000).
 - context overhead per job: Job.execute() on a claimed job whose function
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from . import common
 from .common import log
-from .targets import CHAIN, CONTEXT, EXECUTE, FANOUT, OURS, Q013, SUBMIT
+from .targets import CHAIN, CONTEXT, EXECUTE, FANOUT, OURS, Q013, SUBMIT, UPDATE_FLOOR
 
 FULL = {"fanout": 1000, "chain": 200, "submit": 10000, "context": 20000}
 QUICK = {"fanout": 200, "chain": 50, "submit": 2000, "context": 5000}
@@ -59,6 +62,9 @@ def run(cfg, results) -> None:
             f = out["chain"]
             results.add("dag", CHAIN, label, r, f["per_sec"], n=f["n"], unit="nodes/s",
                         extra={"seconds": f["seconds"]})
+            if out.get("update_floor"):
+                fl = out["update_floor"]
+                results.add("dag", CHAIN, UPDATE_FLOOR, r, fl["per_sec"], n=fl["n"], unit="nodes/s")
             f = out["submit"]
             results.add("dag", SUBMIT, label, r, f["seconds"] * 10_000 / f["n"], n=f["n"],
                         unit="s", higher_is_better=False, extra={"seconds": f["seconds"]})

@@ -17,6 +17,7 @@ Q013 = "queuack 0.1.3 (PyPI)"
 HUEY = "huey 3.5 SqliteHuey"
 PQ = "persist-queue 1.1 SQLiteAckQueue"
 FLOOR = "(floor: bare DuckDB INSERT)"
+UPDATE_FLOOR = "(floor: bare DuckDB UPDATE)"
 
 ENQ_ONE = "enqueue one by one"
 ENQ_BATCH = "enqueue batch"

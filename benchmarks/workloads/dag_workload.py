@@ -9,6 +9,8 @@ handled in ``Flavor``. Prints {"fanout": fig, "chain": fig, "submit": fig,
            Timed: dag.execute() after submit (build and submit untimed).
 - chain:   N nodes, each reads its parent with context.upstream(name).
            Timed: dag.execute() after submit.
+           For this project also the floor under it: N bare single-row DuckDB
+           UPDATEs on its jobs table, each autocommitted (update_floor).
 - submit:  build (DAG(), N x add_job) and submit of an N-node tree, fan-out 10.
 - context: per-job cost of injecting the TaskContext: Job.execute() on a
            claimed job whose function takes ``context`` minus the same for a
@@ -186,6 +188,10 @@ def main():
         out["fanout"] = measure_fanout(fl, a.tmp, a.fanout)
     if "chain" in want:
         out["chain"] = measure_chain(fl, a.tmp, a.chain)
+        if a.flavor == "ours":
+            import floors
+
+            out["update_floor"] = floors.update_floor(a.tmp, a.chain)
     if "submit" in want:
         out["submit"] = measure_submit(fl, a.tmp, a.submit)
     if "context" in want:

@@ -12,6 +12,7 @@ import threading
 import time
 
 import _wl
+import floors
 
 
 def noop(i=0):
@@ -46,47 +47,6 @@ def measure_enqueue_batch(DuckQueue, base, n, batch):
         finally:
             q.close()
     return _wl.figure(n, secs, batch=batch)
-
-
-def measure_insert_floor(base, n):
-    """The floor under one-by-one enqueue: a bare single-row INSERT into the project's
-    own jobs table (schema.sql), one autocommitted statement per row, no queue code."""
-    import uuid
-    from pathlib import Path
-
-    import duckdb
-    import queuack
-
-    schema = (Path(queuack.__file__).parent / "schema.sql").read_text()
-    with _wl.scratch_dir(base) as d:
-        con = duckdb.connect(os.path.join(d, "floor.duckdb"))
-        try:
-            con.execute(schema)
-            cols = con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = 'jobs' AND is_nullable = 'NO' ORDER BY ordinal_position").fetchall()
-
-            def value(name, typ, i):
-                if name == "id":
-                    return str(uuid.uuid4())
-                if typ == "BLOB":
-                    return b"\x80\x04N."
-                if typ in ("INTEGER", "BIGINT", "SMALLINT"):
-                    return i
-                if typ in ("DOUBLE", "FLOAT", "REAL"):
-                    return time.time()
-                return "pending" if name == "status" else "x"
-
-            sql = (f"INSERT INTO jobs ({', '.join(c for c, _ in cols)}) "
-                   f"VALUES ({', '.join('?' * len(cols))})")
-
-            def body():
-                for i in range(n):
-                    con.execute(sql, [value(c, t, i) for c, t in cols])
-            secs = _wl.timed(body)
-        finally:
-            con.close()
-    return _wl.figure(n, secs)
 
 
 def run_burst(Worker, q, concurrency):
@@ -139,7 +99,7 @@ def main():
 
     out = {
         "enqueue_one": measure_enqueue_one(DuckQueue, a.tmp, a.n_one),
-        "insert_floor": measure_insert_floor(a.tmp, a.n_one),
+        "insert_floor": floors.insert_floor(a.tmp, a.n_one),
         "enqueue_batch": measure_enqueue_batch(DuckQueue, a.tmp, a.n_batch, a.batch),
         "drain": measure_drain(DuckQueue, Worker, a.tmp, a.n_drain, a.concurrency),
     }
