@@ -40,3 +40,10 @@ CREATE TABLE IF NOT EXISTS dag_runs (
     name       VARCHAR NOT NULL,
     created_at DOUBLE  NOT NULL
 );
+
+-- The process that has the file open; the row is removed by a clean close. Finding one at open
+-- means the previous owner crashed.
+CREATE TABLE IF NOT EXISTS owner (
+    pid       INTEGER NOT NULL,
+    opened_at DOUBLE  NOT NULL
+);

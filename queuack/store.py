@@ -13,6 +13,7 @@ so a failed statement leaves both as they were.
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import os
 import random
@@ -122,6 +123,19 @@ _registry: dict[str, "Store"] = {}
 _registry_lock = threading.Lock()
 
 
+@atexit.register
+def _close_at_exit() -> None:
+    """A script that ends without close() still leaves its files closed cleanly."""
+    with _registry_lock:
+        stores = list(_registry.values())
+        _registry.clear()
+    for store in stores:
+        try:
+            store._shutdown()
+        except Exception:
+            pass  # the interpreter is going away; the next open recovers anyway
+
+
 def _schema_sql() -> str:
     return resources.files("queuack").joinpath("schema.sql").read_text()
 
@@ -184,11 +198,25 @@ class Store:
         self._seq = 0
         try:
             self.conn.execute(_schema_sql())
+            self._after_crash = self._take_ownership()
             self._recover()
             self._load()
         except Exception:
             self.conn.close()
             raise
+
+    def _take_ownership(self) -> bool:
+        """Mark the file as open by this process; True when the previous owner did not close it
+        (it crashed or was killed). After a crash every claim is written before its job runs, so
+        that a job which kills its process has its attempts counted and ends in the dead letters
+        instead of running forever. A clean close clears the mark."""
+        if self.path == MEMORY:
+            return False
+        crashed = self.conn.execute("SELECT count(*) FROM owner").fetchone()[0] > 0
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM owner")
+            conn.execute("INSERT INTO owner VALUES (?, ?)", [os.getpid(), time.time()])
+        return crashed
 
     # -- lifetime -------------------------------------------------------------------------
     def retain(self) -> "Store":
@@ -206,10 +234,19 @@ class Store:
                 return
             if self._key is not None and _registry.get(self._key) is self:
                 del _registry[self._key]
+        self._shutdown()
+
+    def _shutdown(self) -> None:
         with self.lock:
-            self._closed = True
-            self.conn.close()
-            self.changed.notify_all()
+            if self._closed:
+                return
+            try:
+                if self.path != MEMORY:
+                    self.conn.execute("DELETE FROM owner")  # a clean close (see _take_ownership)
+            finally:
+                self._closed = True
+                self.conn.close()
+                self.changed.notify_all()
 
     @property
     def closed(self) -> bool:
@@ -563,6 +600,7 @@ class Store:
             if not picked:
                 return []
             lease = now + lease_seconds
+            durable = durable or self._after_crash
             bumped: list[_Sched] = []
             try:
                 missing = [i for i in picked if self._sched[i].row is None]
@@ -913,13 +951,9 @@ class Store:
         return counts
 
     def dag_counts(self, dag_run_id: str) -> dict[str, int]:
-        with self.lock:
-            counts = dict(self.query("SELECT status, count(*) FROM jobs WHERE dag_run_id = ? GROUP BY ALL",
-                                     [dag_run_id]))
-            moved = sum(1 for _, s in self._memory_claims() if s.row is not None and s.row[20] == dag_run_id)
-        if moved:
-            counts["pending"] = counts.get("pending", 0) - moved
-            counts["claimed"] = counts.get("claimed", 0) + moved
+        counts: dict[str, int] = {}
+        for _, _, status in self.dag_nodes(dag_run_id):
+            counts[status] = counts.get(status, 0) + 1
         return counts
 
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:

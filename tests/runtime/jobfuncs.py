@@ -135,3 +135,9 @@ def supplies_unit(func):
 @supplies_unit
 def measure(n, unit):
     return f"{n}{unit}"
+
+
+def kill_own_process(value):
+    """A job that takes its worker process down with it (like a segfault or the OOM killer)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return value

@@ -129,3 +129,29 @@ def test_a_clean_close_keeps_claims_for_the_next_opener_to_recover(tmp_path):
         record = reopened.get_job(job_id)
         assert record.status == JobStatus.PENDING and record.attempts == 1
         assert reopened.claim().attempts == 2
+
+
+def test_a_job_that_kills_its_worker_ends_in_the_dead_letters(tmp_path):
+    """Short jobs keep their claims in memory, but after a crash the queue writes every claim
+    first: the job that keeps killing its process has its attempts counted and stops."""
+    db = str(tmp_path / "queue.duckdb")
+    with DuckQueue(db) as q:
+        poison = q.enqueue(jobfuncs.kill_own_process, args=("boom",), max_attempts=2, priority=90)
+        fine = q.enqueue_batch([(jobfuncs.echo, (n,), None) for n in range(5)])
+    crashes = 0
+    for _ in range(5):
+        worker = subprocess.run(
+            [sys.executable, "-m", "queuack", "worker", db, "--burst", "--path", str(TESTS_DIR)],
+            cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=120,
+        )
+        if worker.returncode == 0:
+            break
+        assert worker.returncode == -signal.SIGKILL, worker.stderr
+        crashes += 1
+    assert worker.returncode == 0, "the poison job was still being retried after 5 crashes"
+    assert crashes <= 3  # the first crash is not counted (its claim lived in memory), then two attempts
+    with DuckQueue(db) as q:
+        record = q.get_job(poison)
+        assert record.status == JobStatus.FAILED and record.attempts == 2
+        assert "ended before it finished" in record.error
+        assert [q.get_result(i) for i in fine] == list(range(5))
