@@ -155,3 +155,33 @@ def test_a_job_that_kills_its_worker_ends_in_the_dead_letters(tmp_path):
         assert record.status == JobStatus.FAILED and record.attempts == 2
         assert "ended before it finished" in record.error
         assert [q.get_result(i) for i in fine] == list(range(5))
+
+
+def test_jobs_enqueued_one_by_one_survive_a_kill_right_after_enqueue(tmp_path):
+    """A lone enqueue is durable when it returns (it is journalled and synced), even though it
+    reaches DuckDB's own tables only with the next statement; a torn journal tail is ignored."""
+    db = str(tmp_path / "queue.duckdb")
+    script = f"""
+import os, signal
+from queuack import DuckQueue
+from runtime import jobfuncs
+q = DuckQueue({db!r})
+ids = [q.enqueue(jobfuncs.echo, args=(n,)) for n in range(40)]
+print(" ".join(ids), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    process = python_process(script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, err
+    ids = out.split()
+    journal = Path(db + ".queuack-journal")
+    assert journal.stat().st_size > 0
+    with open(journal, "ab") as fh:
+        fh.write(b"\x10\x00\x00\x00torn")  # a record cut short by the crash
+    with DuckQueue(db) as q:
+        assert q.stats()["pending"] == 40
+        Worker(q).run(burst=True)
+        assert [q.get_result(i) for i in ids] == list(range(40))
+    assert journal.stat().st_size == 0  # replayed into the database, then emptied
+    with DuckQueue(db) as q:  # replaying again adds nothing
+        assert q.stats()["done"] == 40
