@@ -4,9 +4,9 @@
   leaves that each read context.upstream("root") (build and submit untimed).
 - DAG chain of N, execute: nodes/s of dag.execute() for a chain where every
   node reads its parent with context.upstream(name).
-  Beside it, for this project: the same number of bare single-row DuckDB
-  UPDATEs (done + result) on its jobs table, each autocommitted: the floor of
-  a chain that commits every node before its child may run.
+  Beside it, for this project, a reference: the same number of bare
+  single-row DuckDB UPDATEs (done + result) on its jobs table, each
+  autocommitted (what one DuckDB commit per node costs).
 - DAG build + submit: DAG(), N x add_job (a tree, fan-out 10) and submit,
   in seconds scaled to 10,000 nodes (exact for N = 10,000).
 - context overhead per job: Job.execute() on a claimed job whose function

@@ -6,9 +6,9 @@ rotating order. File databases in a scratch directory, trivial jobs.
 
 Figures (all per second, higher is better):
 - enqueue one by one: N calls of the library's enqueue/put. Beside it, measured
-                      in this project's process: a bare single-row DuckDB
-                      INSERT into the same jobs table, autocommitted (the floor
-                      of any enqueue that is durable when it returns).
+                      in this project's process, a reference: a bare single-row
+                      DuckDB INSERT into the same jobs table, autocommitted
+                      (what one DuckDB commit per job costs).
 - enqueue batch:      the library's batch enqueue, 1,000 jobs a call
                       (huey and persist-queue have none: n/a).
 - drain through worker: N jobs enqueued beforehand (untimed), then the time

@@ -9,7 +9,7 @@ handled in ``Flavor``. Prints {"fanout": fig, "chain": fig, "submit": fig,
            Timed: dag.execute() after submit (build and submit untimed).
 - chain:   N nodes, each reads its parent with context.upstream(name).
            Timed: dag.execute() after submit.
-           For this project also the floor under it: N bare single-row DuckDB
+           For this project also a reference: N bare single-row DuckDB
            UPDATEs on its jobs table, each autocommitted (update_floor).
 - submit:  build (DAG(), N x add_job) and submit of an N-node tree, fan-out 10.
 - context: per-job cost of injecting the TaskContext: Job.execute() on a

@@ -1,8 +1,8 @@
 """Bare DuckDB statements on this project's own ``jobs`` table, no queue code.
 
-They are the floors under figures that need one durable commit per job: one-by-one
-enqueue (a single-row INSERT) and a DAG chain (a single-row UPDATE that completes a
-node before its child may run). Run with the project venv only.
+References for figures that would need one DuckDB commit per job done naively:
+one-by-one enqueue (a single-row INSERT) and a DAG chain (a single-row UPDATE that
+completes a node before its child may run). Run with the project venv only.
 """
 
 from __future__ import annotations
