@@ -40,8 +40,13 @@ def sizes(cfg, flavor: str) -> dict:
 
 
 def run(cfg, results) -> None:
-    subjects = [("ours", OURS, common.PROJECT_PYTHON),
-                ("queuack013", Q013, common.ensure_env("queuack013"))]
+    subjects = [("ours", OURS, common.PROJECT_PYTHON)]
+    try:
+        subjects.append(("queuack013", Q013, common.ensure_env("queuack013")))
+    except Exception as exc:  # e.g. no package index: this project is still measured
+        log(f"cannot set up {Q013}: {exc}")
+        for fig in (FANOUT, CHAIN, SUBMIT, CONTEXT, EXECUTE):
+            results.error("dag", fig, Q013, exc)
     for r in range(cfg.runs):
         for flavor, label, python in common.rotated(subjects, r):
             n = sizes(cfg, flavor)

@@ -66,11 +66,17 @@ SUBJECTS = [
 
 
 def run(cfg, results) -> None:
-    pythons = {}
+    pythons, subjects = {}, []
     for s in SUBJECTS:
-        pythons[s.label] = common.PROJECT_PYTHON if s.env is None else common.ensure_env(s.env)
+        try:
+            pythons[s.label] = common.PROJECT_PYTHON if s.env is None else common.ensure_env(s.env)
+            subjects.append(s)
+        except Exception as exc:  # e.g. no package index: the other subjects still run
+            log(f"cannot set up {s.label}: {exc}")
+            for fig in FIGURES.values():
+                results.error("queue", fig, s.label, exc)
     for r in range(cfg.runs):
-        for s in common.rotated(SUBJECTS, r):
+        for s in common.rotated(subjects, r):
             log(f"queue round {r + 1}/{cfg.runs}: {s.label}")
             try:
                 out = common.run_workload(pythons[s.label], s.script, s.args(cfg))
