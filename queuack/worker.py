@@ -25,6 +25,7 @@ log = logging.getLogger("queuack.worker")
 _FLUSH_INTERVAL = 0.05  # seconds an outcome may wait for its group commit
 _TARGET_BATCH_SECONDS = 0.2  # prefetch about this much work at a time
 _IDLE_WAIT = 1.0  # longest sleep when idle; an enqueue in this process wakes it earlier
+_FIRST_BATCH = 8
 _DURABLE_CLAIM_AFTER = 0.01  # jobs slower than this on average get their claim written before they run
 
 
@@ -43,7 +44,7 @@ class Worker:
         concurrency: int = 1,
         *,
         worker_id: str | None = None,
-        batch_size: int = 64,
+        batch_size: int = 256,
         max_jobs_in_flight: int | None = None,
         only: Collection[str] | None = None,
     ):
@@ -127,8 +128,8 @@ class Worker:
                                  self.only, durable=durable)
 
     def _prefetch_size(self, room: int) -> int:
-        if self._avg_job_seconds <= 0:
-            return min(room, self.batch_size)
+        if self._avg_job_seconds <= 0:  # durations unknown yet: start small, so that slow jobs are not hoarded
+            return min(room, self.batch_size, _FIRST_BATCH)
         return max(1, min(room, self.batch_size, int(_TARGET_BATCH_SECONDS / self._avg_job_seconds)))
 
     def _flush(self, outcomes: list[Outcome], running: Collection[str] = ()) -> None:
