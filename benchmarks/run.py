@@ -191,6 +191,7 @@ def main(argv=None) -> int:
     when = dt.datetime.now(dt.timezone.utc)
     results = Results()
     rev = revision()  # before the run: the working tree may change while it runs
+    load_before = os.getloadavg()[0]  # at the end the load mostly shows this run itself
     log(f"areas {', '.join(cfg.only)}; {cfg.runs} round(s){' (quick)' if cfg.quick else ''}")
     for name in cfg.only:
         try:
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - started
     title = (f"Queuack benchmarks at {rev}, {when:%Y-%m-%d %H:%M} UTC, {cfg.runs} round(s), medians"
              f"{' (QUICK smoke run: small N)' if cfg.quick else ''}; "
-             f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; took {elapsed:.0f} s")
+             f"{os.cpu_count()} CPUs, load before the run {load_before:.1f}; took {elapsed:.0f} s")
     text = table(results, targets, cfg.markdown)
     print(title)
     print()
@@ -230,7 +231,7 @@ def main(argv=None) -> int:
         "date_utc": when.isoformat(timespec="seconds"),
         "revision": rev,
         "config": {k: v for k, v in vars(cfg).items()},
-        "machine": machine(),
+        "machine": {**machine(), "load_avg_before": load_before},
         "elapsed_s": elapsed,
         "rows": [r.as_dict() for r in ordered_rows(results)],
         "targets": [{"area": t.area, "figure": t.figure, "subject": t.subject, "target": t.text,
