@@ -1,16 +1,13 @@
-"""Paths, the peer environments under .bench/, subprocess plumbing, statistics."""
+"""Paths, the peer environments under .bench/, subprocess plumbing."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,39 +100,9 @@ def timed_command(cmd: list[str], cwd: Path | None = None, timeout: float = 3600
     return time.perf_counter() - start, proc
 
 
-@dataclass
-class Samples:
-    """Values of one figure over the rounds of a run."""
-
-    values: list[float] = field(default_factory=list)
-
-    def add(self, value: float | None) -> None:
-        if value is not None:
-            self.values.append(value)
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.values) if self.values else None
-
-    @property
-    def low(self) -> float | None:
-        return min(self.values) if self.values else None
-
-    @property
-    def high(self) -> float | None:
-        return max(self.values) if self.values else None
-
-    def as_dict(self) -> dict:
-        return {"median": self.median, "min": self.low, "max": self.high, "runs": self.values}
-
-
 def rotated(items: list, k: int) -> list:
     """Round k starts with a different subject, so no one always runs first."""
     if not items:
         return items
     k %= len(items)
     return items[k:] + items[:k]
-
-
-def which(name: str) -> str | None:
-    return shutil.which(name)

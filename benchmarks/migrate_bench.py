@@ -87,7 +87,7 @@ def run_scan(corpus: Path) -> dict:
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise common.WorkloadError(f"migrate scan: output is not JSON ({exc}): {proc.stdout[:500]}")
+        raise common.WorkloadError(f"migrate scan: output is not JSON ({exc}): {proc.stdout[:500]}") from exc
     findings = data.get("findings", [])
     return {"seconds": secs, "findings": len(findings), "summary": data.get("summary", {}),
             "exit": proc.returncode,

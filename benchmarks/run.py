@@ -22,8 +22,8 @@ import time
 from . import common, dag_bench, migrate_bench, queue_bench
 from .common import log
 from .results import Results
-from .targets import (CHECK, FLOOR, HUEY, UPDATE_FLOOR, MIGRATE_CHECK, MIGRATE_SCAN, OURS, PQ, Q013, RUFF, SCAN,
-                      SCAN_QUICK, all_targets)
+from .targets import (FLOOR, HUEY, MIGRATE_CHECK, MIGRATE_SCAN, OURS, PQ, Q013, RUFF, SCAN,
+                      SCAN_QUICK, UPDATE_FLOOR, all_targets)
 
 AREAS = {"queue": queue_bench, "dag": dag_bench, "migrate": migrate_bench}
 SUBJECT_ORDER = [OURS, FLOOR, UPDATE_FLOOR, Q013, HUEY, PQ, MIGRATE_SCAN, RUFF, MIGRATE_CHECK]

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import gc
 import json
-import os
 import shutil
 import sys
 import tempfile
