@@ -114,7 +114,14 @@ def zero_findings(results: Results, t: Target) -> Verdict:
     return Verdict("PASS" if worst == 0 else "MISS", f"{worst} findings")
 
 
+def not_judged(reason: str) -> Callable:
+    def judge(results: Results, t: Target) -> Verdict:
+        return Verdict("n/a", reason)
+    return judge
+
+
 def all_targets(scan_figure: str = SCAN) -> list[Target]:
+    quick = scan_figure != SCAN
     return [
         Target("queue", ENQ_ONE, OURS, ">= 5x queuack 0.1.3", ratio_at_least(5, Q013)),
         Target("queue", ENQ_BATCH, OURS, ">= 10,000 jobs/s", at_least(10_000)),
@@ -125,7 +132,9 @@ def all_targets(scan_figure: str = SCAN) -> list[Target]:
         Target("dag", CHAIN, OURS, ">= 300 nodes/s", at_least(300)),
         Target("dag", SUBMIT, OURS, "<= 1 s", at_most(1.0, "{:.2f} s")),
         Target("dag", CONTEXT, OURS, "<= 20 µs", at_most(20.0, "{:.1f} µs")),
-        Target("migrate", scan_figure, MIGRATE_SCAN, "<= 2x ruff", time_ratio_at_most(2.0, RUFF)),
+        Target("migrate", scan_figure, MIGRATE_SCAN, "<= 2x ruff",
+               # 29 files: interpreter start-up decides, not the scan
+               not_judged("smoke run") if quick else time_ratio_at_most(2.0, RUFF)),
         Target("migrate", scan_figure, MIGRATE_SCAN, "zero findings", zero_findings),
         Target("migrate", CHECK, MIGRATE_CHECK, "< 0.5 s", at_most(0.5, "{:.2f} s")),
     ]
