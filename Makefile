@@ -1,10 +1,9 @@
 # Everything runs inside a local virtual environment that these targets create or reuse.
+# `make test` installs the test and spark extras (the Spark example is tested for real; it needs
+# Java 17); `make demo` and `make bench` need only the project itself.
 PYTHON ?= python3
 VENV ?= .venv
-EXTRAS ?= test
-comma := ,
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test bench clean
 
@@ -12,17 +11,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-demo: $(STAMP)
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,spark]"
+	touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-base
 	$(BIN)/python -m benchmarks.run
 
 clean:

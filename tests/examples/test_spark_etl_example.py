@@ -28,7 +28,7 @@ def spark():
     if importlib.util.find_spec("pyspark") is None:
         pytest.fail(
             "pyspark is not installed, so the Spark example cannot be tested. Install the spark extra: "
-            '.venv/bin/pip install -e ".[spark]"  (or: make test EXTRAS=test,spark). It needs Java 17.',
+            '.venv/bin/pip install -e ".[spark]"  (make test does that). It needs Java 17.',
             pytrace=False,
         )
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
