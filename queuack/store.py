@@ -505,17 +505,6 @@ class Store:
                 times.append(self._leases[0][0])
             return min(times) if times else None
 
-    def has_ready(self, queues: Sequence[str] | None) -> bool:
-        with self.lock:
-            self._promote_due(time.time())
-            names = self._ready.keys() if queues is None else queues
-            for name in names:
-                for _, _, job_id in self._ready.get(name, ()):
-                    info = self._sched.get(job_id)
-                    if info is not None and info.phase == "ready":
-                        return True
-            return False
-
     def wait_for_work(self, timeout: float) -> None:
         with self.changed:
             self.changed.wait(timeout)
