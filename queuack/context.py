@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import UpstreamError
 from .serialization import decode_value
@@ -256,17 +256,21 @@ _NAMES = ("context", "ctx")
 
 
 @functools.lru_cache(maxsize=4096)
-def _injection_point(func: Callable) -> tuple[str, int | None, bool, tuple | None] | None:
+def _injection_point(func: Callable) -> tuple[str, int | None, bool, tuple | None, int | None] | None:
     """Where a function wants its context, or None: (parameter name, position (None for a
     keyword-only parameter), positional-only, defaults of the parameters before a positional-only
-    context (inspect.Parameter.empty where one has none)). Looked up once per function."""
+    context (inspect.Parameter.empty where one has none), how many positional arguments the
+    function takes (None: any number, it has *args)). Looked up once per function."""
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         return None
+    params = list(signature.parameters.values())
+    capacity = None if any(p.kind is p.VAR_POSITIONAL for p in params) else sum(
+        1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
     position = 0
     leading: list = []
-    for param in signature.parameters.values():
+    for param in params:
         annotation = param.annotation
         wants = param.name in _NAMES or annotation is TaskContext or (
             isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "TaskContext"
@@ -277,20 +281,30 @@ def _injection_point(func: Callable) -> tuple[str, int | None, bool, tuple | Non
             continue
         if wants:
             if param.kind is param.KEYWORD_ONLY:
-                return param.name, None, False, None
+                return param.name, None, False, None, capacity
             positional_only = param.kind is param.POSITIONAL_ONLY
-            return param.name, position, positional_only, tuple(leading) if positional_only else None
+            return param.name, position, positional_only, tuple(leading) if positional_only else None, capacity
         if param.kind is not param.KEYWORD_ONLY:
             position += 1
             leading.append(param.default)
     return None
 
 
+def shifts_arguments(point, args: Sequence) -> bool:
+    """True when positional arguments reach the context's own slot but are meant for the parameters
+    around it: the value there is not a TaskContext, and the function has room for one more
+    positional argument. `def task(context, x)` enqueued with args=(5,) then runs as task(ctx, 5)."""
+    if point is None or point[1] is None or len(args) <= point[1]:
+        return False
+    capacity = point[4]
+    return not isinstance(args[point[1]], TaskContext) and (capacity is None or len(args) < capacity)
+
+
 def wants_context(func: Callable) -> bool:
     return _point(func) is not None
 
 
-def _point(func: Callable) -> tuple[str, int | None, bool, tuple | None] | None:
+def _point(func: Callable) -> tuple[str, int | None, bool, tuple | None, int | None] | None:
     try:
         return _injection_point(func)
     except TypeError:  # unhashable callable
@@ -302,7 +316,10 @@ def inject(func: Callable, args: tuple, kwargs: dict, context_factory: Callable[
     point = _point(func)
     if point is None:
         return args, kwargs, None
-    name, position, positional_only, defaults = point
+    name, position, positional_only, defaults, _ = point
+    if shifts_arguments(point, args) and name not in kwargs:
+        context = context_factory()
+        return (*args[:position], context, *args[position:]), kwargs, context
     if name in kwargs or (position is not None and len(args) > position):
         return args, kwargs, None  # passed explicitly: the caller wins
     context = context_factory()

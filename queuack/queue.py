@@ -17,6 +17,7 @@ from .jobs import DependencyMode, Job, JobStatus
 from .serialization import check_codec, decode_value, describe, encode_args, encode_function, encode_value
 from .store import MEMORY, NewJob, Outcome, RetryPolicy, Store
 from .context import _point as context_point
+from .context import shifts_arguments
 
 log = logging.getLogger("queuack")
 
@@ -57,6 +58,9 @@ def check_call(func: Callable, args: Sequence, kwargs: dict | None) -> None:
         return
     positional, keywords, required, var_args, var_kwargs = shape
     kwargs = kwargs or {}
+    point = context_point(func)
+    if shifts_arguments(point, args) and point[0] in positional:
+        positional = [n for n in positional if n != point[0]]  # the arguments fill the other slots
     problem = None
     if not var_args and len(args) > len(positional):
         problem = f"it takes {len(positional)} positional argument(s) but {len(args)} were given"
@@ -68,7 +72,7 @@ def check_call(func: Callable, args: Sequence, kwargs: dict | None) -> None:
         given = set(positional[:len(args)]) | set(kwargs)
         missing = [name for name in required if name not in given]
         if missing:
-            point = context_point(func)  # the context parameter is filled in when the job runs
+            # the context parameter is filled in when the job runs
             missing = [name for name in missing if point is None or name != point[0]]
         if missing:
             problem = f"missing argument(s) {', '.join(map(repr, missing))}"

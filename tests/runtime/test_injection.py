@@ -8,7 +8,7 @@ import pytest
 
 import queuack
 from queuack import DAG, DuckQueue, TaskContext, Worker
-from queuack.context import _injection_point, wants_context
+from queuack.context import _injection_point, inject, wants_context
 
 # -- task shapes --------------------------------------------------------------------------------------
 
@@ -88,6 +88,10 @@ def context_in_kwargs_only(**kwargs):
 
 def explicit(x, context="default"):
     return x, context if isinstance(context, str) else "injected"
+
+
+def context_first(context, x, y=0):
+    return x, y, isinstance(context, TaskContext)
 
 
 def explicit_ctx_kwonly(*, ctx="default"):
@@ -224,6 +228,33 @@ def test_a_value_passed_by_the_caller_wins(mq, func, args, kwargs, expected):
     assert mq.get_job(job_id).execute() == expected
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, expected",
+    [
+        ((5,), None, (5, 0, True)),  # the arguments fill the parameters around the context
+        ((5, 6), None, (5, 6, True)),
+        ((), {"x": 5}, (5, 0, True)),
+        ((5,), {"y": 6}, (5, 6, True)),
+    ],
+)
+def test_positional_arguments_skip_a_leading_context_parameter(mq, args, kwargs, expected):
+    job_id = mq.enqueue(context_first, args=args, kwargs=kwargs)
+    Worker(mq).run(burst=True)
+    assert mq.get_result(job_id) == expected
+    assert mq.get_job(job_id).execute() == expected
+
+
+def test_a_task_context_passed_in_the_context_slot_is_the_callers():
+    mine = TaskContext.for_testing({"extract": 1})
+    assert inject(context_first, (mine, 5), {}, TaskContext)[:2] == ((mine, 5), {})
+
+
+def test_arguments_that_fill_every_slot_include_the_callers_context(mq):
+    job_id = mq.enqueue(context_first, args=("mine", 2, 3))
+    Worker(mq).run(burst=True)
+    assert mq.get_result(job_id) == (2, 3, False)
+
+
 # -- detection -------------------------------------------------------------------------------------
 
 
@@ -234,7 +265,7 @@ def test_detection_for_each_parameter_kind():
     assert _injection_point(keyword_only)[:3] == ("context", None, False)
     assert _injection_point(keyword_only_after_varargs)[:3] == ("context", None, False)
     assert _injection_point(positional_only)[:3] == ("context", 1, True)
-    assert _injection_point(positional_only_with_defaults) == ("context", 2, True, (inspect.Parameter.empty, 10))
+    assert _injection_point(positional_only_with_defaults)[:4] == ("context", 2, True, (inspect.Parameter.empty, 10))
     assert _injection_point(annotated)[0] == "state"
     assert _injection_point(annotated_string)[0] == "state"
     assert _injection_point(decorated)[0] == "context"
