@@ -87,7 +87,8 @@ class NewJob:
 
 @dataclass
 class Outcome:
-    """How a claimed job ended. kind: done | error (retry or fail) | fail | release | expired."""
+    """How a claimed job ended. kind: done | error (retry or fail) | fail | release, or, recorded
+    by the queue itself: expired (the lease ran out) | abandoned (its process ended)."""
 
     job_id: str
     attempt: int
@@ -96,6 +97,16 @@ class Outcome:
     codec: str = "pickle"
     error: str | None = None
     traceback: str | None = None
+
+
+# Outcomes the queue records itself when a claim is lost: (message when the job runs again,
+# message when that was its last attempt).
+_LOST = {
+    "expired": ("lease expired on attempt {attempt}: the job runs again",
+                "lease expired on attempt {attempt} of {of}: the worker died, hung, or did not acknowledge in time"),
+    "abandoned": ("the process running it ended before it finished (attempt {attempt})",
+                  "the process running its last attempt ended before it finished"),
+}
 
 
 class _Sched:
@@ -218,8 +229,8 @@ class Store:
             self.conn.execute(_schema_sql())
             self._open_journal()
             self._after_crash = self._take_ownership()
-            self._recover()
             self._load()
+            self._recover()
         except Exception:
             self.conn.close()
             if self._journal_fd is not None:
@@ -347,68 +358,20 @@ class Store:
             return self.conn.execute(sql, params).fetchall()
 
     # -- opening: recovery and the in-memory schedule -----------------------------------------
-    def _recover(self) -> None:
-        """Jobs still marked claimed belong to a process that is gone (only one process can own the
-        file): their attempt counts; they run again, or fail when it was their last."""
-        rows = self.conn.execute(
-            "SELECT id, attempts, max_attempts FROM jobs WHERE status = 'claimed'"
-        ).fetchall()
-        if not rows:
-            return
-        now = time.time()
-        with self.transaction() as conn:
-            conn.execute(
-                """UPDATE jobs SET status = 'pending', claimed_by = NULL, lease_expires_at = NULL,
-                       error = 'the process running it ended before it finished (attempt ' || attempts || ')'
-                   WHERE status = 'claimed' AND attempts < max_attempts"""
-            )
-            failed = [r[0] for r in rows if r[1] >= r[2]]
-            if failed:
-                conn.execute(
-                    """UPDATE jobs SET status = 'failed', completed_at = $now, lease_expires_at = NULL,
-                           error = 'the process running its last attempt ended before it finished'
-                       WHERE id = ANY($ids)""",
-                    {"now": now, "ids": failed},
-                )
-                self._skip_descendants_sql(conn, failed, now)
-
-    def _skip_descendants_sql(self, conn, failed: list[str], now: float) -> None:
-        """Used only when opening, before the in-memory schedule exists."""
-        frontier = failed
-        while frontier:
-            rows = conn.execute(
-                """SELECT DISTINCT c.id, c.dependency_mode FROM job_dependencies d
-                   JOIN jobs c ON c.id = d.child_id
-                   WHERE d.parent_id = ANY($ids) AND c.status = 'pending'""",
-                {"ids": frontier},
-            ).fetchall()
-            doomed = []
-            for child, mode in rows:
-                if mode == "any":
-                    alive = conn.execute(
-                        """SELECT count(*) FROM job_dependencies d JOIN jobs p ON p.id = d.parent_id
-                           WHERE d.child_id = ? AND p.status NOT IN ('failed', 'skipped')""",
-                        [child],
-                    ).fetchone()[0]
-                    if alive:
-                        continue
-                doomed.append(child)
-            if doomed:
-                self._mark_skipped(conn, doomed, now)
-            frontier = doomed
-
     def _load(self) -> None:
         self._seq = (self.conn.execute("SELECT max(seq) FROM jobs").fetchone()[0] or 0) + 1
         rows = self.conn.execute(
-            """SELECT id, queue, priority, seq, execute_after, dependency_mode, max_attempts, attempts
-               FROM jobs WHERE status = 'pending'"""
+            """SELECT id, queue, priority, seq, execute_after, dependency_mode, max_attempts, attempts, status
+               FROM jobs WHERE status IN ('pending', 'claimed')"""
         ).fetchall()
-        for job_id, queue, priority, seq, after, mode, max_attempts, attempts in rows:
-            self._sched[job_id] = _Sched(queue, priority, seq, after, mode, max_attempts, attempts)
+        for job_id, queue, priority, seq, after, mode, max_attempts, attempts, status in rows:
+            info = self._sched[job_id] = _Sched(queue, priority, seq, after, mode, max_attempts, attempts)
+            if status == "claimed":
+                info.phase = "claimed"  # left by a process that is gone: see _recover
         edges = self.conn.execute(
             """SELECT d.child_id, d.parent_id, p.status, p.node_name FROM job_dependencies d
                JOIN jobs c ON c.id = d.child_id JOIN jobs p ON p.id = d.parent_id
-               WHERE c.status = 'pending' ORDER BY d.child_id, d.position"""
+               WHERE c.status IN ('pending', 'claimed') ORDER BY d.child_id, d.position"""
         ).fetchall()
         done_parent: set[str] = set()
         for child, parent, status, name in edges:
@@ -424,8 +387,17 @@ class Store:
         for job_id, info in self._sched.items():
             if info.mode == "any" and job_id in done_parent:
                 info.remaining = 0
-            if info.remaining == 0:
+            if info.remaining == 0 and info.phase == "waiting":
                 self._make_runnable(job_id, info, now)
+
+    def _recover(self) -> None:
+        """Jobs still marked claimed belong to a process that is gone (only one process can own the
+        file): their attempt counts; they run again, or fail (skipping what depends on them) when it
+        was their last. The same path as an expired lease."""
+        abandoned = [Outcome(job_id, info.attempt, "abandoned")
+                     for job_id, info in self._sched.items() if info.phase == "claimed"]
+        if abandoned:
+            self.complete(abandoned)
 
     # -- in-memory schedule helpers (call with the lock held) -----------------------------------
     def _make_runnable(self, job_id: str, info: _Sched, now: float) -> None:
@@ -773,16 +745,13 @@ class Store:
                     done.append(o)
                 elif o.kind == "release":
                     release.append(o)
-                elif o.kind == "fail" or o.attempt >= info.max_attempts:
-                    if o.kind == "expired":
-                        o.error = (f"lease expired on attempt {o.attempt} of {info.max_attempts}: the worker "
-                                   "died, hung, or did not acknowledge in time")
-                    fail.append(o)
                 else:
-                    if o.kind == "expired":
-                        o.error = f"lease expired on attempt {o.attempt}: the job runs again"
-                    retry.append(o)
-            retry_at = {o.job_id: now if o.kind == "expired" else now + policy.delay(o.attempt) for o in retry}
+                    last = o.kind == "fail" or o.attempt >= info.max_attempts
+                    if o.kind in _LOST:
+                        o.error = _LOST[o.kind][last].format(attempt=o.attempt, of=info.max_attempts)
+                    (fail if last else retry).append(o)
+            # a job whose claim was lost (not a job that failed) runs again at once
+            retry_at = {o.job_id: now if o.kind in _LOST else now + policy.delay(o.attempt) for o in retry}
             applied: set[str] = set()
             skipped: list[str] = []
             alive_lost: dict[str, int] = {}
