@@ -65,3 +65,49 @@ def emit(payload: dict) -> None:
     sys.stdout.flush()
     sys.stdout.write("\n" + json.dumps(payload) + "\n")
     sys.stdout.flush()
+
+
+def measure_enqueue_one(open_queue, job, base: str | None, n: int) -> dict:
+    """n lone enqueue() calls of `job` on a fresh DuckQueue-like queue from open_queue(dir)."""
+    with scratch_dir(base) as d:
+        q = open_queue(d)
+        try:
+            def body():
+                for i in range(n):
+                    q.enqueue(job, args=(i,))
+            secs = timed(body)
+            assert q.stats()["pending"] == n, q.stats()
+        finally:
+            q.close()
+    return figure(n, secs)
+
+
+def measure_enqueue_batch(open_queue, job, base: str | None, n: int, batch: int) -> dict:
+    """n jobs through enqueue_batch(), `batch` at a time."""
+    with scratch_dir(base) as d:
+        q = open_queue(d)
+        try:
+            items = [(job, (i,), {}) for i in range(n)]
+
+            def body():
+                for k in range(0, n, batch):
+                    q.enqueue_batch(items[k:k + batch])
+            secs = timed(body)
+            assert q.stats()["pending"] == n, q.stats()
+        finally:
+            q.close()
+    return figure(n, secs, batch=batch)
+
+
+def run_sqlite_peer(description: str, measure_enqueue_one, measure_drain) -> None:
+    """main() of a peer without a batch API: one-by-one enqueue and drain."""
+    p = parser(description)
+    p.add_argument("--n-one", type=int, default=5000)
+    p.add_argument("--n-drain", type=int, default=10000)
+    a = p.parse_args()
+    emit({
+        "enqueue_one": measure_enqueue_one(a.tmp, a.n_one),
+        "enqueue_batch": None,
+        "drain": measure_drain(a.tmp, a.n_drain),
+    })
+

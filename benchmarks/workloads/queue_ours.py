@@ -19,34 +19,8 @@ def noop(i=0):
     return None
 
 
-def measure_enqueue_one(DuckQueue, base, n):
-    with _wl.scratch_dir(base) as d:
-        q = DuckQueue(os.path.join(d, "jobs.duckdb"))
-        try:
-            def body():
-                for i in range(n):
-                    q.enqueue(noop, args=(i,))
-            secs = _wl.timed(body)
-            assert q.stats()["pending"] == n, q.stats()
-        finally:
-            q.close()
-    return _wl.figure(n, secs)
 
 
-def measure_enqueue_batch(DuckQueue, base, n, batch):
-    with _wl.scratch_dir(base) as d:
-        q = DuckQueue(os.path.join(d, "jobs.duckdb"))
-        try:
-            items = [(noop, (i,), {}) for i in range(n)]
-
-            def body():
-                for k in range(0, n, batch):
-                    q.enqueue_batch(items[k:k + batch])
-            secs = _wl.timed(body)
-            assert q.stats()["pending"] == n, q.stats()
-        finally:
-            q.close()
-    return _wl.figure(n, secs, batch=batch)
 
 
 def run_burst(Worker, q, concurrency):
@@ -97,10 +71,13 @@ def main():
     a = p.parse_args()
     from queuack import DuckQueue, Worker
 
+    def open_queue(d):
+        return DuckQueue(os.path.join(d, "jobs.duckdb"))
+
     out = {
-        "enqueue_one": measure_enqueue_one(DuckQueue, a.tmp, a.n_one),
+        "enqueue_one": _wl.measure_enqueue_one(open_queue, noop, a.tmp, a.n_one),
         "insert_floor": floors.insert_floor(a.tmp, a.n_one),
-        "enqueue_batch": measure_enqueue_batch(DuckQueue, a.tmp, a.n_batch, a.batch),
+        "enqueue_batch": _wl.measure_enqueue_batch(open_queue, noop, a.tmp, a.n_batch, a.batch),
         "drain": measure_drain(DuckQueue, Worker, a.tmp, a.n_drain, a.concurrency),
     }
     _wl.emit(out)

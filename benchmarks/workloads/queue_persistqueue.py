@@ -61,16 +61,7 @@ def measure_drain(base, n):
 
 
 def main():
-    p = _wl.parser(__doc__)
-    p.add_argument("--n-one", type=int, default=5000)
-    p.add_argument("--n-drain", type=int, default=10000)
-    a = p.parse_args()
-    out = {
-        "enqueue_one": measure_enqueue_one(a.tmp, a.n_one),
-        "enqueue_batch": None,
-        "drain": measure_drain(a.tmp, a.n_drain),
-    }
-    _wl.emit(out)
+    _wl.run_sqlite_peer(__doc__, measure_enqueue_one, measure_drain)
 
 
 if __name__ == "__main__":

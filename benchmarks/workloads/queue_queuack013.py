@@ -34,34 +34,8 @@ def open_queue(DuckQueue, d):
     return DuckQueue(os.path.join(d, "jobs.duckdb"), workers_num=None)
 
 
-def measure_enqueue_one(DuckQueue, base, n):
-    with _wl.scratch_dir(base) as d:
-        q = open_queue(DuckQueue, d)
-        try:
-            def body():
-                for i in range(n):
-                    q.enqueue(noop, args=(i,))
-            secs = _wl.timed(body)
-            assert q.stats()["pending"] == n, q.stats()
-        finally:
-            q.close()
-    return _wl.figure(n, secs)
 
 
-def measure_enqueue_batch(DuckQueue, base, n, batch):
-    with _wl.scratch_dir(base) as d:
-        q = open_queue(DuckQueue, d)
-        try:
-            items = [(noop, (i,), {}) for i in range(n)]
-
-            def body():
-                for k in range(0, n, batch):
-                    q.enqueue_batch(items[k:k + batch])
-            secs = _wl.timed(body)
-            assert q.stats()["pending"] == n, q.stats()
-        finally:
-            q.close()
-    return _wl.figure(n, secs, batch=batch)
 
 
 def measure_drain(DuckQueue, Worker, base, n):
@@ -95,8 +69,9 @@ def main():
     from queuack import DuckQueue, Worker
 
     out = {
-        "enqueue_one": measure_enqueue_one(DuckQueue, a.tmp, a.n_one),
-        "enqueue_batch": measure_enqueue_batch(DuckQueue, a.tmp, a.n_batch, a.batch),
+        "enqueue_one": _wl.measure_enqueue_one(lambda d: open_queue(DuckQueue, d), noop, a.tmp, a.n_one),
+        "enqueue_batch": _wl.measure_enqueue_batch(lambda d: open_queue(DuckQueue, d), noop, a.tmp,
+                                                   a.n_batch, a.batch),
         "drain": measure_drain(DuckQueue, Worker, a.tmp, a.n_drain),
     }
     _wl.emit(out)
