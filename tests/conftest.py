@@ -1,0 +1,44 @@
+"""Fixtures shared by every test directory: a throwaway PostgreSQL server for the session.
+
+In CI (CI=true) a PostgreSQL test never skips: a missing or broken server fails it. Elsewhere the
+PostgreSQL tests skip, saying how to get a server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+from pgserver import PgServer, ServerUnavailable
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_database_numbers = itertools.count(1)
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required in CI and could not be started: {reason}", pytrace=False)
+    pytest.skip(f"no PostgreSQL server for the tests: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One server for the whole session, started on first use and removed at the end."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable('psycopg is not installed: pip install -e ".[test]" (it brings psycopg[binary])')
+    try:
+        server = PgServer().start()
+    except ServerUnavailable as exc:
+        _unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return pg_server.create_database(f"test_{next(_database_numbers)}")
