@@ -3,6 +3,7 @@
 from .context import TaskContext, get_context, set_context
 from .dag import DAG, DAGStatus
 from .errors import (
+    DAGNotSubmittedError,
     DAGValidationError,
     DatabaseLockedError,
     EnqueueError,
@@ -22,6 +23,7 @@ __version__ = "0.2.0"
 __all__ = [
     "DAG",
     "DAGStatus",
+    "DAGNotSubmittedError",
     "DAGValidationError",
     "DatabaseLockedError",
     "DependencyMode",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
-from .errors import DAGValidationError
+from .errors import DAGNotSubmittedError, DAGValidationError
 from .jobs import Job
 from .queue import DuckQueue, new_job_id
 
@@ -361,19 +361,41 @@ class DAG:
 
     def wait_for_completion(self, timeout: float | None = None, poll_interval: float = 0.1,
                             callback: Callable[[dict[str, int]], Any] | None = None) -> bool:
-        """Wait while other workers run the DAG. True when every job is done; False on failure or timeout.
-        callback (as in queuack 0.1) is called with `progress` on every poll and once at the end."""
-        self.submit()
+        """Wait while workers run the DAG. True when every job is done; False on failure or timeout.
+        callback (as in queuack 0.1) is called with `progress` on every poll and once at the end.
+
+        A DAG built without a queue owns a private one that no other worker can reach, so its jobs
+        run here, on a worker thread of this DAG, while this call waits."""
+        if not self._submitted:
+            raise DAGNotSubmittedError(
+                f"DAG {self.name!r} was not submitted, so there is nothing to wait for: call "
+                "dag.submit() first (leaving a `with DAG(...)` block submits it), or dag.execute() "
+                "to submit and run it here")
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.queue._live_store()
-        while self._unfinished():
-            self._report(callback)
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
-            store.wait_for_work(wait)
+        halt = threading.Event()
+        own_worker = self._start_own_worker(halt, poll_interval) if self._owns_queue else None
+        try:
+            while self._unfinished():
+                self._report(callback)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+                store.wait_for_work(wait)
+        finally:
+            if own_worker is not None:  # a job still running finishes in the background
+                halt.set()
+                own_worker.stop()
         self._report(callback)
         return self.status is DAGStatus.DONE
+
+    def _start_own_worker(self, halt: threading.Event, poll_interval: float):
+        from .worker import Worker
+
+        worker = Worker(self.queue, only=self.jobs.values())
+        threading.Thread(target=self._drive, args=(worker, halt, poll_interval), daemon=True,
+                         name=f"queuack-dag-{self.name}").start()
+        return worker
 
     def _report(self, callback) -> None:
         if callback is not None:

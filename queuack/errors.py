@@ -61,6 +61,11 @@ class DAGValidationError(QueuackError, ValueError):
     """A DAG was refused at submission: cycle, unknown dependency, duplicate name..."""
 
 
+class DAGNotSubmittedError(QueuackError, RuntimeError):
+    """A DAG was asked about its run before it was submitted. Also a RuntimeError, which is what
+    queuack 0.1 raised there."""
+
+
 class UpstreamError(QueuackError, LookupError, ValueError):
     """A task asked its context for an upstream result that it cannot have. Also a ValueError,
     which is what queuack 0.1 raised there (old tasks catch it)."""
