@@ -488,7 +488,14 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
                 "write it as a list of variables bound to named nodes, or migrate the task by hand",
             )
         names = tuple(_parent_name(summary, site, item) for item in expr[1])
-        parents.extend(n for n in names if n not in parents)
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise _SiteProblem(
+                f"the list of parent ids `{_show(expr)}` holds {', '.join(map(repr, repeated))} more than once: "
+                "context.get_parent_results() returns each parent once, so the list would be shorter",
+                "pass each parent once, or migrate the task by hand (context.upstream(name) for each item)",
+            )
+        parents.extend(names)
         by_param.append((p, names))
     for p in task.id_params:
         if p not in found:

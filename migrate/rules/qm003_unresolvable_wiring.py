@@ -23,7 +23,8 @@ class UnresolvableWiring:
     - ``args=`` / ``kwargs=`` / ``depends_on=`` are built at run time, or positional extras
       are passed;
     - a list of parent ids read in a comprehension, where ``depends_on`` declares other parents
-      or another order (``context.get_parent_results()`` would not be the same list);
+      or another order, or that names one parent twice (``context.get_parent_results()`` would
+      not be the same list);
     - the task uses the queue, the id or the path for anything else than reading the parent
       (``q.enqueue(...)``, logging the id, ...), or opens the queue in an unusual form;
     - the task already takes a ``context`` but still reads by hand.
