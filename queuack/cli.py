@@ -186,8 +186,7 @@ def stats(db: str, queue_name: str | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(total))
             return
-        names = [queue_name] if queue_name is not None else [
-            row[0] for row in queue._live_store().query("SELECT DISTINCT queue FROM jobs ORDER BY queue")]
+        names = [queue_name] if queue_name is not None else queue._live_store().queue_names()
         per_queue = {name: queue.stats(name) for name in names}
     statuses = [s.value for s in JobStatus]
     rows = [[name] + [str(counts[s]) for s in statuses] for name, counts in per_queue.items()]

@@ -170,8 +170,7 @@ class DAG:
                 problems.append(f"task {name!r} lists the same dependency twice")
             resolved[name] = ids
         if external:
-            known = {r[0] for r in self.queue._live_store().query(
-                "SELECT id FROM jobs WHERE id = ANY($ids)", {"ids": sorted(set(external))})}
+            known = self.queue._live_store().existing(external)
             for name in self._names_in_order:
                 for dep in self._nodes[name].depends_on:
                     if dep in external and dep not in known:
@@ -284,8 +283,7 @@ class DAG:
         if unfinished:
             started = len(self._nodes) - counts.get("pending", 0)
             if not started:  # a job waiting for its retry has started too
-                started = store.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0",
-                                      [self.dag_run_id])[0][0]
+                started = store.dag_started(self.dag_run_id)
             return DAGStatus.RUNNING if started else DAGStatus.PENDING
         return DAGStatus.DONE if counts.get("done", 0) == len(self._nodes) else DAGStatus.FAILED
 

@@ -13,7 +13,7 @@ from .context import TaskContext, inject, reset_context, set_context
 from .errors import JobTimeoutError, SerializationError
 from .jobs import Job
 from .serialization import decode_function, decode_value, encode_value
-from .store import Outcome
+from .backend import Outcome
 
 
 def _run_coroutine(coro) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .errors import EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import check_codec, decode_value, describe, encode_args, encode_function, encode_value
-from .store import MEMORY, NewJob, Outcome, RetryPolicy, Store
+from .backend import MEMORY, Backend, NewJob, Outcome, RetryPolicy, open_backend
 from .context import _point as context_point
 from .context import shifts_arguments
 
@@ -125,12 +125,12 @@ class DuckQueue:
         self.serializer = check_codec(serializer)
         self.retry_policy = RetryPolicy(retry_backoff, retry_backoff_max, retry_jitter)
         self.logger = logger or log
-        self._store = Store.open(self.db_path)
+        self._store = open_backend(self.db_path)
         self._held: dict[str, int] = {}  # job id -> attempt, for claims taken through this object
         self._closed = False
 
     @classmethod
-    def attach(cls, store: Store, template: "DuckQueue | None" = None) -> "DuckQueue":
+    def attach(cls, store: Backend, template: "DuckQueue | None" = None) -> "DuckQueue":
         """Another handle on an open store (used for in-memory databases, which cannot be reopened by path)."""
         handle = cls.__new__(cls)
         handle.db_path = store.path
@@ -164,7 +164,7 @@ class DuckQueue:
     def __repr__(self) -> str:
         return f"DuckQueue({self.db_path!r})"
 
-    def _live_store(self) -> Store:
+    def _live_store(self) -> Backend:
         if self._closed:
             raise QueuackError(f"this DuckQueue on {self.db_path} was closed; open a new one")
         return self._store

@@ -19,94 +19,26 @@ import os
 import pickle
 import struct
 import zlib
-import random
 import re
 import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Iterator, Sequence
 
 import duckdb
 
+from .backend import JOB_COLUMNS, LOST, MEMORY, Backend, NewJob, Outcome, RetryPolicy
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 
-MEMORY = ":memory:"
-
-# Column order shared by every SELECT that builds a Job (see Job's field order).
-JOB_COLUMNS = (
-    "id, func, args, kwargs, queue, status, priority, codec, created_at, execute_after, claimed_at, "
-    "completed_at, claimed_by, attempts, max_attempts, timeout_seconds, result, error, traceback, "
-    "node_name, dag_run_id, dependency_mode"
-)
 _INSERT_COLUMNS = (
     "id, queue, status, priority, seq, codec, func, args, kwargs, created_at, execute_after, attempts, "
     "max_attempts, timeout_seconds, node_name, dag_run_id, dependency_mode, completed_at, error"
 )
 _RESULT_CACHE_BYTES = 64 * 1024 * 1024
 _PAYLOAD_BYTES = 256 * 1024 * 1024  # encoded jobs kept in memory so that a claim needs no read
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter: base * 2**(attempt-1), capped, times a random factor in [1-jitter, 1+jitter]."""
-
-    base: float = 1.0
-    maximum: float = 300.0
-    jitter: float = 0.25
-
-    def delay(self, attempt: int) -> float:
-        if self.base <= 0:
-            return 0.0
-        delay = min(self.maximum, self.base * (2 ** max(0, attempt - 1)))
-        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
-
-
-@dataclass
-class NewJob:
-    """A job about to be inserted; `parents` are job ids in declaration order."""
-
-    id: str
-    queue: str
-    priority: int
-    codec: str
-    func: bytes
-    args: bytes
-    kwargs: bytes
-    execute_after: float
-    max_attempts: int
-    timeout_seconds: float | None
-    node_name: str | None = None
-    dag_run_id: str | None = None
-    dependency_mode: str = "all"
-    parents: Sequence[str] = ()
-
-
-@dataclass
-class Outcome:
-    """How a claimed job ended. kind: done | error (retry or fail) | fail | release, or, recorded
-    by the queue itself: expired (the lease ran out) | abandoned (its process ended)."""
-
-    job_id: str
-    attempt: int
-    kind: str
-    result: bytes | None = None
-    codec: str = "pickle"
-    error: str | None = None
-    traceback: str | None = None
-
-
-# Outcomes the queue records itself when a claim is lost: (message when the job runs again,
-# message when that was its last attempt).
-_LOST = {
-    "expired": ("lease expired on attempt {attempt}: the job runs again",
-                "lease expired on attempt {attempt} of {of}: the worker died, hung, or did not acknowledge in time"),
-    "abandoned": ("the process running it ended before it finished (attempt {attempt})",
-                  "the process running its last attempt ended before it finished"),
-}
 
 
 class _Sched:
@@ -186,7 +118,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-class Store:
+class Store(Backend):
     """Shared, reference-counted access to one database."""
 
     @classmethod
@@ -747,11 +679,11 @@ class Store:
                     release.append(o)
                 else:
                     last = o.kind == "fail" or o.attempt >= info.max_attempts
-                    if o.kind in _LOST:
-                        o.error = _LOST[o.kind][last].format(attempt=o.attempt, of=info.max_attempts)
+                    if o.kind in LOST:
+                        o.error = LOST[o.kind][last].format(attempt=o.attempt, of=info.max_attempts)
                     (fail if last else retry).append(o)
             # a job whose claim was lost (not a job that failed) runs again at once
-            retry_at = {o.job_id: now if o.kind in _LOST else now + policy.delay(o.attempt) for o in retry}
+            retry_at = {o.job_id: now if o.kind in LOST else now + policy.delay(o.attempt) for o in retry}
             applied: set[str] = set()
             skipped: list[str] = []
             alive_lost: dict[str, int] = {}
@@ -990,11 +922,14 @@ class Store:
         counts["claimed"] += moved
         return counts
 
-    def dag_counts(self, dag_run_id: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for _, _, status in self.dag_nodes(dag_run_id):
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+    def dag_started(self, dag_run_id: str) -> bool:
+        return self.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0", [dag_run_id])[0][0] > 0
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        return {r[0] for r in self.query("SELECT id FROM jobs WHERE id = ANY($ids)", {"ids": sorted(set(ids))})}
+
+    def queue_names(self) -> list[str]:
+        return [r[0] for r in self.query("SELECT DISTINCT queue FROM jobs ORDER BY queue")]
 
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
         with self.lock:

@@ -18,7 +18,7 @@ from typing import Collection, Sequence
 from .execution import execute
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
-from .store import Outcome
+from .backend import Outcome
 
 log = logging.getLogger("queuack.worker")
 

@@ -1,0 +1,220 @@
+"""The seam between the runtime and its storage: what DuckQueue, Worker, DAG, TaskContext and the
+CLI ask of a backend, and the records they exchange with it.
+
+Two backends implement it: `store.Store` (DuckDB, a file owned by one process, or memory) and
+`postgres.PostgresBackend` (a server shared by any number of processes and hosts). Each keeps
+every SQL statement of its database inside itself; nothing outside a backend runs SQL.
+
+`open_backend(location)` picks one from the string a user gives DuckQueue: a `postgresql://` or
+`postgres://` URL selects PostgreSQL (libpq fills what the URL leaves out from its environment
+variables and service file), anything else is a DuckDB path or ":memory:".
+
+Decisions:
+- Jobs travel as rows in JOB_COLUMNS order, so one Job constructor serves every backend.
+- Outcomes are applied only to the claim they belong to (job id and attempt): a stale outcome,
+  whose lease expired and whose job went to another worker, changes nothing on any backend.
+- A backend is shared and reference-counted inside a process (retain/release), so that a task's
+  `context.queue` or a second DuckQueue on the same location sees the same data.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .jobs import Job
+
+MEMORY = ":memory:"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+# Column order shared by every SELECT that builds a Job (see Job's field order).
+JOB_COLUMNS = (
+    "id, func, args, kwargs, queue, status, priority, codec, created_at, execute_after, claimed_at, "
+    "completed_at, claimed_by, attempts, max_attempts, timeout_seconds, result, error, traceback, "
+    "node_name, dag_run_id, dependency_mode"
+)
+
+SKIPPED_ERROR = "skipped: a job it depends on failed or was skipped"
+
+# Outcomes the queue records itself when a claim is lost: (message when the job runs again,
+# message when that was its last attempt).
+LOST = {
+    "expired": ("lease expired on attempt {attempt}: the job runs again",
+                "lease expired on attempt {attempt} of {of}: the worker died, hung, or did not acknowledge in time"),
+    "abandoned": ("the process running it ended before it finished (attempt {attempt})",
+                  "the process running its last attempt ended before it finished"),
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: base * 2**(attempt-1), capped, times a random factor in [1-jitter, 1+jitter]."""
+
+    base: float = 1.0
+    maximum: float = 300.0
+    jitter: float = 0.25
+
+    def delay(self, attempt: int) -> float:
+        if self.base <= 0:
+            return 0.0
+        delay = min(self.maximum, self.base * (2 ** max(0, attempt - 1)))
+        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+@dataclass
+class NewJob:
+    """A job about to be inserted; `parents` are job ids in declaration order."""
+
+    id: str
+    queue: str
+    priority: int
+    codec: str
+    func: bytes
+    args: bytes
+    kwargs: bytes
+    execute_after: float
+    max_attempts: int
+    timeout_seconds: float | None
+    node_name: str | None = None
+    dag_run_id: str | None = None
+    dependency_mode: str = "all"
+    parents: Sequence[str] = ()
+
+
+@dataclass
+class Outcome:
+    """How a claimed job ended. kind: done | error (retry or fail) | fail | release, or, recorded
+    by the queue itself: expired (the lease ran out) | abandoned (its process ended)."""
+
+    job_id: str
+    attempt: int
+    kind: str
+    result: bytes | None = None
+    codec: str = "pickle"
+    error: str | None = None
+    traceback: str | None = None
+
+
+class Backend(abc.ABC):
+    """What the runtime needs from storage. `path` names the location (never with a password);
+    `changed` is a Condition notified when work may have become claimable or a job finished."""
+
+    path: str
+    changed: threading.Condition
+
+    # -- lifetime
+    @abc.abstractmethod
+    def retain(self) -> "Backend":
+        """One more user of this backend (a DuckQueue handle); closed when the last one releases."""
+
+    @abc.abstractmethod
+    def release(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool: ...
+
+    # -- writing
+    @abc.abstractmethod
+    def insert(self, jobs: list[NewJob], dag_run: tuple[str, str] | None = None) -> None:
+        """Store jobs (parents before children), their edges and a DAG run, all or nothing.
+        A parent outside the batch must exist: DAGValidationError names the missing ids."""
+
+    @abc.abstractmethod
+    def claim(self, queues: Sequence[str] | None, count: int, worker_id: str, lease_seconds: float,
+              only: set[str] | None = None, durable: bool = True) -> list[Job]:
+        """Up to `count` ready jobs of these queues (in this order; None: all, by priority), leased
+        for lease_seconds. durable=False lets a backend keep the claim in memory until the outcome."""
+
+    @abc.abstractmethod
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
+                 persist: Iterable[str] = ()) -> set[str]:
+        """Record outcomes in one transaction, children made ready or skipped with them; returns
+        the ids applied. `persist`: running jobs whose in-memory claims must become durable."""
+
+    @abc.abstractmethod
+    def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
+        """Extend the leases of these (job id, attempt) claims that are still current."""
+
+    @abc.abstractmethod
+    def retry_failed(self, job_id: str) -> None:
+        """A dead letter back to pending with a fresh set of attempts."""
+
+    @abc.abstractmethod
+    def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int: ...
+
+    # -- waiting
+    @abc.abstractmethod
+    def next_wakeup(self) -> float | None:
+        """When time alone will make work claimable (a delay ends, a lease runs out), or None."""
+
+    @abc.abstractmethod
+    def wait_for_work(self, timeout: float) -> None: ...
+
+    # -- reading
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> Job: ...
+
+    @abc.abstractmethod
+    def get_jobs(self, ids: list[str]) -> list[Job]: ...
+
+    @abc.abstractmethod
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        """Which of these job ids are stored."""
+
+    @abc.abstractmethod
+    def unfinished(self, ids: Iterable[str]) -> int:
+        """How many of these jobs are pending or claimed."""
+
+    @abc.abstractmethod
+    def results(self, ids: list[str]) -> dict[str, tuple[str, str, bytes | None, str | None]]:
+        """{id: (status, codec, result blob, error)}."""
+
+    @abc.abstractmethod
+    def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+        """{child id: [(parent id, parent node name), ...]} in declaration order."""
+
+    def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
+        """The parents of a job without a query, when the backend knows them; None otherwise."""
+        return None
+
+    @abc.abstractmethod
+    def stats(self, queue: str | None = None) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def queue_names(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
+        """(id, node name, status) of a DAG run's jobs, in insertion order."""
+
+    def dag_counts(self, dag_run_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, _, status in self.dag_nodes(dag_run_id):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    @abc.abstractmethod
+    def dag_started(self, dag_run_id: str) -> bool:
+        """Whether any job of the run has been attempted (a job waiting for its retry included)."""
+
+    @abc.abstractmethod
+    def dead_letters(self, limit: int) -> list[Job]: ...
+
+
+def is_postgres_url(location: str) -> bool:
+    return str(location).startswith(POSTGRES_SCHEMES)
+
+
+def open_backend(location: str) -> Backend:
+    """The backend for a DuckQueue location: a PostgreSQL URL, a DuckDB file, or ":memory:"."""
+    if is_postgres_url(location):
+        from .postgres import PostgresBackend
+
+        return PostgresBackend.open(location)
+    from .store import Store
+
+    return Store.open(location)
