@@ -12,6 +12,7 @@ from .errors import (
     JobTimeoutError,
     QueuackError,
     SerializationError,
+    TaskAbortedError,
     UpstreamError,
 )
 from .jobs import DependencyMode, Job, JobStatus
@@ -36,6 +37,7 @@ __all__ = [
     "JobTimeoutError",
     "QueuackError",
     "SerializationError",
+    "TaskAbortedError",
     "TaskContext",
     "UpstreamError",
     "Worker",

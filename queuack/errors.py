@@ -73,3 +73,17 @@ class UpstreamError(QueuackError, LookupError, ValueError):
 
 class JobTimeoutError(QueuackError, TimeoutError):
     """A job ran longer than its timeout_seconds."""
+
+
+class TaskAbortedError(QueuackError):
+    """A task raised a BaseException that is not an Exception (KeyboardInterrupt, SystemExit...)
+    while running through job.execute(): reported as an Exception so that code which records
+    failures with `except Exception` records this one too."""
+
+    def __init__(self, task: str, cause: BaseException):
+        self.cause = cause
+        super().__init__(
+            f"task {task} raised {type(cause).__name__}: {cause}. That is not an Exception, so queuack "
+            "reports it as this error: record it as the job's failure (a worker does). A Ctrl-C "
+            "delivered to this process still raises KeyboardInterrupt."
+        )

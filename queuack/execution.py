@@ -1,16 +1,26 @@
-"""Running one job: decode it, inject the context, enforce the timeout, capture the outcome."""
+"""Running one job: decode it, inject the context, enforce the timeout, capture the outcome.
+
+Whatever a task raises, KeyboardInterrupt, SystemExit and other BaseExceptions included, is the
+job's failure, recorded and retried like any exception: a task must not be able to stop the
+worker that runs it. Only a signal delivered to the process stops a worker (its handlers turn
+SIGTERM/SIGINT into a clean stop). `job.execute()` in user code raises such a failure as
+TaskAbortedError, an Exception, so that the usual `except Exception` around it records the
+job's failure too, while a Ctrl-C that really arrives during the call stays a KeyboardInterrupt.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import inspect
+import signal
 import threading
 import traceback
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .context import TaskContext, inject, reset_context, set_context
-from .errors import JobTimeoutError, SerializationError
+from .errors import JobTimeoutError, SerializationError, TaskAbortedError
 from .jobs import Job
 from .serialization import decode_function, decode_value, encode_value
 from .backend import Outcome
@@ -74,21 +84,54 @@ def _describe_error(exc: BaseException) -> tuple[str, str]:
 
 
 def execute(job: Job, parents: list[tuple[str, str | None]] | None = None) -> Outcome:
-    """Run a claimed job and describe how it ended. Never raises for the job's own failures."""
+    """Run a claimed job and describe how it ended. Never raises: whatever the task raises (a
+    BaseException too) is the job's failure."""
     try:
         if job.timeout_seconds:
             result = _run_with_timeout(job, parents)
         else:
             result = run_job(job, parents)
-    except (Exception, SystemExit) as exc:  # a job calling sys.exit() fails; it must not end the worker
-        error, tb = _describe_error(exc)
-        return Outcome(job.id, job.attempts, "error", error=error, traceback=tb)
-    try:
         blob = encode_value(result, job.codec, f"the result of {job.node_name or job.id}")
-    except SerializationError as exc:
+    except BaseException as exc:  # sys.exit(), KeyboardInterrupt raised by the task: it fails
         error, tb = _describe_error(exc)
         return Outcome(job.id, job.attempts, "error", error=error, traceback=tb)
     return Outcome(job.id, job.attempts, "done", result=blob, codec=job.codec)
+
+
+def execute_here(job: Job) -> Any:
+    """job.execute(): run the job in the caller's code and return its result. A BaseException that
+    the task raises comes out as TaskAbortedError; a SIGINT received meanwhile stays a
+    KeyboardInterrupt (see the module docstring)."""
+    with _noting_sigint() as arrived:
+        try:
+            return run_job(job)
+        except Exception:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and arrived:
+                raise
+            raise TaskAbortedError(job.node_name or job.id, exc) from exc
+
+
+@contextmanager
+def _noting_sigint() -> Iterator[list[int]]:
+    """While active on the main thread, note in the yielded list whether a SIGINT arrived; the
+    handler in place still runs as before. Elsewhere no signal interrupts the caller."""
+    arrived: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield arrived
+        return
+
+    def noting(signum, frame):
+        arrived.append(signum)
+        return previous(signum, frame)
+
+    signal.signal(signal.SIGINT, noting)
+    try:
+        yield arrived
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_with_timeout(job: Job, parents) -> Any:

@@ -87,7 +87,9 @@ class Job:
 
         The job's state in the queue is not changed: that is what a Worker (or `ack`) does.
         `logger` is accepted for queuack 0.1 code (`job.execute(logger=...)`) and not used.
+        A task that raises KeyboardInterrupt, SystemExit or another BaseException raises
+        TaskAbortedError here (an Exception); a Ctrl-C delivered meanwhile stays KeyboardInterrupt.
         """
-        from .execution import run_job
+        from .execution import execute_here
 
-        return run_job(self)
+        return execute_here(self)

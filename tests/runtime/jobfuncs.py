@@ -141,3 +141,25 @@ def kill_own_process(value):
     """A job that takes its worker process down with it (like a segfault or the OOM killer)."""
     os.kill(os.getpid(), signal.SIGKILL)
     return value
+
+
+class Unusual(BaseException):
+    """A BaseException of a task's own, like gevent's or trio's cancellations."""
+
+
+def raise_base(kind):
+    """Raise a BaseException that is not an Exception, as a task sometimes does."""
+    import sys
+
+    if kind == "interrupt":
+        raise KeyboardInterrupt("pressed in the task")
+    if kind == "exit":
+        sys.exit("leaving")
+    raise Unusual(kind)
+
+
+def interrupt_own_process():
+    """Ctrl-C arriving while the task runs: a real SIGINT to this process."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)  # the signal interrupts this
+    return "not interrupted"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from queuack import DuckQueue, JobStatus, Worker
+from queuack import DuckQueue, JobStatus, TaskAbortedError, Worker
 
 from . import jobfuncs
-from .conftest import python_process
+from .conftest import TESTS_DIR, python_process, subprocess_env
 
 
 @pytest.fixture(autouse=True)
@@ -157,6 +159,54 @@ def test_failing_jobs_are_recorded_and_the_worker_goes_on(concurrency):
 
         assert q.get_result(fine) == 3  # run after all of them
         assert {j.id for j in q.list_dead_letters()} == {raises, unpicklable, slow, exits}
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_task_raising_a_base_exception_fails_and_the_worker_process_goes_on(db_path, concurrency):
+    """KeyboardInterrupt, SystemExit and other BaseExceptions raised by a task are its failure:
+    they neither kill the worker process (one thread) nor hang it (several)."""
+    with DuckQueue(db_path) as q:
+        kinds = {kind: q.enqueue(jobfuncs.raise_base, args=(kind,), max_attempts=1, priority=90)
+                 for kind in ("interrupt", "exit", "unusual")}
+        fine = q.enqueue_batch([(jobfuncs.echo, (n,), None) for n in range(6)])
+    worker = subprocess.run(
+        [sys.executable, "-m", "queuack", "worker", db_path, "--burst", "--concurrency", str(concurrency),
+         "--path", str(TESTS_DIR)],
+        env=subprocess_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    with DuckQueue(db_path) as q:
+        errors = {}
+        for kind, job_id in kinds.items():
+            record = q.get_job(job_id)
+            assert record.status == JobStatus.FAILED and record.attempts == 1, kind
+            errors[kind] = record.error
+        assert errors == {"interrupt": "KeyboardInterrupt: pressed in the task", "exit": "SystemExit: leaving",
+                          "unusual": "Unusual: unusual"}
+        assert [q.get_result(i) for i in fine] == list(range(6))
+
+
+def test_job_execute_reports_a_base_exception_of_the_task_as_an_exception(queue):
+    """Hand-written claim loops catch Exception around job.execute(): a task's KeyboardInterrupt
+    must not escape them as if Ctrl-C had been pressed."""
+    queue.enqueue(jobfuncs.raise_base, args=("interrupt",), max_attempts=1)
+    job = queue.claim()
+    try:
+        job.execute()
+    except Exception as exc:
+        assert isinstance(exc, TaskAbortedError) and isinstance(exc.cause, KeyboardInterrupt)
+        assert "raised KeyboardInterrupt: pressed in the task" in str(exc)
+        queue.ack(job, error=str(exc))
+    assert queue.get_job(job.id).status == JobStatus.FAILED
+
+
+def test_job_execute_lets_a_real_ctrl_c_through(queue):
+    queue.enqueue(jobfuncs.interrupt_own_process)
+    job = queue.claim()
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        job.execute()
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_a_job_that_keeps_timing_out_uses_up_its_attempts():
