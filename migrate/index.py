@@ -334,42 +334,82 @@ class _Resolver:
         return None
 
 
-def _reaching(summary: FileSummary, site: SiteInfo, name: str) -> int:
-    """The enqueue ordinal whose result ``name`` holds at ``site``; raise _SiteProblem if unknown.
+NAMED_HINT = (
+    'enqueue the parent in the same DAG with a literal name= (e = dag.add_job(extract, name="extract")) '
+    "and pass that variable"
+)
+
+
+def _binding(summary: FileSummary, site: SiteInfo, name: str, what: str) -> tuple | None:
+    """The assignment of ``name`` that reaches ``site``: (value, seq, blocks, loops), or None when
+    the file binds ``name`` nowhere in scope. Raise _SiteProblem when it cannot be known.
 
     In the site's own scope the assignment that reaches the call is the last one before it, when
     that one is not inside a branch the call is outside of, and no later assignment in a loop
     around the call can carry over into the next turn. From an enclosing scope (a module-level
-    variable read in a function) only a name assigned exactly once is followed.
+    variable read in a function) only a name assigned exactly once is followed. ``what`` names
+    the variable in the messages ("the parent id `e`").
     """
-    named_hint = (
-        'enqueue the parent in the same DAG with a literal name= (e = dag.add_job(extract, name="extract")) '
-        "and pass that variable"
-    )
     binds = summary.bindings.get((site.scope, name))
     if binds:
         if any(b[1] > site.seq and set(b[3]) & set(site.loops) for b in binds):
-            raise _SiteProblem(f"the parent id `{name}` changes from one turn of the loop to the next", named_hint)
+            raise _SiteProblem(f"{what} changes from one turn of the loop to the next", NAMED_HINT)
         before = [b for b in binds if b[1] < site.seq]
         if not before:
-            raise _SiteProblem(f"the parent id `{name}` is not assigned before the call", named_hint)
+            raise _SiteProblem(f"{what} is not assigned before the call", NAMED_HINT)
         latest = max(before, key=lambda b: b[1])
         if tuple(latest[2]) != tuple(site.block[: len(latest[2])]):
-            raise _SiteProblem(f"the parent id `{name}` is assigned in a branch the call is not in", named_hint)
-        if latest[0] < 0:
-            raise _SiteProblem(f"the parent id `{name}` is computed at run time", named_hint)
-        return latest[0]
+            raise _SiteProblem(f"{what} is assigned in a branch the call is not in", NAMED_HINT)
+        return latest
     parts = site.scope.split(".") if site.scope else []
     while parts:
         parts.pop()
         binds = summary.bindings.get((".".join(parts), name))
         if binds:
             if len(binds) > 1:
-                raise _SiteProblem(f"the parent id `{name}` is assigned more than once", named_hint)
-            if binds[0][0] < 0:
-                raise _SiteProblem(f"the parent id `{name}` is computed at run time", named_hint)
-            return binds[0][0]
-    raise _SiteProblem(f"the parent id `{name}` is computed at run time", named_hint)
+                raise _SiteProblem(f"{what} is assigned more than once", NAMED_HINT)
+            return binds[0]
+    return None
+
+
+def _reaching(summary: FileSummary, site: SiteInfo, name: str) -> int:
+    """The enqueue ordinal whose result ``name`` holds at ``site``; raise _SiteProblem if unknown."""
+    what = f"the parent id `{name}`"
+    found = _binding(summary, site, name, what)
+    if found is None or found[0] < 0:
+        raise _SiteProblem(f"{what} is computed at run time", NAMED_HINT)
+    return found[0]
+
+
+def _same_dag(summary: FileSummary, parent: SiteInfo, site: SiteInfo, shown: str) -> None:
+    """Raise _SiteProblem unless ``parent`` and ``site`` enqueue on the same DAG object.
+
+    The same receiver text is not enough: two ``with DAG(...) as dag:`` blocks bind two DAGs to
+    one name. When the receiver is a variable, both calls must see the same assignment of it.
+    """
+    if parent.receiver != site.receiver:
+        raise _SiteProblem(
+            f"the parent `{shown}` is enqueued on `{parent.receiver}`, the task on `{site.receiver}`",
+            "enqueue parent and child in the same DAG",
+        )
+    if not site.receiver.isidentifier():
+        return  # `self.dag`, `pipeline.dag`: the text is all there is to compare
+    other_dag = (
+        f"the parent `{shown}` comes from another DAG: `{site.receiver}` is bound to a new DAG "
+        "between the parent's enqueue and this one",
+        "a task reads through its context only the parents of its own DAG; pass the other DAG's "
+        "result some other way, or migrate the task by hand",
+    )
+    what = f"the DAG `{site.receiver}`"
+    try:
+        mine = _binding(summary, site, site.receiver, what)
+        theirs = _binding(summary, parent, site.receiver, what)
+    except _SiteProblem as problem:
+        raise _SiteProblem(
+            f"cannot tell whether the parent `{shown}` is in the same DAG: {problem.reason}", other_dag[1]
+        ) from None
+    if mine != theirs:
+        raise _SiteProblem(*other_dag)
 
 
 def _show(expr: ArgExpr) -> str:
@@ -397,19 +437,15 @@ class _SiteProblem(Exception):
 def _parent_name(summary: FileSummary, site: SiteInfo, expr: ArgExpr) -> str:
     """The node name of the parent whose id ``expr`` is, or raise _SiteProblem."""
     kind = expr[0]
-    named_hint = (
-        'enqueue the parent in the same DAG with a literal name= (e = dag.add_job(extract, name="extract")) '
-        "and pass that variable"
-    )
     if kind == "jobs":
         if expr[1] != site.receiver:
             raise _SiteProblem(
-                f"the parent id {_show(expr)} belongs to another DAG than `{site.receiver}`", named_hint
+                f"the parent id {_show(expr)} belongs to another DAG than `{site.receiver}`", NAMED_HINT
             )
         return expr[2]
     if kind != "name":
         what = "a literal id" if kind == "str" else "computed at run time"
-        raise _SiteProblem(f"the parent id `{_show(expr)}` is {what}", named_hint)
+        raise _SiteProblem(f"the parent id `{_show(expr)}` is {what}", NAMED_HINT)
     parent = summary.sites[_reaching(summary, site, expr[1])]
     if not parent.is_dag:
         raise _SiteProblem(
@@ -417,13 +453,9 @@ def _parent_name(summary: FileSummary, site: SiteInfo, expr: ArgExpr) -> str:
             "build parent and child in one DAG (with DAG(...) as dag, or q.dag(...)) so that the child can "
             "read the parent through its context",
         )
-    if parent.receiver != site.receiver:
-        raise _SiteProblem(
-            f"the parent `{expr[1]}` is enqueued on `{parent.receiver}`, the task on `{site.receiver}`",
-            "enqueue parent and child in the same DAG",
-        )
+    _same_dag(summary, parent, site, expr[1])
     if not parent.node_name or parent.node_name[0] != "str":
-        raise _SiteProblem(f"the parent `{expr[1]}` has no literal name=", named_hint)
+        raise _SiteProblem(f"the parent `{expr[1]}` has no literal name=", NAMED_HINT)
     return parent.node_name[1]
 
 
