@@ -1,9 +1,11 @@
 """queuack: an embedded job queue and DAG runtime on DuckDB."""
 
 from .context import TaskContext, get_context, set_context
-from .dag import DAG, DAGStatus
+from .dag import DAG, DAGRun, DAGRunStatus, DAGStatus
 from .errors import (
+    BackpressureError,
     DAGNotSubmittedError,
+    DAGRunNotFoundError,
     DAGValidationError,
     DatabaseLockedError,
     EnqueueError,
@@ -17,14 +19,19 @@ from .errors import (
 )
 from .jobs import DependencyMode, Job, JobStatus
 from .queue import DuckQueue
+from .status import NodeStatus, job_status_to_node_status, node_status_to_job_status
 from .worker import Worker
 
 __version__ = "0.2.0"
 
 __all__ = [
+    "BackpressureError",
     "DAG",
     "DAGStatus",
     "DAGNotSubmittedError",
+    "DAGRun",
+    "DAGRunNotFoundError",
+    "DAGRunStatus",
     "DAGValidationError",
     "DatabaseLockedError",
     "DependencyMode",
@@ -35,6 +42,7 @@ __all__ = [
     "JobNotFoundError",
     "JobStatus",
     "JobTimeoutError",
+    "NodeStatus",
     "QueuackError",
     "SerializationError",
     "TaskAbortedError",
@@ -42,5 +50,7 @@ __all__ = [
     "UpstreamError",
     "Worker",
     "get_context",
+    "job_status_to_node_status",
+    "node_status_to_job_status",
     "set_context",
 ]

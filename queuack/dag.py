@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
-from .errors import DAGNotSubmittedError, DAGValidationError
+from .errors import DAGNotSubmittedError, DAGRunNotFoundError, DAGValidationError
 from .jobs import Job
 from .queue import DuckQueue, new_job_id
 
@@ -23,9 +23,13 @@ class DAGStatus(str, Enum):
     RUNNING = "running"
     DONE = "done"  # every job done
     FAILED = "failed"  # finished, and some job failed or was skipped
+    CANCELLED = "cancelled"  # cancel() skipped what had not started
 
     def __str__(self) -> str:
         return self.value
+
+
+DAGRunStatus = DAGStatus  # the queuack 0.1 name
 
 
 @dataclass
@@ -273,19 +277,32 @@ class DAG:
         raise KeyError(f"DAG {self.name!r} has no task {name!r}; its tasks: {', '.join(self._names_in_order)}")
 
     @property
+    def run(self) -> "DAGRun":
+        """This DAG's run in the queue (after submit())."""
+        if not self._submitted:
+            raise DAGNotSubmittedError(f"DAG {self.name!r} has no run yet: call dag.submit() first")
+        return DAGRun(self.queue, self.dag_run_id)
+
+    @property
     def status(self) -> DAGStatus:
         """Always current: read from the queue on every access."""
-        if not self._submitted:
-            return DAGStatus.PENDING
-        store = self.queue._live_store()
-        counts = store.dag_counts(self.dag_run_id)
-        unfinished = counts.get("pending", 0) + counts.get("claimed", 0)
-        if unfinished:
-            started = len(self._nodes) - counts.get("pending", 0)
-            if not started:  # a job waiting for its retry has started too
-                started = store.dag_started(self.dag_run_id)
-            return DAGStatus.RUNNING if started else DAGStatus.PENDING
-        return DAGStatus.DONE if counts.get("done", 0) == len(self._nodes) else DAGStatus.FAILED
+        return self.run.status if self._submitted else DAGStatus.PENDING
+
+    def update_status(self) -> None:
+        """Kept for queuack 0.1 code: `status` is computed from the jobs on every read."""
+
+    def get_execution_order(self) -> list[list[str]]:
+        """Task names in levels: each level's tasks depend only on tasks of earlier levels, so the
+        tasks of one level can run in parallel. Raises DAGValidationError where submit() would."""
+        resolved, _ = self._resolve()
+        level: dict[str, int] = {}
+        for name in self._topological(resolved):
+            parents = [self._by_id[pid] for pid in resolved[name] if pid in self._by_id]
+            level[name] = 1 + max((level[p] for p in parents), default=-1)
+        levels: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+        for name in self._names_in_order:
+            levels[level[name]].append(name)
+        return levels
 
     def _unfinished(self) -> int:
         return self.queue._live_store().unfinished(n.job_id for n in self._nodes.values())
@@ -405,12 +422,9 @@ class DAG:
     @property
     def progress(self) -> dict[str, int]:
         """Job counts of this DAG by status: pending, claimed, done, failed, skipped."""
-        counts = {"pending": 0, "claimed": 0, "done": 0, "failed": 0, "skipped": 0}
-        if not self._submitted:
-            counts["pending"] = len(self._nodes)
-            return counts
-        counts.update(self.queue._live_store().dag_counts(self.dag_run_id))
-        return counts
+        if self._submitted:
+            return self.run.progress
+        return {"pending": len(self._nodes), "claimed": 0, "done": 0, "failed": 0, "skipped": 0}
 
     def is_complete(self) -> bool:
         """True once every job has finished (done, failed or skipped)."""
@@ -418,14 +432,11 @@ class DAG:
 
     def get_jobs(self) -> list[dict[str, Any]]:
         """id, name, status, created_at and completed_at of each task, in the order they were added."""
-        jobs = {j.id: j for j in self.queue._live_store().get_jobs(list(self.jobs.values()))} if self._submitted else {}
-        out = []
-        for name, job_id in self.jobs.items():
-            job = jobs.get(job_id)
-            out.append({"id": job_id, "name": name, "status": str(job.status) if job else "pending",
-                        "created_at": job.created_at if job else None,
-                        "completed_at": job.completed_at if job else None})
-        return out
+        if not self._submitted:
+            return [{"id": job_id, "name": name, "status": "pending", "created_at": None, "completed_at": None}
+                    for name, job_id in self.jobs.items()]
+        rows = {row["id"]: row for row in self.run.get_jobs()}
+        return [rows[job_id] for job_id in self.jobs.values()]
 
     def export_mermaid(self) -> str:
         """A Mermaid flowchart: one node per task, labelled with its name and status."""
@@ -449,3 +460,66 @@ class DAG:
         """Close the private queue of a DAG built without one."""
         if self._owns_queue:
             self.queue.close()
+
+
+class DAGRun:
+    """One submitted run of a DAG, found by its id: status and progress, read from the queue on
+    every access. `dag.run` is the run of a DAG object; DAGRun(queue, dag_run_id) finds one from
+    anywhere that has the queue (a monitoring script, a task through its context)."""
+
+    def __init__(self, queue: DuckQueue, dag_run_id: str):
+        self.queue = queue
+        self.dag_run_id = dag_run_id
+
+    def __repr__(self) -> str:
+        return f"DAGRun({self.dag_run_id!r})"
+
+    @property
+    def name(self) -> str:
+        name = self.queue._live_store().dag_run_name(self.dag_run_id)
+        if name is None:
+            raise DAGRunNotFoundError(self.dag_run_id)
+        return name
+
+    @property
+    def progress(self) -> dict[str, int]:
+        """Job counts by status: pending, claimed, done, failed, skipped."""
+        counts = {"pending": 0, "claimed": 0, "done": 0, "failed": 0, "skipped": 0}
+        counts.update(self.queue._live_store().dag_counts(self.dag_run_id))
+        return counts
+
+    def get_progress(self) -> dict[str, int]:
+        return self.progress
+
+    @property
+    def status(self) -> DAGStatus:
+        store = self.queue._live_store()
+        counts = self.progress
+        if not any(counts.values()):
+            self.name  # an unknown id raises; a run without jobs is done
+        unfinished = counts["pending"] + counts["claimed"]
+        if unfinished:
+            started = sum(counts.values()) - counts["pending"]
+            if not started:  # a job waiting for its retry has started too
+                started = store.dag_started(self.dag_run_id)
+            return DAGStatus.RUNNING if started else DAGStatus.PENDING
+        return DAGStatus.DONE if counts["done"] == sum(counts.values()) else DAGStatus.FAILED
+
+    def get_status(self) -> DAGStatus:
+        return self.status
+
+    def is_complete(self) -> bool:
+        """True once every job has finished (done, failed or skipped)."""
+        counts = self.progress
+        return counts["pending"] + counts["claimed"] == 0
+
+    def update_status(self) -> None:
+        """Kept for queuack 0.1 code: `status` is computed from the jobs on every read."""
+
+    def get_jobs(self) -> list[dict[str, Any]]:
+        """id, name, status, created_at and completed_at of each job, in submission order."""
+        store = self.queue._live_store()
+        nodes = store.dag_nodes(self.dag_run_id)
+        jobs = {j.id: j for j in store.get_jobs([i for i, _, _ in nodes])}
+        return [{"id": i, "name": name, "status": status, "created_at": jobs[i].created_at,
+                 "completed_at": jobs[i].completed_at} for i, name, status in nodes]

@@ -53,6 +53,10 @@ class EnqueueError(QueuackError, ValueError):
     """A job cannot be stored (unpicklable function or argument, bad option)."""
 
 
+class BackpressureError(EnqueueError):
+    """An enqueue was refused because its queue already holds too many waiting jobs."""
+
+
 class SerializationError(QueuackError):
     """A value could not be turned into bytes, or back."""
 
@@ -64,6 +68,14 @@ class DAGValidationError(QueuackError, ValueError):
 class DAGNotSubmittedError(QueuackError, RuntimeError):
     """A DAG was asked about its run before it was submitted. Also a RuntimeError, which is what
     queuack 0.1 raised there."""
+
+
+class DAGRunNotFoundError(QueuackError, LookupError, ValueError):
+    """No DAG run with this id in the queue. Also a ValueError, which is what queuack 0.1 raised."""
+
+    def __init__(self, dag_run_id: str):
+        self.dag_run_id = dag_run_id
+        super().__init__(f"no DAG run with id {dag_run_id!r} in this queue (was it submitted to another one?)")
 
 
 class UpstreamError(QueuackError, LookupError, ValueError):

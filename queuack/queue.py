@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any, Callable, Iterable, Sequence
 
+from .constants import DEFAULT_VISIBILITY_TIMEOUT
 from .errors import EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import check_codec, decode_value, describe, encode_args, encode_function, encode_value
@@ -21,7 +22,6 @@ from .context import shifts_arguments
 
 log = logging.getLogger("queuack")
 
-DEFAULT_VISIBILITY_TIMEOUT = 300.0
 
 
 def new_job_id() -> str:

@@ -925,6 +925,10 @@ class Store(Backend):
     def dag_started(self, dag_run_id: str) -> bool:
         return self.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0", [dag_run_id])[0][0] > 0
 
+    def dag_run_name(self, dag_run_id: str) -> str | None:
+        rows = self.query("SELECT name FROM dag_runs WHERE id = ?", [dag_run_id])
+        return rows[0][0] if rows else None
+
     def existing(self, ids: Iterable[str]) -> set[str]:
         return {r[0] for r in self.query("SELECT id FROM jobs WHERE id = ANY($ids)", {"ids": sorted(set(ids))})}
 

@@ -1,0 +1,7 @@
+"""The queuack 0.1 module path of the queue, its workers and DAGs: the same objects as `queuack.*`."""
+
+from .dag import DAG
+from .queue import DuckQueue
+from .worker import Worker
+
+__all__ = ["DAG", "DuckQueue", "Worker"]
