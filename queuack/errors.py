@@ -99,3 +99,8 @@ class TaskAbortedError(QueuackError):
             "reports it as this error: record it as the job's failure (a worker does). A Ctrl-C "
             "delivered to this process still raises KeyboardInterrupt."
         )
+
+
+class JournalDamagedWarning(RuntimeWarning):
+    """The enqueue journal held bytes that could not be read: intact records were kept, and the
+    journal as found was copied beside it (the warning names the copy)."""

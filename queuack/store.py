@@ -16,9 +16,6 @@ from __future__ import annotations
 import atexit
 import heapq
 import os
-import pickle
-import struct
-import zlib
 import re
 import threading
 import time
@@ -32,12 +29,15 @@ import duckdb
 from .backend import JOB_COLUMNS, LOST, MEMORY, Backend, NewJob, Outcome, RetryPolicy
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
+from . import files
+from .journal import Journal
 
 _INSERT_COLUMNS = (
     "id, queue, status, priority, seq, codec, func, args, kwargs, created_at, execute_after, attempts, "
     "max_attempts, timeout_seconds, node_name, dag_run_id, dependency_mode, completed_at, error"
 )
 _RESULT_CACHE_BYTES = 64 * 1024 * 1024
+_JOURNAL_COLUMNS = tuple(c.strip() for c in _INSERT_COLUMNS.split(","))
 _PAYLOAD_BYTES = 256 * 1024 * 1024  # encoded jobs kept in memory so that a claim needs no read
 
 
@@ -65,19 +65,6 @@ class _Sched:
         self.claimed_at: float | None = None
 
 
-def _journal_records(data: bytes):
-    """The complete records of a journal; a torn last record (a crash mid-write, before the
-    enqueue returned) ends the list."""
-    offset = 0
-    while offset + 8 <= len(data):
-        size, crc = struct.unpack_from("<II", data, offset)
-        body = data[offset + 8: offset + 8 + size]
-        if len(body) < size or zlib.crc32(body) != crc:
-            return
-        yield pickle.loads(body)
-        offset += 8 + size
-
-
 _registry: dict[str, "Store"] = {}
 _registry_lock = threading.Lock()
 
@@ -101,6 +88,8 @@ def _schema_sql() -> str:
 
 def _connect(path: str) -> duckdb.DuckDBPyConnection:
     try:
+        if path != MEMORY and not os.path.exists(path):
+            files.create_database(path)
         return duckdb.connect(path)
     except duckdb.IOException as exc:
         text = str(exc)
@@ -156,7 +145,7 @@ class Store(Backend):
         self._payload_bytes = 0
         self._seq = 0
         self._unflushed: list[tuple] = []  # journalled INSERT rows not yet in DuckDB
-        self._journal_fd: int | None = None
+        self._journal_file: Journal | None = None
         try:
             self.conn.execute(_schema_sql())
             self._open_journal()
@@ -165,49 +154,36 @@ class Store(Backend):
             self._recover()
         except Exception:
             self.conn.close()
-            if self._journal_fd is not None:
-                os.close(self._journal_fd)
+            if self._journal_file is not None:
+                self._journal_file.close()
             raise
 
-    # -- the enqueue journal ----------------------------------------------------------------
-    # One DuckDB statement costs about a millisecond whatever it does, so a lone enqueue would
-    # be capped near 500/s. Instead it is appended to a journal beside the database and synced
-    # to disk (a fraction of a millisecond): durable when enqueue() returns. Journalled rows
-    # reach DuckDB in one multi-row INSERT before any other statement touches the database, and
-    # the journal is emptied then. After a crash the journal is replayed when the file is opened;
-    # replaying a row that already reached DuckDB does nothing (INSERT OR IGNORE on the id).
+    # -- the enqueue journal (see journal.py) ---------------------------------------------------
+    # Journalled rows reach DuckDB in one multi-row INSERT before any other statement touches the
+    # database; replaying a row that already reached DuckDB does nothing (INSERT OR IGNORE on the id).
 
     def _open_journal(self) -> None:
         if self.path == MEMORY:
             return  # nothing survives a crash in memory anyway: rows just wait in _unflushed
-        journal = self.path + ".queuack-journal"
-        if os.path.exists(journal):
-            with open(journal, "rb") as fh:
-                data = fh.read()
-            self._unflushed = list(_journal_records(data))
-            self._flush_journal(truncate=False)
-        self._journal_fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fsync(self._journal_fd)
+        self._journal_file = Journal(self.path)
+        self._unflushed = self._journal_file.read(_JOURNAL_COLUMNS)
+        if self._unflushed:
+            self._flush_journal()
+        self._journal_file.discard()
 
     def _journal(self, inserted: tuple) -> None:
-        if self._journal_fd is not None:
-            data = pickle.dumps(inserted, protocol=pickle.HIGHEST_PROTOCOL)
-            end = os.lseek(self._journal_fd, 0, os.SEEK_END)
-            try:
-                os.write(self._journal_fd, struct.pack("<II", len(data), zlib.crc32(data)) + data)
-                os.fdatasync(self._journal_fd)
-            except OSError as exc:  # disk full, I/O error: leave no torn record behind
-                os.ftruncate(self._journal_fd, end)
-                raise QueuackError(f"cannot write the enqueue journal of {self.path}: {exc}") from exc
+        if self._journal_file is not None:
+            self._journal_file.append(_JOURNAL_COLUMNS, inserted)
         self._unflushed.append(inserted)
 
-    def _flush_journal(self, truncate: bool = True) -> None:
+    def _flush_journal(self) -> None:
         if not self._unflushed:
             return
         self._write_jobs(self.conn, self._unflushed, replay=True)
+        self._wrote()
         self._unflushed.clear()
-        if truncate and self._journal_fd is not None:
-            os.ftruncate(self._journal_fd, 0)
+        if self._journal_file is not None:
+            self._journal_file.clear()
 
     def _take_ownership(self) -> bool:
         """Mark the file as open by this process; True when the previous owner did not close it
@@ -251,9 +227,8 @@ class Store(Backend):
             finally:
                 self._closed = True
                 self.conn.close()
-                if self._journal_fd is not None:
-                    os.close(self._journal_fd)
-                    self._journal_fd = None
+                if self._journal_file is not None:
+                    self._journal_file.close()  # removed when empty
                 self.changed.notify_all()
 
     @property
@@ -273,6 +248,7 @@ class Store(Backend):
             self._flush_journal()
             if statements == 1:
                 yield self.conn
+                self._wrote()
                 return
             self.conn.execute("BEGIN TRANSACTION")
             try:
@@ -281,6 +257,12 @@ class Store(Backend):
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+            self._wrote()
+
+    def _wrote(self) -> None:
+        """After a write: DuckDB may have started a new write-ahead log (see files.py)."""
+        if self.path != MEMORY:
+            files.restrict(self.path + ".wal")
 
     def query(self, sql: str, params: object = None) -> list[tuple]:
         with self.lock:

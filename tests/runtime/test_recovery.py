@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from queuack import DuckQueue, JobStatus, Worker
+from queuack.journal import MAGIC
 
 from . import jobfuncs
 from .conftest import TESTS_DIR, python_process, subprocess_env
@@ -177,11 +178,11 @@ os.kill(os.getpid(), signal.SIGKILL)
     journal = Path(db + ".queuack-journal")
     assert journal.stat().st_size > 0
     with open(journal, "ab") as fh:
-        fh.write(b"\x10\x00\x00\x00torn")  # a record cut short by the crash
+        fh.write(MAGIC + b"\x10\x00\x00\x00torn")  # a record cut short by the crash
     with DuckQueue(db) as q:
         assert q.stats()["pending"] == 40
         Worker(q).run(burst=True)
         assert [q.get_result(i) for i in ids] == list(range(40))
-    assert journal.stat().st_size == 0  # replayed into the database, then emptied
+    assert not journal.exists()  # replayed into the database, then removed
     with DuckQueue(db) as q:  # replaying again adds nothing
         assert q.stats()["done"] == 40

@@ -1,0 +1,51 @@
+"""Owner-only files: a queue database holds pickled arguments and results, readable by no one else.
+
+DuckDB creates its files with mode 0666 minus the process umask, and has no setting for it. So:
+- A new database file is created by DuckDB inside a private (0700) directory beside the target,
+  made 0600 there, and then linked into place: no other user can open it at any moment.
+- DuckDB creates its write-ahead log (`<db>.wal`) itself on the first write after a checkpoint
+  and deletes it at the next one. The store narrows it to 0600 right after each write; a local
+  user who opens it in that instant could keep reading it, which only a private directory (or a
+  umask of 077) rules out. docs/RUNTIME.md says so.
+- The enqueue journal is created by queuack with O_EXCL and mode 0600 (see journal.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+
+import duckdb
+
+OWNER_ONLY = 0o600
+
+
+def create_database(path: str) -> None:
+    """Create an empty DuckDB file at path with mode 0600, unless something is there already."""
+    directory = os.path.dirname(os.path.abspath(path))
+    private = tempfile.mkdtemp(prefix=".queuack-new-", dir=directory)  # mode 0700
+    try:
+        staged = os.path.join(private, "new.duckdb")
+        duckdb.connect(staged).close()
+        os.chmod(staged, OWNER_ONLY)
+        try:
+            os.link(staged, path)  # never replaces: a file that appeared meanwhile is left alone
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not os.path.exists(path):
+                os.rename(staged, path)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def restrict(path: str) -> None:
+    """Make an existing regular file of ours owner-only (a link or another user's file is left alone)."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != OWNER_ONLY:
+        os.chmod(path, OWNER_ONLY)

@@ -1,0 +1,279 @@
+"""The enqueue journal: a lone enqueue made durable without a DuckDB statement.
+
+One DuckDB statement costs about a millisecond whatever it does, so a lone enqueue would be capped
+near 500/s. Instead its row is appended to `<db>.queuack-journal` and synced (a fraction of a
+millisecond); the store moves journalled rows into DuckDB in one multi-row INSERT before any other
+statement and then empties the journal. After a crash the records are replayed at open.
+
+Decisions:
+- The format is plain data, never pickle: whoever can write the journal must not be able to run
+  code by it. A file starts with HEADER; each record is MAGIC, the body's length, a CRC32 of the
+  length and the body, then the body: a JSON object of column -> value, bytes as {"b64": ...}.
+- Reading keeps every intact record. Bytes that cannot be read (a flipped bit, a record from
+  another version) are skipped up to the next record that checks out, and the journal as it was
+  found is copied beside it (`.damaged-<time>`) with a loud warning naming that copy: never
+  deleted silently. A record cut short at the very end is what a crash mid-enqueue leaves (that
+  enqueue never returned); it is ignored without a fuss.
+- The journal is ours alone: it is opened without following symbolic links, created with O_EXCL
+  and mode 0600, and never truncated or removed unless it starts with our HEADER (or is empty). A
+  link or a foreign file at its path is a clear error and stays untouched.
+- It exists only while it may hold something: created with the first lone enqueue, removed by a
+  clean close (and after a replay at open) when it holds no record.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import json
+import logging
+import os
+import stat
+import struct
+import time
+import warnings
+import zlib
+from typing import Sequence
+
+from .errors import JournalDamagedWarning, QueuackError
+
+log = logging.getLogger("queuack")
+
+SUFFIX = ".queuack-journal"
+HEADER = b"queuack-journal 2\n"
+MAGIC = b"QJR\x02"
+_FRAME = struct.Struct("<4sII")  # magic, body length, crc32 of (length, body)
+_LENGTH = struct.Struct("<I")
+
+
+def encode_record(columns: Sequence[str], row: Sequence) -> bytes:
+    """A row (str, int, float, None or bytes values) as a JSON object keyed by column."""
+    return json.dumps(
+        {c: {"b64": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else v
+         for c, v in zip(columns, row)},
+        separators=(",", ":"), allow_nan=False,
+    ).encode()
+
+
+def decode_record(columns: Sequence[str], body: bytes) -> tuple:
+    """The row back, in `columns` order. ValueError if the body is not such a record."""
+    try:
+        data = json.loads(body)
+        return tuple(base64.b64decode(v["b64"], validate=True) if isinstance(v, dict) else v
+                     for v in (data[c] for c in columns))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a journal record of this version: {exc}") from None
+
+
+def _frame(body: bytes) -> bytes:
+    length = _LENGTH.pack(len(body))
+    return _FRAME.pack(MAGIC, len(body), zlib.crc32(body, zlib.crc32(length))) + body
+
+
+def _frame_at(data: bytes, pos: int) -> bytes | None:
+    """The body of an intact record starting at pos, or None."""
+    if data[pos:pos + 4] != MAGIC or pos + _FRAME.size > len(data):
+        return None
+    _, size, crc = _FRAME.unpack_from(data, pos)
+    start = pos + _FRAME.size
+    body = data[start:start + size]
+    if len(body) < size or zlib.crc32(body, zlib.crc32(_LENGTH.pack(size))) != crc:
+        return None
+    return body
+
+
+def _is_torn(data: bytes, pos: int) -> bool:
+    """Is data[pos:] the start of one record, cut short (what a crash during a write leaves)?"""
+    tail = data[pos:]
+    if len(tail) < len(MAGIC):
+        return MAGIC.startswith(tail)
+    if not tail.startswith(MAGIC):
+        return False
+    return len(tail) < _FRAME.size or _FRAME.size + _FRAME.unpack_from(tail)[1] > len(tail)
+
+
+def scan(data: bytes, columns: Sequence[str]) -> tuple[list[tuple], list[tuple[int, int]]]:
+    """(intact rows, damaged byte ranges) of a journal's contents after its header."""
+    rows: list[tuple] = []
+    damaged: list[tuple[int, int]] = []
+    pos = len(HEADER)
+    while pos < len(data):
+        body = _frame_at(data, pos)
+        if body is not None:
+            try:
+                rows.append(decode_record(columns, body))
+                pos += _FRAME.size + len(body)
+                continue
+            except ValueError:
+                pass
+        # unreadable from here: resume at the next record that checks out
+        resume = data.find(MAGIC, pos + 1)
+        while resume != -1 and _frame_at(data, resume) is None:
+            resume = data.find(MAGIC, resume + 1)
+        if resume == -1:
+            if not _is_torn(data, pos):
+                damaged.append((pos, len(data)))
+            break
+        damaged.append((pos, resume))
+        pos = resume
+    return rows, damaged
+
+
+class Journal:
+    """The journal file of one database. Not thread-safe: the store calls it under its lock."""
+
+    def __init__(self, db_path: str):
+        self.path = db_path + SUFFIX
+        self._fd: int | None = None
+        self._records = 0  # records written since the journal was last emptied
+
+    # -- at open ---------------------------------------------------------------------------------
+    def read(self, columns: Sequence[str], set_aside: bool = True) -> list[tuple]:
+        """The rows of a journal left by a previous process (none if there is no journal).
+
+        Damaged bytes are reported, and with set_aside=True the journal as found is copied beside
+        it first. Raises QueuackError for a link or a file that is not a queuack journal.
+        """
+        data = self._read_ours()
+        if not data:
+            return []
+        rows, damaged = scan(data, columns)
+        if damaged:
+            self._report(data, damaged, set_aside)
+        return rows
+
+    def _read_ours(self) -> bytes:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise QueuackError(
+                    f"{self.path} is a symbolic link. queuack keeps the jobs enqueued one by one in "
+                    "this journal and does not follow links for it (that could overwrite another "
+                    "file). Remove the link (the file it points to is untouched) and open the queue again."
+                ) from None
+            raise QueuackError(f"cannot read the enqueue journal {self.path}: {exc.strerror}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise QueuackError(
+                    f"{self.path} is not a regular file, so it cannot be queuack's enqueue journal. "
+                    "Move it away and open the queue again."
+                )
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                data = fh.read()
+        finally:
+            os.close(fd)
+        if data and not data.startswith(HEADER):
+            raise QueuackError(
+                f"{self.path} is not an enqueue journal of this queuack version (it does not start with "
+                f"{HEADER!r}; queuack before 0.2 wrote pickle records, which this version does not load "
+                "because loading them can run code). queuack does not overwrite a file it did not "
+                "create: move it away and open the queue again. Jobs in an old journal were enqueued "
+                "one by one just before that process crashed; enqueue them again if they are missing."
+            )
+        return data
+
+    def _report(self, data: bytes, damaged: list[tuple[int, int]], set_aside: bool) -> None:
+        ranges = ", ".join(f"{a}-{b}" for a, b in damaged)
+        lost = sum(b - a for a, b in damaged)
+        message = f"the enqueue journal {self.path} has {lost} unreadable byte(s) (at {ranges})"
+        if set_aside:
+            copy = f"{self.path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            copy = _write_new(copy, data)
+            message += (f": every intact record was kept; the journal as found is saved in {copy}. "
+                        "Jobs enqueued one by one just before the damage may be missing: check them")
+        else:
+            message += ": intact records are counted; the next process that opens the file for "
+            message += "writing keeps them and sets the journal aside"
+        log.error(message)
+        warnings.warn(message, JournalDamagedWarning, stacklevel=4)
+
+    def discard(self) -> None:
+        """Remove the journal found at open, once its rows are stored (it was checked to be ours)."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    # -- while open --------------------------------------------------------------------------------
+    def append(self, columns: Sequence[str], row: Sequence) -> None:
+        """Write one record and sync it: durable when this returns."""
+        if self._fd is None:
+            self._create()
+        fd = self._fd
+        end = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            os.write(fd, _frame(encode_record(columns, row)))
+            os.fdatasync(fd)
+        except OSError as exc:  # disk full, I/O error: leave no torn record behind
+            os.ftruncate(fd, end)
+            raise QueuackError(f"cannot write the enqueue journal {self.path}: {exc}") from exc
+        self._records += 1
+
+    def _create(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            raise QueuackError(
+                f"{self.path} appeared while the queue was open; queuack does not overwrite a file it "
+                "did not create. Move it away."
+            ) from None
+        except OSError as exc:
+            raise QueuackError(f"cannot create the enqueue journal {self.path}: {exc.strerror}") from None
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, HEADER)
+            os.fsync(fd)
+            _sync_directory(self.path)  # the file itself must survive a crash, not only its bytes
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.path)
+            raise
+        self._fd = fd
+
+    def clear(self) -> None:
+        """Its records are stored in DuckDB: empty it."""
+        if self._records:
+            os.ftruncate(self._fd, len(HEADER))
+            self._records = 0
+
+    def close(self) -> None:
+        """Close it, removing it when it holds no record (a clean close)."""
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        if not self._records:
+            self.discard()
+
+
+def _sync_directory(path: str) -> None:
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: str, data: bytes) -> str:
+    """Write data to a new file (0600, never over an existing one); returns the name used."""
+    base, n = path, 1
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            break
+        except FileExistsError:
+            n += 1
+            path = f"{base}.{n}"
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _sync_directory(path)
+    return path
