@@ -15,6 +15,7 @@ from .errors import (
     QueuackError,
     SerializationError,
     TaskAbortedError,
+    UntrustedError,
     UpstreamError,
 )
 from .jobs import DependencyMode, Job, JobStatus
@@ -47,6 +48,7 @@ __all__ = [
     "SerializationError",
     "TaskAbortedError",
     "TaskContext",
+    "UntrustedError",
     "UpstreamError",
     "Worker",
     "get_context",

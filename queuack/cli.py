@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickletools
 import sys
 import time
 from contextlib import contextmanager
@@ -27,6 +26,8 @@ import duckdb
 from .errors import DatabaseLockedError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
+from .serialization import ANY, CODECS, Loader
+from .serialization import function_name as stored_function_name
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
@@ -90,21 +91,7 @@ def open_queue(path: str, **options) -> Iterator[DuckQueue]:
 # -- describing jobs ---------------------------------------------------------------------------
 def function_name(job: Job) -> str:
     """'module.qualname' of the job's function, read without importing or unpickling anything."""
-    blob = job.func or b""
-    if job.codec == "json":
-        return blob.decode(errors="replace").replace(":", ".", 1)
-    strings: list[str] = []
-    try:
-        for opcode, arg, _ in pickletools.genops(blob):
-            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                return f"{strings[-2]}.{strings[-1]}"
-            if opcode.name == "GLOBAL" and isinstance(arg, str):
-                return arg.replace(" ", ".", 1)
-            if isinstance(arg, str) and "UNICODE" in opcode.name:
-                strings.append(arg)
-    except Exception:
-        pass
-    return "?"
+    return stored_function_name(job.func, job.codec)
 
 
 def first_line(text: str | None, width: int = 100) -> str:
@@ -143,10 +130,17 @@ def cli() -> None:
                    "The current directory is always added, as `python -m` does.")
 @click.option("--visibility-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0,
               show_default=True, help="Seconds a claimed job stays leased before another claim may take it.")
+@click.option("--serializer", type=click.Choice(CODECS), default="pickle", show_default=True,
+              help="What the worker decodes: json never unpickles (a row stored with pickle fails "
+                   "without running). Use the serializer the queue was created with.")
+@click.option("--allow", "allow", multiple=True, metavar="MODULE",
+              help="A module (with its submodules) or module:function whose functions the worker may "
+                   f"run (repeatable; {ANY!r} for any). Default: any function with --serializer pickle, "
+                   "none with json. A job naming another function fails without running.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True, help="Logging detail, written to stderr.")
 def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, paths: tuple[str, ...],
-           visibility_timeout: float, log_level: str) -> None:
+           visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str) -> None:
     """Run jobs from the queue file DB until stopped (SIGTERM or Ctrl-C finish the running jobs first).
 
     Job functions are stored by reference (module and name), so the worker must be able to import
@@ -159,7 +153,12 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
             sys.path.insert(0, directory)
     from .worker import Worker
 
-    with open_queue(db, visibility_timeout=visibility_timeout) as queue:
+    try:
+        options = {"serializer": serializer, "allow": list(allow) or None}
+        Loader(**options)  # a malformed --allow is a usage error, before the file is opened
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="'--allow'") from None
+    with open_queue(db, visibility_timeout=visibility_timeout, **options) as queue:
         before = queue.stats()
         runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency)
         log.info("worker %s on %s: queues %s, concurrency %d%s", runner.worker_id, db,

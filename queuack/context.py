@@ -12,7 +12,7 @@ import inspect
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import UpstreamError
-from .serialization import decode_value
+from .serialization import TRUSTING
 
 _current: contextvars.ContextVar["TaskContext | None"] = contextvars.ContextVar("queuack_task_context", default=None)
 _MISSING = object()
@@ -64,12 +64,14 @@ class TaskContext:
         store: Any = None,
         parents: list[tuple[str, str | None]] | None = None,
         upstream: Mapping[str, Any] | None = None,
+        loader: Any = None,
     ):
         self.job_id = job_id
         self.dag_run_id = dag_run_id
         self.task_name = task_name
         self.attempt = attempt
         self._store = store
+        self._loader = loader or TRUSTING  # what the running job's queue accepts (serialization.Loader)
         self._queue_handle = None  # see the queue property
         self._parents: list[_Parent] | None = None
         if parents is not None:
@@ -120,7 +122,7 @@ class TaskContext:
             status, codec, blob, error = rows.get(p.job_id, ("missing", None, None, None))
             p.status, p.error, p.loaded = status, error, True
             if status == "done":
-                p.value = decode_value(blob, codec)
+                p.value = self._loader.value(blob, codec, f"the result of upstream job {p.job_id}")
 
     def _by_name(self, name: str) -> _Parent | None:
         for parent in self._parent_list():
@@ -235,7 +237,7 @@ class TaskContext:
         if handle is None or handle.closed:
             from .queue import DuckQueue
 
-            handle = self._queue_handle = DuckQueue.attach(self._store)
+            handle = self._queue_handle = DuckQueue.attach(self._store, loader=self._loader)
         return handle
 
     def _release(self) -> None:

@@ -61,6 +61,12 @@ class SerializationError(QueuackError):
     """A value could not be turned into bytes, or back."""
 
 
+class UntrustedError(QueuackError):
+    """The database asks for what this process does not trust: unpickling in a queue set to
+    serializer="json", or a function outside the worker's allow-list. A job refused so fails
+    without running; nothing is unpickled or imported."""
+
+
 class DAGValidationError(QueuackError, ValueError):
     """A DAG was refused at submission: cycle, unknown dependency, duplicate name..."""
 

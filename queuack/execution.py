@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .context import TaskContext, inject, reset_context, set_context
-from .errors import JobTimeoutError, SerializationError, TaskAbortedError
+from .errors import JobTimeoutError, SerializationError, TaskAbortedError, UntrustedError
 from .jobs import Job
-from .serialization import decode_function, decode_value, encode_value
+from .serialization import TRUSTING, Loader, encode_value
 from .backend import Outcome
 
 
@@ -50,19 +50,23 @@ def _run_coroutine(coro) -> Any:
     return box.get("value")
 
 
-def run_job(job: Job, parents: list[tuple[str, str | None]] | None = None) -> Any:
+def run_job(job: Job, parents: list[tuple[str, str | None]] | None = None, loader: Loader | None = None) -> Any:
     """Call the job's function here and return what it returned (exceptions propagate).
 
+    `loader` decides what may be decoded and run (UntrustedError before anything runs); by default
+    the one of the queue the job came from.
     A function with a `context`/`ctx` parameter gets a TaskContext; get_context() returns it
     while the job runs, and the previous value comes back afterwards, also when the job raises.
     """
-    func = decode_function(job.func, job.codec)
-    args = decode_value(job.args, job.codec)
-    kwargs = decode_value(job.kwargs, job.codec)
+    loader = loader or job._loader or TRUSTING
+    what = f"job {job.id}"
+    func = loader.function(job.func, job.codec, what)
+    args = loader.value(job.args, job.codec, what)
+    kwargs = loader.value(job.kwargs, job.codec, what)
 
     def make_context() -> TaskContext:
         return TaskContext(job.id, job.dag_run_id, job.node_name, max(job.attempts, 1),
-                           store=job._store, parents=parents)
+                           store=job._store, parents=parents, loader=loader)
 
     args, kwargs, context = inject(func, tuple(args), kwargs, make_context)
     if context is None:
@@ -83,28 +87,30 @@ def _describe_error(exc: BaseException) -> tuple[str, str]:
     return text, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def execute(job: Job, parents: list[tuple[str, str | None]] | None = None) -> Outcome:
+def execute(job: Job, parents: list[tuple[str, str | None]] | None = None, loader: Loader | None = None) -> Outcome:
     """Run a claimed job and describe how it ended. Never raises: whatever the task raises (a
     BaseException too) is the job's failure."""
     try:
         if job.timeout_seconds:
-            result = _run_with_timeout(job, parents)
+            result = _run_with_timeout(job, parents, loader)
         else:
-            result = run_job(job, parents)
+            result = run_job(job, parents, loader)
         blob = encode_value(result, job.codec, f"the result of {job.node_name or job.id}")
     except BaseException as exc:  # sys.exit(), KeyboardInterrupt raised by the task: it fails
         error, tb = _describe_error(exc)
-        return Outcome(job.id, job.attempts, "error", error=error, traceback=tb)
+        # refused by the queue's trust rules: another attempt would be refused the same way
+        kind = "fail" if isinstance(exc, UntrustedError) else "error"
+        return Outcome(job.id, job.attempts, kind, error=error, traceback=tb)
     return Outcome(job.id, job.attempts, "done", result=blob, codec=job.codec)
 
 
-def execute_here(job: Job) -> Any:
+def execute_here(job: Job, loader: Loader | None = None) -> Any:
     """job.execute(): run the job in the caller's code and return its result. A BaseException that
     the task raises comes out as TaskAbortedError; a SIGINT received meanwhile stays a
     KeyboardInterrupt (see the module docstring)."""
     with _noting_sigint() as arrived:
         try:
-            return run_job(job)
+            return run_job(job, loader=loader)
         except Exception:
             raise
         except BaseException as exc:
@@ -134,7 +140,7 @@ def _noting_sigint() -> Iterator[list[int]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run_with_timeout(job: Job, parents) -> Any:
+def _run_with_timeout(job: Job, parents, loader: Loader | None) -> Any:
     """Run in a thread of its own and stop waiting after timeout_seconds.
 
     Python cannot kill a thread: an overrunning job's thread (a daemon) keeps running until its
@@ -145,7 +151,7 @@ def _run_with_timeout(job: Job, parents) -> Any:
 
     def target() -> None:
         try:
-            box["value"] = run_job(job, parents)
+            box["value"] = run_job(job, parents, loader)
         except BaseException as exc:
             box["error"] = exc
 

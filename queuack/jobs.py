@@ -65,6 +65,8 @@ class Job:
     dependency_mode: str = "all"
     # the store the job was read from: lets job.execute() build a TaskContext without a queue in hand
     _store: Any = field(default=None, repr=False, compare=False)
+    # what the queue it was read through accepts (serialization.Loader): job.execute() obeys it
+    _loader: Any = field(default=None, repr=False, compare=False)
 
     @property
     def created_at(self) -> _dt.datetime | None:
@@ -92,4 +94,4 @@ class Job:
         """
         from .execution import execute_here
 
-        return execute_here(self)
+        return execute_here(self, self._loader)

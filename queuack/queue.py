@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .constants import DEFAULT_VISIBILITY_TIMEOUT
 from .errors import EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
 from .jobs import DependencyMode, Job, JobStatus
-from .serialization import check_codec, decode_value, describe, encode_args, encode_function, encode_value
+from .serialization import Loader, describe, encode_args, encode_function, encode_value, remember_enqueued
 from .backend import MEMORY, Backend, NewJob, Outcome, RetryPolicy, open_backend
 from .context import _point as context_point
 from .context import shifts_arguments
@@ -99,6 +99,7 @@ class DuckQueue:
         retry_backoff_max: float = 300.0,
         retry_jitter: float = 0.25,
         serialization: str | None = None,
+        allow: str | Callable | Iterable | None = None,
         workers_num: int | None = None,
         worker_concurrency: int | None = None,
         poll_timeout: float | None = None,
@@ -122,7 +123,8 @@ class DuckQueue:
         self.db_path = str(db_path)
         self.default_queue = default_queue
         self.visibility_timeout = float(visibility_timeout)
-        self.serializer = check_codec(serializer)
+        self.loader = Loader(serializer, allow)
+        self.serializer = self.loader.serializer
         self.retry_policy = RetryPolicy(retry_backoff, retry_backoff_max, retry_jitter)
         self.logger = logger or log
         self._store = open_backend(self.db_path)
@@ -130,13 +132,15 @@ class DuckQueue:
         self._closed = False
 
     @classmethod
-    def attach(cls, store: Backend, template: "DuckQueue | None" = None) -> "DuckQueue":
-        """Another handle on an open store (used for in-memory databases, which cannot be reopened by path)."""
+    def attach(cls, store: Backend, template: "DuckQueue | None" = None, loader: Loader | None = None) -> "DuckQueue":
+        """Another handle on an open store (used for in-memory databases, which cannot be reopened by
+        path), accepting what `template` (or `loader`) accepts."""
         handle = cls.__new__(cls)
         handle.db_path = store.path
         handle.default_queue = template.default_queue if template else "default"
         handle.visibility_timeout = template.visibility_timeout if template else DEFAULT_VISIBILITY_TIMEOUT
-        handle.serializer = template.serializer if template else "pickle"
+        handle.loader = template.loader if template else loader or Loader()
+        handle.serializer = handle.loader.serializer
         handle.retry_policy = template.retry_policy if template else RetryPolicy()
         handle.logger = template.logger if template else log
         handle._store = store.retain()
@@ -204,6 +208,7 @@ class DuckQueue:
         func_blob = encode_function(func, codec)
         args_blob, kwargs_blob = encode_args(args, kwargs, codec, func)
         check_call(func, args, kwargs)
+        remember_enqueued(func)
         return NewJob(
             id=job_id or new_job_id(),
             queue=queue or self.default_queue,
@@ -293,6 +298,12 @@ class DuckQueue:
                                         lease or self.visibility_timeout)
         for job in jobs:
             self._held[job.id] = (job.attempts, job.codec)
+        return self._own(jobs)
+
+    def _own(self, jobs: list[Job]) -> list[Job]:
+        """Jobs read through this handle: job.execute() accepts what this handle accepts."""
+        for job in jobs:
+            job._loader = self.loader
         return jobs
 
     def _claim_of(self, job: str | Job) -> tuple[str, int | None, str]:
@@ -349,7 +360,7 @@ class DuckQueue:
     # -- reading --------------------------------------------------------------------------------
     def get_job(self, job_id: str) -> Job:
         """The job's current record. Raises JobNotFoundError for an unknown id."""
-        return self._live_store().get_job(job_id)
+        return self._own([self._live_store().get_job(job_id)])[0]
 
     def get_result(self, job_id: str) -> Any:
         """The job's return value. JobNotFoundError for an unknown id, JobNotDoneError (with the
@@ -361,7 +372,7 @@ class DuckQueue:
             if status == "pending" and self.get_job(job_id).status is JobStatus.DELAYED:
                 status = "delayed"
             raise JobNotDoneError(job_id, status, error)
-        return decode_value(blob, codec)
+        return self.loader.value(blob, codec, f"the result of job {job_id}")
 
     def stats(self, queue: str | None = None) -> dict[str, int]:
         """Job counts by status: pending, claimed, done, failed, delayed, skipped."""
@@ -369,7 +380,7 @@ class DuckQueue:
 
     def list_dead_letters(self, limit: int = 100) -> list[Job]:
         """Jobs that failed for good, newest first."""
-        return self._live_store().dead_letters(limit)
+        return self._own(self._live_store().dead_letters(limit))
 
     def retry_dead_letter(self, job_id: str) -> None:
         """Put a failed job back in its queue with a fresh set of attempts."""

@@ -1,13 +1,22 @@
-"""How functions, arguments and results become bytes, and back.
+"""How functions, arguments and results become bytes, and back, and what a queue accepts back.
 
 Two codecs:
 - "pickle" (default): any picklable value. Functions are stored by reference (module and
   qualified name), so lambdas and nested functions are refused at enqueue time.
-  Trust boundary: unpickling runs code. Whoever can write the database file can make a worker
-  run anything. Keep the file where only trusted users can write it.
+  Trust boundary: unpickling runs code. Whoever can write the database file can make a process
+  that reads it with the pickle serializer run anything. Keep the file where only trusted users
+  can write it.
 - "json": arguments and results must be JSON values (dicts, lists, str, numbers, bool, None);
-  functions are stored as "module:qualname" references. Nothing is unpickled, so a database
-  file from an untrusted source cannot run arbitrary code, only functions that the worker can import.
+  functions are stored as "module:qualname" references. A queue set to JSON never unpickles: a
+  row that says "pickle" is refused (UntrustedError), whatever wrote it.
+
+Which functions a worker may run (the allow-list, a Loader): naming a function is enough to run
+it, so a JSON file is only as safe as the list of functions its workers accept. Like Celery and
+huey, which run registered tasks only, a JSON queue runs only the functions this process has
+enqueued itself (its own code named them, not the file) and those its `allow` names. A pickle
+queue runs any function by default: the file can run code through the arguments anyway, so an
+allow-list there catches mistakes, not attackers. The check reads the stored reference and never
+imports a module it refuses.
 """
 
 from __future__ import annotations
@@ -15,11 +24,13 @@ from __future__ import annotations
 import importlib
 import json
 import pickle
-from typing import Any, Callable
+import pickletools
+from typing import Any, Callable, Iterable
 
-from .errors import EnqueueError, SerializationError
+from .errors import EnqueueError, SerializationError, UntrustedError
 
 CODECS = ("pickle", "json")
+ANY = "*"  # allow=ANY: any importable function
 
 
 def check_codec(codec: str) -> str:
@@ -80,20 +91,149 @@ def encode_value(value: Any, codec: str, what: str) -> bytes:
         raise SerializationError(f"{what} cannot be serialised with {codec} ({type(exc).__name__}: {exc})") from exc
 
 
-def decode_function(blob: bytes, codec: str) -> Callable:
+def function_references(blob: bytes, codec: str) -> list[str] | None:
+    """'module:qualname' of everything a stored function names, read without importing or
+    unpickling anything; None when that cannot be read. A plain function names itself; a pickled
+    callable object (a functools.partial, say) also names the classes and functions it is built from."""
     if codec == "json":
-        module, _, qualname = blob.decode().partition(":")
-        return _resolve(module, qualname)
-    return pickle.loads(blob)
-
-
-def decode_value(blob: bytes | None, codec: str) -> Any:
-    if blob is None:
+        try:
+            return [blob.decode()]
+        except UnicodeDecodeError:
+            return None
+    references: list[str] = []
+    recent: list[str | None] = []  # what the last opcodes pushed: a string, or None for anything else
+    memo: dict[int, str | None] = {}
+    try:
+        for opcode, arg, _ in pickletools.genops(blob):
+            name = opcode.name
+            if name in ("GLOBAL", "INST"):
+                module, _, qualname = arg.partition(" ")
+                references.append(f"{module}:{qualname}")
+            elif name == "STACK_GLOBAL":
+                if len(recent) < 2 or recent[-1] is None or recent[-2] is None:
+                    return None
+                references.append(f"{recent[-2]}:{recent[-1]}")
+                del recent[-2:]
+            elif name.startswith("EXT"):  # copyreg extension codes name objects by number
+                return None
+            elif name == "MEMOIZE":
+                memo[len(memo)] = recent[-1] if recent else None
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[int(arg)] = recent[-1] if recent else None
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                recent.append(memo.get(int(arg)))
+            elif opcode.stack_after:
+                recent.append(arg if isinstance(arg, str) and "UNICODE" in name else None)
+    except Exception:  # not a pickle at all
         return None
-    if codec == "json":
-        value = json.loads(blob)
-        return value
-    return pickle.loads(blob)
+    return references or None
+
+
+def function_name(blob: bytes | None, codec: str) -> str:
+    """'module.qualname' of a stored function, for messages and listings ('?' when unreadable)."""
+    references = function_references(blob or b"", codec)
+    return references[0].replace(":", ".", 1) if references else "?"
+
+
+# "module:qualname" of the functions this process has enqueued: its own code named them
+_enqueued: set[str] = set()
+
+
+def remember_enqueued(func: Callable) -> None:
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if module and qualname:
+        _enqueued.add(f"{module}:{qualname}")
+
+
+def _allow_entry(entry: str | Callable) -> str:
+    if callable(entry):
+        module = getattr(entry, "__module__", None)
+        qualname = getattr(entry, "__qualname__", None)
+        if not module or not qualname:
+            raise ValueError(f"allow: {entry!r} has no module and name; give a module name or a module-level function")
+        return f"{module}:{qualname}"
+    if not isinstance(entry, str):
+        raise TypeError(f"allow entries are module names, 'module:function' strings or functions, not {entry!r}")
+    module, _, qualname = entry.partition(":")
+    if not all(part.isidentifier() for part in module.split(".")) or (
+            qualname and not all(part.isidentifier() for part in qualname.split("."))):
+        raise ValueError(f"allow: {entry!r} is not a module name ('myapp.tasks') or a function ('myapp.tasks:send')")
+    return entry
+
+
+class Loader:
+    """What a queue handle or a worker accepts from the database: the codecs it decodes and the
+    functions it runs.
+
+    serializer "json": never unpickles. allow: module names (a module and its submodules),
+    "module:qualname" strings and functions; ANY ("*") for any importable function; None for the
+    default: functions this process enqueued (json), or any function (pickle).
+    """
+
+    def __init__(self, serializer: str = "pickle", allow: str | Callable | Iterable | None = None):
+        self.serializer = check_codec(serializer)
+        entries = [allow] if isinstance(allow, str) or callable(allow) else list(allow or ())
+        self.any = (allow is None and serializer == "pickle") or ANY in entries
+        self.entries = tuple(dict.fromkeys(_allow_entry(e) for e in entries if e != ANY))
+        self.modules = frozenset(r for r in self.entries if ":" not in r)
+        self.functions = frozenset(r for r in self.entries if ":" in r)
+
+    def describe(self) -> str:
+        if self.any:
+            return "any function"
+        if not self.entries:
+            return "only the functions this process enqueued"
+        return f"{', '.join(self.entries)} and the functions this process enqueued"
+
+    def allows(self, reference: str) -> bool:
+        if self.any or reference in self.functions or reference in _enqueued:
+            return True
+        module = reference.partition(":")[0]
+        return any(module == m or module.startswith(m + ".") for m in self.modules)
+
+    def _check_codec(self, codec: str, what: str) -> None:
+        if codec not in CODECS:
+            raise UntrustedError(f"{what} is stored with an unknown codec {codec!r}: the file was not written by queuack")
+        if self.serializer == "json" and codec != "json":
+            raise UntrustedError(
+                f"{what} is stored with {codec}, and this queue uses serializer='json', which never "
+                "unpickles (unpickling can run any code). It was written by a queue with the pickle "
+                "serializer, or the file was tampered with. If you trust whoever writes this file, "
+                "read it with serializer='pickle'."
+            )
+
+    def function(self, blob: bytes, codec: str, what: str = "the job") -> Callable:
+        """The stored function, once it passed the codec and the allow-list (refused: UntrustedError,
+        and its module is never imported)."""
+        self._check_codec(codec, what)
+        if not self.any:
+            references = function_references(blob, codec)
+            if references is None:
+                raise UntrustedError(f"{what} names a function that cannot be read without running it; "
+                                     f"this worker runs {self.describe()}")
+            refused = [r for r in references if not self.allows(r)]
+            if refused:
+                raise UntrustedError(
+                    f"{what} names {', '.join(refused)}, which this worker may not run: it runs "
+                    f"{self.describe()}. If you trust it, allow its module: DuckQueue(..., allow=[...]), "
+                    "Worker(..., allow=[...]) or `queuack worker --allow MODULE`."
+                )
+        if codec == "json":
+            module, _, qualname = blob.decode().partition(":")
+            return _resolve(module, qualname)
+        return pickle.loads(blob)
+
+    def value(self, blob: bytes | None, codec: str, what: str = "the value") -> Any:
+        self._check_codec(codec, what)
+        if blob is None:
+            return None
+        if codec == "json":
+            return json.loads(blob)
+        return pickle.loads(blob)
+
+
+TRUSTING = Loader("pickle")  # for jobs and contexts made without a queue: the pickle default
 
 
 def encode_args(args: Any, kwargs: Any, codec: str, func: Callable) -> tuple[bytes, bytes]:

@@ -13,12 +13,13 @@ import queue as _queue
 import signal
 import threading
 import time
-from typing import Collection, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 from .execution import execute
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
 from .backend import Outcome
+from .serialization import Loader
 
 log = logging.getLogger("queuack.worker")
 
@@ -35,6 +36,9 @@ class Worker:
     queues: names in priority order (a name, or (name, priority) pairs as queuack 0.1 accepted);
     None takes every queue, highest job priority first.
     concurrency: threads running jobs at once.
+    allow: the functions this worker may run (module names, "module:qualname" strings, functions,
+    or "*" for any); None: what the queue allows (see DuckQueue's `allow`). A job naming another
+    function fails without running, and its module is not imported.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class Worker:
         batch_size: int = 256,
         max_jobs_in_flight: int | None = None,
         only: Collection[str] | None = None,
+        allow: str | Callable | Iterable | None = None,
     ):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -59,6 +64,7 @@ class Worker:
         self.batch_size = batch_size
         self.capacity = max_jobs_in_flight or max(concurrency * 2, 1)
         self.only = set(only) if only is not None else None  # restrict to these job ids (DAG.execute)
+        self.loader = queue.loader if allow is None else Loader(queue.serializer, allow)
         self.processed = 0
         self._stop = threading.Event()
         self._store = queue._live_store()
@@ -158,7 +164,7 @@ class Worker:
 
     def _run_one(self, job: Job) -> Outcome:
         started = time.perf_counter()
-        outcome = execute(job, self._store.cached_parents(job.id))
+        outcome = execute(job, self._store.cached_parents(job.id), self.loader)
         elapsed = time.perf_counter() - started
         self._avg_job_seconds = elapsed if self._avg_job_seconds == 0 else 0.8 * self._avg_job_seconds + 0.2 * elapsed
         if outcome.kind != "done":

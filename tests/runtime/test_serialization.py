@@ -115,14 +115,3 @@ def test_serialization_keyword_of_queuack_0_1_is_accepted():
         assert q.serializer == "json"
     with DuckQueue(serialization="json_ref") as q:
         assert q.serializer == "json"
-
-
-def test_each_job_keeps_the_codec_it_was_stored_with(tmp_path):
-    path = str(tmp_path / "mixed.duckdb")
-    with DuckQueue(path) as pickled:
-        first = pickled.enqueue(jobfuncs.echo, args=({1, 2},))
-    with DuckQueue(path, serializer="json") as as_json:
-        second = as_json.enqueue(jobfuncs.echo, args=([3],))
-        Worker(as_json).run(burst=True)
-        assert as_json.get_result(first) == {1, 2}  # still pickle: it was stored that way
-        assert as_json.get_result(second) == [3]
