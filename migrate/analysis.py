@@ -38,9 +38,6 @@ from migrate.model import Finding, FileResult, RuleSelection
 __all__ = ["summarize", "build_index", "fix_file", "FileSummary", "ProjectIndex", "suppressions"]
 
 ENQUEUE_METHODS = frozenset({"add_job", "add_node", "enqueue"})
-ROUTE_WORDS = frozenset(
-    {"route", "get", "post", "put", "patch", "delete", "head", "options", "websocket", "api_view", "view"}
-)
 QUEUE_PATH_KEYWORDS = ("path", "db_path", "database", "queue_path")
 
 
@@ -145,9 +142,8 @@ def _names_in(target: cst.BaseExpression) -> list[str]:
 
 
 class _FuncState:
-    def __init__(self, node: cst.FunctionDef, route_like: bool):
+    def __init__(self, node: cst.FunctionDef):
         self.node = node
-        self.route_like = route_like
         self.params: list[ParamInfo] = []
         p = node.params
         for param in p.posonly_params:
@@ -337,13 +333,7 @@ class Collector(cst.CSTVisitor):
         self.bind(node.name.value)
         if not self.scope:
             self.functions.add(node.name.value)
-            route_like = False
-            for dec in node.decorators:
-                target = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
-                last = (dotted(target) or "").rpartition(".")[2]
-                if last in ROUTE_WORDS:
-                    route_like = True
-            self.func = _FuncState(node, route_like)
+            self.func = _FuncState(node)
         self.scope.append(node.name.value)
         p = node.params
         for param in (*p.posonly_params, *p.params, *p.kwonly_params):
@@ -813,10 +803,6 @@ class Collector(cst.CSTVisitor):
             list_params=tuple(list_params),
             path_params=tuple(f.path_params),
             queue_vars=tuple(f.queue_vars),
-            # a function that opens the queue from one parameter and reads another is task-shaped
-            opens_from_param=bool(f.path_params)
-            and (bool(f.list_reads) or any(r[0] is not None for r in f.reads)),
-            route_like=f.route_like,
             ctx_name=ctx_name,
             problem=problem,
             problem_hint=hint,

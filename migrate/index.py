@@ -34,7 +34,11 @@ class ParamInfo:
 
 @dataclass
 class TaskInfo:
-    """A module-level function that reads ``get_result()`` from a ``DuckQueue`` it opens itself."""
+    """A module-level function that reads ``get_result()`` from a ``DuckQueue`` it opens itself.
+
+    It is a task only when the scanned code enqueues it: one that is enqueued nowhere (a web
+    handler, a poller, a driver script reading a result after the run) is never reported.
+    """
 
     name: str
     params: tuple[ParamInfo, ...]
@@ -42,8 +46,6 @@ class TaskInfo:
     list_params: tuple[str, ...]  # lists of ids read in [q.get_result(x) for x in ids]
     path_params: tuple[str, ...]  # parameters passed to DuckQueue(...)
     queue_vars: tuple[str, ...]  # variables bound to the DuckQueue it opens
-    opens_from_param: bool
-    route_like: bool  # decorated like a web handler: never a task unless enqueued
     ctx_name: str | None  # the parameter name the rewrite would add
     problem: str | None = None  # why the body cannot be rewritten
     problem_hint: str | None = None
@@ -593,8 +595,8 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
     index = ProjectIndex(imported=frozenset(t for s in summaries for t in s.imports.values()))
     for qual, (summary, task) in resolver.tasks.items():
         sites = sites_of[qual]
-        if not sites and (not task.opens_from_param or task.route_like):
-            continue  # reads a result but is no task: a web handler, a driver script
+        if not sites:
+            continue  # never enqueued, so no task: a web handler, a poller, a driver script
         blocked = set(task.suppressed)
         for _, site in sites:
             blocked |= site.suppressed
@@ -613,12 +615,6 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
 
         if task.problem:
             unresolved(task.problem, task.problem_hint or "")
-            continue
-        if not sites:
-            unresolved(
-                "it is enqueued nowhere in the scanned code, so its parent cannot be named",
-                "scan the code that builds the DAG together with the task, or migrate it by hand",
-            )
             continue
         plans: list[tuple[FileSummary, SiteInfo, dict | None, _SiteProblem | None]] = []
         for s, site in sites:

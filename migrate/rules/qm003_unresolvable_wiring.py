@@ -16,7 +16,6 @@ class UnresolvableWiring:
       (``if repair: source = ...``), or changes from one turn of a loop to the next
       (``prev = dag.add_job(step, args=(prev, path))`` in a ``for``). A variable reassigned
       along a straight chain is fine: each call sees the assignment just before it;
-    - the task is enqueued nowhere in the scanned code (scan the code that builds the DAG too);
     - its enqueue sites disagree on who the parent is;
     - the parent lies outside the DAG: ``q.enqueue(...)`` without a DAG, or a parent from
       another DAG, or a parent node without a literal ``name=``;
@@ -33,9 +32,12 @@ class UnresolvableWiring:
     add a ``context`` parameter, replace the read with ``context.upstream("<parent name>")``
     and make sure the node's ``depends_on`` names the parent.
 
-    Not reported at all: functions that are not tasks, such as a web handler or a driver script
-    that reads ``q.get_result(job_id)`` after a run, and parameters named like ids that are
-    plain data.
+    Not reported at all: functions that are not tasks. A function is a task when the scanned
+    code enqueues it; one that nothing enqueues, such as a web handler
+    (``def fetch_result(job_id, db_path)``), a poller (``wait_for(job_id, queue_path)``) or a
+    driver script that reads ``q.get_result(job_id)`` after a run, is left alone, and so are
+    parameters named like ids that are plain data. So scan the code that builds the DAGs together
+    with the tasks: a task whose enqueue sites are outside the scanned files is not seen.
     """
 
     code = "QM003"
@@ -53,6 +55,14 @@ def show(job_id, db_path):
     q = DuckQueue(db_path)
     return {"result": q.get_result(job_id)}
 ''',
+        # a poller that opens the queue from its parameters, but that nothing enqueues: no task
+        '''
+from queuack import DuckQueue
+
+def wait_for(job_id, queue_path):
+    with DuckQueue(queue_path) as q:
+        return q.get_result(job_id)
+''',
         # a driver reading results after the run
         '''
 import sys
@@ -66,14 +76,6 @@ def main():
     ]
 
     INVALID = [
-        # enqueued nowhere
-        '''
-from queuack import DuckQueue
-
-def transform(parent_id, queue_path):
-    q = DuckQueue(queue_path)
-    return q.get_result(parent_id)
-''',
         # parent id computed at run time
         '''
 from queuack import DAG, DuckQueue

@@ -433,7 +433,8 @@ def _run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
 
 
 def test_progress_bar_on_a_terminal_for_text_only(tmp_path):
-    tiny = "def t(parent_id, queue_path):\n    return DuckQueue(queue_path).get_result(parent_id)\n"
+    tiny = ("def t(parent_id, queue_path):\n    return DuckQueue(queue_path).get_result(parent_id)\n"
+            "dag.add_job(t, args=(parent, 'jobs.duckdb'))\n")
     for i in range(55):
         (tmp_path / f"t{i}.py").write_text(tiny)
     code, out, err = _run_on_a_terminal(["scan", ".", "--format", "json", "--jobs", "2"],
