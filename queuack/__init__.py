@@ -1,6 +1,7 @@
 """queuack: an embedded job queue and DAG runtime on DuckDB."""
 
 from .context import TaskContext, get_context, set_context
+from .decorators import async_task
 from .dag import DAG, DAGRun, DAGRunStatus, DAGStatus
 from .errors import (
     BackpressureError,
@@ -20,6 +21,7 @@ from .errors import (
 )
 from .jobs import DependencyMode, Job, JobStatus
 from .queue import DuckQueue
+from .streaming import StreamReader, StreamWriter, async_generator_task, generator_task
 from .status import NodeStatus, job_status_to_node_status, node_status_to_job_status
 from .worker import Worker
 
@@ -46,11 +48,16 @@ __all__ = [
     "NodeStatus",
     "QueuackError",
     "SerializationError",
+    "StreamReader",
+    "StreamWriter",
     "TaskAbortedError",
     "TaskContext",
     "UntrustedError",
     "UpstreamError",
     "Worker",
+    "async_generator_task",
+    "async_task",
+    "generator_task",
     "get_context",
     "job_status_to_node_status",
     "node_status_to_job_status",
