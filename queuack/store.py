@@ -4,8 +4,9 @@ One process owns a database file (DuckDB refuses a second one). Inside that proc
 DuckQueue on the same file shares one Store, so they see the same data, the same lock and the
 same wake-ups. Because the owner is the only writer, the scheduling state (which job is ready,
 which parents a job still waits for, whose lease runs out when) is derived from the rows once, when
-the file is opened, and then kept in memory. A claim is then a single UPDATE by primary key
-instead of a scan-and-sort, and completing a parent costs no extra statement for its children.
+the file is opened, and then kept in memory by a Scheduler (scheduler.py, no SQL). A claim is then a
+single UPDATE by primary key instead of a scan-and-sort, and completing a parent costs no extra
+statement for its children.
 
 Every change is written to DuckDB inside one transaction before the in-memory state follows it,
 so a failed statement leaves both as they were.
@@ -14,7 +15,6 @@ so a failed statement leaves both as they were.
 from __future__ import annotations
 
 import atexit
-import heapq
 import os
 import re
 import threading
@@ -31,6 +31,7 @@ from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, Q
 from .jobs import Job, JobStatus
 from . import files
 from .journal import Journal
+from .scheduler import Scheduler, gate
 
 _INSERT_COLUMNS = (
     "id, queue, status, priority, seq, codec, func, args, kwargs, created_at, execute_after, attempts, "
@@ -39,30 +40,6 @@ _INSERT_COLUMNS = (
 _RESULT_CACHE_BYTES = 64 * 1024 * 1024
 _JOURNAL_COLUMNS = tuple(c.strip() for c in _INSERT_COLUMNS.split(","))
 _PAYLOAD_BYTES = 256 * 1024 * 1024  # encoded jobs kept in memory so that a claim needs no read
-
-
-class _Sched:
-    """The in-memory scheduling state of one unfinished job."""
-
-    __slots__ = ("queue", "priority", "seq", "execute_after", "phase", "mode", "remaining", "alive",
-                 "attempt", "max_attempts", "lease", "row", "durable", "claimed_by", "claimed_at")
-
-    def __init__(self, queue, priority, seq, execute_after, mode, max_attempts, attempt=0, row=None):
-        self.queue = queue
-        self.priority = priority
-        self.seq = seq
-        self.execute_after = execute_after
-        self.mode = mode
-        self.max_attempts = max_attempts
-        self.attempt = attempt  # attempts counted so far, including a claim in progress
-        self.phase = "waiting"  # waiting (for parents) | delayed | ready | claimed
-        self.remaining = 0  # parents not done yet
-        self.alive = 0  # parents that can still succeed
-        self.lease = 0.0
-        self.row = row  # the job's stored columns (JOB_COLUMNS order) while they fit the payload budget
-        self.durable = True  # False while a claim exists only in memory (see Store.claim)
-        self.claimed_by: str | None = None
-        self.claimed_at: float | None = None
 
 
 _registry: dict[str, "Store"] = {}
@@ -134,12 +111,9 @@ class Store(Backend):
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # notified when work may have become ready
         self.conn = _connect(path)
-        self._sched: dict[str, _Sched] = {}
-        self._children: dict[str, list[str]] = {}
+        self.sched = Scheduler()
         self._parent_names: dict[str, list[tuple[str, str | None]]] = {}  # unfinished job -> its parents
-        self._ready: dict[str, list[tuple[int, int, str]]] = {}
-        self._delayed: list[tuple[float, int, str]] = []
-        self._leases: list[tuple[float, str, int]] = []
+        self._payloads: dict[str, tuple] = {}  # stored columns (JOB_COLUMNS) of unfinished jobs, within _PAYLOAD_BYTES
         self._results: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._results_bytes = 0
         self._payload_bytes = 0
@@ -274,122 +248,36 @@ class Store(Backend):
     # -- opening: recovery and the in-memory schedule -----------------------------------------
     def _load(self) -> None:
         self._seq = (self.conn.execute("SELECT max(seq) FROM jobs").fetchone()[0] or 0) + 1
-        rows = self.conn.execute(
-            """SELECT id, queue, priority, seq, execute_after, dependency_mode, max_attempts, attempts, status
-               FROM jobs WHERE status IN ('pending', 'claimed')"""
-        ).fetchall()
-        for job_id, queue, priority, seq, after, mode, max_attempts, attempts, status in rows:
-            info = self._sched[job_id] = _Sched(queue, priority, seq, after, mode, max_attempts, attempts)
-            if status == "claimed":
-                info.phase = "claimed"  # left by a process that is gone: see _recover
-        edges = self.conn.execute(
+        parents: dict[str, list[tuple[str, str]]] = {}
+        for child, parent, status, name in self.conn.execute(
             """SELECT d.child_id, d.parent_id, p.status, p.node_name FROM job_dependencies d
                JOIN jobs c ON c.id = d.child_id JOIN jobs p ON p.id = d.parent_id
                WHERE c.status IN ('pending', 'claimed') ORDER BY d.child_id, d.position"""
-        ).fetchall()
-        done_parent: set[str] = set()
-        for child, parent, status, name in edges:
+        ).fetchall():
             self._parent_names.setdefault(child, []).append((parent, name))
-            info = self._sched[child]
-            if status == "done":
-                done_parent.add(child)
-            elif status not in ("failed", "skipped"):
-                info.remaining += 1
-                info.alive += 1
-                self._children.setdefault(parent, []).append(child)
+            parents.setdefault(child, []).append((parent, status))
         now = time.time()
-        for job_id, info in self._sched.items():
-            if info.mode == "any" and job_id in done_parent:
-                info.remaining = 0
-            if info.remaining == 0 and info.phase == "waiting":
-                self._make_runnable(job_id, info, now)
+        for job_id, queue, priority, seq, after, mode, max_attempts, attempts, status in self.conn.execute(
+            """SELECT id, queue, priority, seq, execute_after, dependency_mode, max_attempts, attempts, status
+               FROM jobs WHERE status IN ('pending', 'claimed')"""
+        ).fetchall():
+            waiting_on, satisfied, _ = gate(mode, parents.get(job_id, ()))
+            # a job still marked claimed was left by a process that is gone: see _recover
+            self.sched.add(job_id, queue, priority, seq, after, mode, max_attempts, now, waiting_on, satisfied,
+                           attempts=attempts, claimed=status == "claimed")
 
     def _recover(self) -> None:
         """Jobs still marked claimed belong to a process that is gone (only one process can own the
         file): their attempt counts; they run again, or fail (skipping what depends on them) when it
         was their last. The same path as an expired lease."""
-        abandoned = [Outcome(job_id, info.attempt, "abandoned")
-                     for job_id, info in self._sched.items() if info.phase == "claimed"]
+        abandoned = [Outcome(job_id, attempt, "abandoned") for job_id, attempt in self.sched.claimed()]
         if abandoned:
             self.complete(abandoned)
-
-    # -- in-memory schedule helpers (call with the lock held) -----------------------------------
-    def _make_runnable(self, job_id: str, info: _Sched, now: float) -> None:
-        if info.execute_after > now:
-            info.phase = "delayed"
-            heapq.heappush(self._delayed, (info.execute_after, info.seq, job_id))
-        else:
-            info.phase = "ready"
-            heapq.heappush(self._ready.setdefault(info.queue, []), (-info.priority, info.seq, job_id))
-
-    def _promote_due(self, now: float) -> None:
-        delayed = self._delayed
-        while delayed and delayed[0][0] <= now:
-            after, _, job_id = heapq.heappop(delayed)
-            info = self._sched.get(job_id)
-            if info is not None and info.phase == "delayed" and info.execute_after == after:
-                info.phase = "ready"
-                heapq.heappush(self._ready.setdefault(info.queue, []), (-info.priority, info.seq, job_id))
-
-    def _pick(self, queues: Sequence[str] | None, n: int, only: set[str] | None = None) -> list[str]:
-        """Take up to n ready ids: queues in the given order (None: all, by priority then FIFO)."""
-        picked: list[str] = []
-        passed_over: list[tuple[list, tuple]] = []  # ready jobs outside `only`: put back afterwards
-        names = list(self._ready) if queues is None else [q for q in queues if q in self._ready]
-        if queues is None:
-            heaps = [self._ready[q] for q in names]
-            while len(picked) < n:
-                heaps = [h for h in heaps if h]
-                if not heaps:
-                    break
-                self._take_one(min(heaps, key=lambda h: h[0]), picked, only, passed_over)
-        else:
-            for name in names:
-                heap = self._ready[name]
-                while heap and len(picked) < n:
-                    self._take_one(heap, picked, only, passed_over)
-        for heap, entry in passed_over:
-            heapq.heappush(heap, entry)
-        return picked
-
-    def _take_one(self, heap: list, picked: list[str], only, passed_over) -> None:
-        entry = heapq.heappop(heap)
-        job_id = entry[2]
-        info = self._sched.get(job_id)
-        if info is None or info.phase != "ready":
-            return  # stale entry
-        if only is not None and job_id not in only:
-            passed_over.append((heap, entry))
-            return
-        info.phase = "claimed"
-        picked.append(job_id)
-
-    def _unpick(self, ids: Iterable[str]) -> None:
-        now = time.time()
-        for job_id in ids:
-            info = self._sched.get(job_id)
-            if info is not None and info.phase == "claimed":
-                self._make_runnable(job_id, info, now)
-
-    def _expired_leases(self, now: float) -> list[Outcome]:
-        leases = self._leases
-        out = []
-        while leases and leases[0][0] <= now:
-            lease, job_id, attempt = heapq.heappop(leases)
-            info = self._sched.get(job_id)
-            if info is not None and info.phase == "claimed" and info.attempt == attempt and info.lease == lease:
-                out.append(Outcome(job_id, attempt, "expired"))
-        return out
 
     def next_wakeup(self) -> float | None:
         """When time alone will make work claimable (a delay ends, a lease runs out), or None."""
         with self.lock:
-            times = []
-            if self._delayed:
-                times.append(self._delayed[0][0])
-            if self._leases:
-                times.append(self._leases[0][0])
-            return min(times) if times else None
+            return self.sched.next_wakeup()
 
     def wait_for_work(self, timeout: float) -> None:
         with self.changed:
@@ -397,7 +285,7 @@ class Store(Backend):
 
     def unfinished(self, ids: Iterable[str]) -> int:
         with self.lock:
-            return sum(1 for i in ids if i in self._sched)
+            return self.sched.unfinished(ids)
 
     # -- inserting --------------------------------------------------------------------------
     def next_seq(self, count: int = 1) -> int:
@@ -424,7 +312,7 @@ class Store(Backend):
             if self._closed:
                 raise QueuackError(f"the queue on {self.path} is closed")
             first_seq = self.next_seq()
-            plan = [(0, 0, [])]
+            plan = [((), False)]
             inserted, rows = self._rows(jobs, plan, first_seq, now)
             self._journal(inserted[0])
             self._schedule(jobs, plan, rows, first_seq, names, now)
@@ -444,7 +332,7 @@ class Store(Backend):
                         "Enqueue the parent first, or depend on a task name inside the DAG."
                     )
             first_seq = self.next_seq(len(jobs))
-            plan = self._plan_insert(jobs, ext_status, first_seq)
+            plan = self._plan_insert(jobs, ext_status)
             inserted, rows = self._rows(jobs, plan, first_seq, now)
             self._write_jobs(conn, inserted)
             edges = [(j.id, p, pos) for j in jobs for pos, p in enumerate(j.parents)]
@@ -465,53 +353,29 @@ class Store(Backend):
         for j, seq, state, row in zip(jobs, range(first_seq, first_seq + len(jobs)), plan, rows):
             if state is None:
                 continue  # skipped at birth
-            info = _Sched(j.queue, j.priority, seq, j.execute_after, j.dependency_mode, j.max_attempts)
             size = len(j.func) + len(j.args) + len(j.kwargs)
             if self._payload_bytes + size <= _PAYLOAD_BYTES:
-                info.row = row
+                self._payloads[j.id] = row
                 self._payload_bytes += size
-            info.remaining, info.alive, waiting_on = state
-            self._sched[j.id] = info
             if j.parents:
                 self._parent_names[j.id] = [(p, names.get(p)) for p in j.parents]
-            for parent in waiting_on:
-                self._children.setdefault(parent, []).append(j.id)
-            if info.remaining == 0:
-                self._make_runnable(j.id, info, now)
-                woke = True
+            waiting_on, satisfied = state
+            woke |= self.sched.add(j.id, j.queue, j.priority, seq, j.execute_after, j.dependency_mode,
+                                   j.max_attempts, now, waiting_on, satisfied)
         if woke or any(j.execute_after > now for j in jobs):
             self.changed.notify_all()
 
-    def _plan_insert(self, jobs, ext_status, first_seq):
-        """For each new job: (remaining, alive, parents to wait for), or None when it is skipped at birth."""
+    @staticmethod
+    def _plan_insert(jobs, ext_status):
+        """For each new job: (parents to wait for, a parent already succeeded), or None when it is
+        skipped at birth. ext_status: the status of each parent outside the batch."""
         plan = []
         fate: dict[str, str] = {}  # in-batch job id -> "skipped" | "pending"
         for j in jobs:
-            remaining = alive = 0
-            waiting_on = []
-            satisfied = dead = False
-            for parent in j.parents:
-                status = fate.get(parent)
-                if status is None:
-                    status = ext_status.get(parent)
-                    if status in ("pending", "claimed") or parent in self._sched:
-                        status = "pending"
-                if status == "done":
-                    satisfied = True
-                elif status in ("failed", "skipped"):
-                    dead = True
-                else:
-                    remaining += 1
-                    alive += 1
-                    waiting_on.append(parent)
-            if j.dependency_mode == "any" and j.parents:
-                skip = not satisfied and alive == 0
-                if satisfied:
-                    remaining = 0
-            else:
-                skip = dead
+            waiting_on, satisfied, skip = gate(
+                j.dependency_mode, ((p, fate.get(p) or ext_status[p]) for p in j.parents))
             fate[j.id] = "skipped" if skip else "pending"
-            plan.append(None if skip else (remaining, alive, waiting_on))
+            plan.append(None if skip else (waiting_on, satisfied))
         return plan
 
     def _rows(self, jobs, plan, first_seq, now) -> tuple[list[tuple], list[tuple]]:
@@ -548,56 +412,42 @@ class Store(Backend):
         """
         with self.lock:
             now = time.time()
-            expired = self._expired_leases(now)
+            expired = self.sched.expired(now)
             if expired:
-                self.complete(expired)
-            self._promote_due(now)
-            picked = self._pick(queues, count, only)
-            if not picked:
+                self.complete([Outcome(job_id, attempt, "expired") for job_id, attempt in expired])
+            self.sched.promote_due(now)
+            taken = self.sched.take(queues, count, worker_id, now + lease_seconds, now, only)
+            if not taken:
                 return []
-            lease = now + lease_seconds
+            picked = [job_id for job_id, _, _ in taken]
             durable = durable or self._after_crash
-            bumped: list[_Sched] = []
             try:
-                missing = [i for i in picked if self._sched[i].row is None]
+                missing = [i for i in picked if i not in self._payloads]
                 fetched = {}
                 if missing:  # payload not in memory (opened from disk, or over the budget): one read
                     self._flush_journal()
                     fetched = {r[0]: r for r in self.conn.execute(
                         f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($ids)", {"ids": missing}).fetchall()}
                 jobs = []
-                for job_id in picked:
-                    info = self._sched[job_id]
-                    row = info.row or fetched[job_id]
-                    info.attempt += 1
-                    bumped.append(info)
-                    info.lease, info.claimed_by, info.claimed_at, info.durable = lease, worker_id, now, False
-                    job = Job(*row, _store=self)
+                for job_id, attempt, execute_after in taken:
+                    job = Job(*(self._payloads.get(job_id) or fetched[job_id]), _store=self)
                     job.status, job.attempts, job.claimed_by, job.claimed_ts = (
-                        JobStatus.CLAIMED, info.attempt, worker_id, now)
-                    job.execute_after_ts = info.execute_after
+                        JobStatus.CLAIMED, attempt, worker_id, now)
+                    job.execute_after_ts = execute_after
                     jobs.append(job)
                 if durable:
                     self._persist_claims(self.conn, picked, in_transaction=False)
             except BaseException:
-                for info in bumped:
-                    info.attempt -= 1
-                    info.durable = True
-                self._unpick(picked)
+                self.sched.untake(picked, time.time())
                 raise
-            for job in jobs:
-                heapq.heappush(self._leases, (lease, job.id, job.attempts))
             return jobs
 
     def _persist_claims(self, conn, ids: Iterable[str], in_transaction: bool = True) -> None:
         """Write in-memory claims to the file (status claimed, attempt counted, lease)."""
-        todo = [(i, self._sched[i]) for i in ids
-                if i in self._sched and self._sched[i].phase == "claimed" and not self._sched[i].durable]
+        todo = self.sched.memory_claims(ids)
         if not todo:
             return
-        params = {"ids": [i for i, _ in todo], "att": [s.attempt for _, s in todo],
-                  "w": [s.claimed_by for _, s in todo], "at": [s.claimed_at for _, s in todo],
-                  "lease": [s.lease for _, s in todo]}
+        params = {name: [claim[n] for claim in todo] for n, name in enumerate(("ids", "att", "w", "at", "lease"))}
         sql = """UPDATE jobs SET status = 'claimed', attempts = v.att, claimed_by = v.w, claimed_at = v.at,
                      lease_expires_at = v.lease
                  FROM (SELECT unnest($ids) AS id, unnest($att) AS att, unnest($w) AS w, unnest($at) AS at,
@@ -605,8 +455,7 @@ class Store(Backend):
                  WHERE jobs.id = v.id AND jobs.status = 'pending'"""
         with self.transaction(statements=1) if not in_transaction else nullcontext(conn) as tx:
             tx.execute(sql, params)
-        for _, info in todo:
-            info.durable = True
+        self.sched.mark_durable(params["ids"])
 
     def persist_claims(self, ids: Iterable[str]) -> None:
         """Make in-memory claims durable, so that a crash counts their attempt."""
@@ -617,10 +466,10 @@ class Store(Backend):
         """Extend the leases of jobs that are still running (the Worker's heartbeat)."""
         with self.lock:
             lease = time.time() + lease_seconds
-            current = [(i, a) for i, a in claims if self._owns(i, a)]
+            current = [(i, a) for i, a in claims if self.sched.owns(i, a)]
             if not current:
                 return
-            durable = [(i, a) for i, a in current if self._sched[i].durable]
+            durable = [(i, a) for i, a in current if self.sched.is_durable(i)]
             if durable:
                 with self.transaction() as conn:
                     conn.execute(
@@ -629,13 +478,7 @@ class Store(Backend):
                            WHERE jobs.id = v.id AND jobs.status = 'claimed' AND jobs.attempts = v.att""",
                         {"lease": lease, "ids": [c[0] for c in durable], "att": [c[1] for c in durable]},
                     )
-            for job_id, attempt in current:
-                self._sched[job_id].lease = lease
-                heapq.heappush(self._leases, (lease, job_id, attempt))
-
-    def _owns(self, job_id: str, attempt: int) -> bool:
-        info = self._sched.get(job_id)
-        return info is not None and info.phase == "claimed" and info.attempt == attempt
+            self.sched.renew(current, lease)
 
     # -- completing -----------------------------------------------------------------------------
     def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
@@ -651,28 +494,29 @@ class Store(Backend):
         policy = policy or RetryPolicy()
         with self.lock:
             now = time.time()
-            current = [o for o in outcomes if self._owns(o.job_id, o.attempt)]
+            sched = self.sched
+            current = [o for o in outcomes if sched.owns(o.job_id, o.attempt)]
             done, retry, fail, release = [], [], [], []
             for o in current:
-                info = self._sched[o.job_id]
                 if o.kind == "done":
                     done.append(o)
                 elif o.kind == "release":
                     release.append(o)
                 else:
-                    last = o.kind == "fail" or o.attempt >= info.max_attempts
+                    of = sched.max_attempts(o.job_id)
+                    last = o.kind == "fail" or o.attempt >= of
                     if o.kind in LOST:
-                        o.error = LOST[o.kind][last].format(attempt=o.attempt, of=info.max_attempts)
+                        o.error = LOST[o.kind][last].format(attempt=o.attempt, of=of)
                     (fail if last else retry).append(o)
             # a job whose claim was lost (not a job that failed) runs again at once
             retry_at = {o.job_id: now if o.kind in LOST else now + policy.delay(o.attempt) for o in retry}
             applied: set[str] = set()
             skipped: list[str] = []
             alive_lost: dict[str, int] = {}
-            persist = [i for i in persist if self._sched.get(i) is not None and not self._sched[i].durable]
-            durable_release = [o for o in release if self._sched[o.job_id].durable]
+            persist = [i for i in persist if i in sched and not sched.is_durable(i)]
+            durable_release = [o for o in release if sched.is_durable(o.job_id)]
             groups = [done, retry, fail, durable_release, persist]
-            statements = sum(1 for g in groups if g) + (1 if any(o.job_id in self._children for o in fail) else 0)
+            statements = sum(1 for g in groups if g) + (1 if any(sched.has_children(o.job_id) for o in fail) else 0)
             if statements:
                 with self.transaction(statements) as conn:
                     self._persist_claims(conn, persist)
@@ -683,31 +527,25 @@ class Store(Backend):
                     applied |= self._write_outcomes(conn, fail, "failed", now)
                     applied |= self._write_outcomes(conn, durable_release, "release", now)
                     failed = [o.job_id for o in fail if o.job_id in applied]
-                    skipped, alive_lost = self._doomed_by(failed)
+                    skipped, alive_lost = sched.doomed_by(failed)
                     if skipped:
                         self._mark_skipped(conn, skipped, now)
-            applied |= {o.job_id for o in release if not self._sched[o.job_id].durable}
+            applied |= {o.job_id for o in release if not sched.is_durable(o.job_id)}
             # committed: the schedule follows
             for o in done:
                 if o.job_id in applied:
-                    if o.job_id in self._children:
+                    if sched.has_children(o.job_id):
                         self._cache_result(o.job_id, o.codec, o.result)
                     self._finish(o.job_id, succeeded=True, now=now)
             for job_id in [o.job_id for o in fail if o.job_id in applied] + skipped:
                 self._finish(job_id, succeeded=False, now=now)
-            for child, lost in alive_lost.items():
-                info = self._sched.get(child)
-                if info is not None:
-                    info.alive -= lost
-            for o in retry + release:
+            sched.lose_parents(alive_lost)
+            for o in retry:
                 if o.job_id in applied:
-                    info = self._sched[o.job_id]
-                    info.durable, info.claimed_by = True, None
-                    if o.kind == "release":
-                        info.attempt -= 1
-                    else:
-                        info.execute_after = retry_at[o.job_id]
-                    self._make_runnable(o.job_id, info, now)
+                    sched.retry(o.job_id, retry_at[o.job_id], now)
+            for o in release:
+                if o.job_id in applied:
+                    sched.release(o.job_id, now)
             self.changed.notify_all()  # wakes idle workers, and anyone waiting for a DAG to finish
             return applied
 
@@ -719,8 +557,8 @@ class Store(Backend):
         """
         if not outcomes:
             return set()
-        infos = [self._sched[o.job_id] for o in outcomes]
-        any_durable = any(i.durable for i in infos)
+        durable = [self.sched.is_durable(o.job_id) for o in outcomes]
+        any_durable = any(durable)
         retried = any(o.attempt > 1 for o in outcomes)
         sets: dict[str, list] = {}  # column -> one value per outcome
         if kind == "release":
@@ -744,8 +582,8 @@ class Store(Backend):
         if any_durable:
             sets["lease_expires_at"] = [None] * len(outcomes)
         # what the row must still say for this claim to be current
-        was = ["claimed" if i.durable else "pending" for i in infos]
-        was_att = [o.attempt if i.durable else o.attempt - 1 for o, i in zip(outcomes, infos)]
+        was = ["claimed" if d else "pending" for d in durable]
+        was_att = [o.attempt if d else o.attempt - 1 for o, d in zip(outcomes, durable)]
         ids = [o.job_id for o in outcomes]
         if len(outcomes) == 1:
             assignments = ", ".join(f"{col} = ?" for col in sets)
@@ -766,44 +604,13 @@ class Store(Backend):
             ).fetchall()
         return {r[0] for r in rows}
 
-    def _finish(self, job_id: str, succeeded: bool, now: float) -> bool:
-        """Drop a finished job from the schedule and let its waiting children know. True if one became ready."""
-        self._sched.pop(job_id, None)
+    def _finish(self, job_id: str, succeeded: bool, now: float) -> None:
+        """Drop a finished job from the schedule (which lets its waiting children know) and the caches."""
         self._parent_names.pop(job_id, None)
-        woke = False
-        for child in self._children.pop(job_id, ()):
-            info = self._sched.get(child)
-            if info is None or info.phase != "waiting":
-                continue
-            if succeeded:
-                info.remaining -= 1
-                if info.mode == "any" or info.remaining == 0:
-                    info.remaining = 0
-                    self._make_runnable(child, info, now)
-                    woke = True
-        return woke
-
-    def _doomed_by(self, failed: list[str]) -> tuple[list[str], dict[str, int]]:
-        """Children that can no longer run because these jobs failed, and down the graph: an "all"
-        child is skipped; an "any" child only when no parent can still succeed."""
-        skipped: list[str] = []
-        doomed = set()
-        alive_lost: dict[str, int] = {}
-        stack = list(failed)
-        while stack:
-            parent = stack.pop()
-            for child in self._children.get(parent, ()):
-                info = self._sched.get(child)
-                if info is None or info.phase != "waiting" or child in doomed:
-                    continue
-                if info.mode == "any":
-                    alive_lost[child] = alive_lost.get(child, 0) + 1
-                    if info.alive - alive_lost[child] > 0:
-                        continue
-                doomed.add(child)
-                skipped.append(child)
-                stack.append(child)
-        return skipped, {c: n for c, n in alive_lost.items() if c not in doomed}
+        row = self._payloads.pop(job_id, None)
+        if row is not None:
+            self._payload_bytes -= len(row[1]) + len(row[2]) + len(row[3])
+        self.sched.finish(job_id, succeeded, now)
 
     def _mark_skipped(self, conn, ids: list[str], now: float) -> None:
         conn.execute(
@@ -827,18 +634,15 @@ class Store(Backend):
     def _job(self, row: tuple) -> Job:
         job = Job(*row, _store=self)
         status = JobStatus(row[5])
-        info = self._sched.get(job.id)
-        if info is not None and info.phase == "claimed" and not info.durable:
+        claim = self.sched.memory_claim(job.id)
+        if claim is not None:
             # a claim that so far lives only in memory (see claim): report what is true now
-            status, job.attempts, job.claimed_by, job.claimed_ts = (
-                JobStatus.CLAIMED, info.attempt, info.claimed_by, info.claimed_at)
+            status = JobStatus.CLAIMED
+            job.attempts, job.claimed_by, job.claimed_ts = claim
         elif status is JobStatus.PENDING and row[9] > time.time():
             status = JobStatus.DELAYED
         job.status = status
         return job
-
-    def _memory_claims(self) -> list[tuple[str, _Sched]]:
-        return [(i, s) for i, s in self._sched.items() if s.phase == "claimed" and not s.durable]
 
     def get_job(self, job_id: str) -> Job:
         rows = self.query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id])
@@ -899,7 +703,7 @@ class Store(Backend):
                 {"now": time.time(), **({"q": queue} if queue is not None else {})},
             ):
                 counts["delayed" if delayed else status] += n
-            moved = sum(1 for _, s in self._memory_claims() if queue is None or s.queue == queue)
+            moved = self.sched.count_memory_claims(queue)
         counts["pending"] -= moved
         counts["claimed"] += moved
         return counts
@@ -921,10 +725,9 @@ class Store(Backend):
         with self.lock:
             rows = self.query("SELECT id, node_name, status FROM jobs WHERE dag_run_id = ? ORDER BY seq",
                               [dag_run_id])
-            sched = self._sched
             # a claim that so far lives only in memory is reported as claimed, as get_job does
-            return [(i, n, "claimed" if s == "pending" and (info := sched.get(i)) is not None
-                     and info.phase == "claimed" and not info.durable else s) for i, n, s in rows]
+            return [(i, n, "claimed" if s == "pending" and self.sched.memory_claim(i) is not None else s)
+                    for i, n, s in rows]
 
     def dead_letters(self, limit: int) -> list[Job]:
         rows = self.query(
@@ -950,9 +753,7 @@ class Store(Backend):
                            claimed_by = NULL WHERE id = ?""",
                     [now, job_id],
                 )
-            info = _Sched(queue, priority, seq, now, mode, max_attempts)
-            self._sched[job_id] = info
-            self._make_runnable(job_id, info, now)
+            self.sched.add(job_id, queue, priority, seq, now, mode, max_attempts, now)
             self.changed.notify_all()
 
     def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int:

@@ -1,0 +1,214 @@
+"""The in-memory scheduler on its own: no database, times passed in by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from queuack.scheduler import Scheduler, gate
+
+NOW = 1000.0
+
+
+def add(s: Scheduler, job_id: str, queue="default", priority=50, seq=None, after=NOW, mode="all",
+        max_attempts=3, waiting_on=(), satisfied=False, **kw) -> bool:
+    seq = len(s) + 1 if seq is None else seq
+    return s.add(job_id, queue, priority, seq, after, mode, max_attempts, NOW, list(waiting_on), satisfied, **kw)
+
+
+def take(s: Scheduler, n=10, queues=None, now=NOW, lease=NOW + 30, only=None) -> list[str]:
+    return [job_id for job_id, _, _ in s.take(queues, n, "w1", lease, now, only)]
+
+
+def test_higher_priority_first_then_first_in_first_out():
+    s = Scheduler()
+    add(s, "low", priority=1, seq=1)
+    add(s, "a", priority=9, seq=3)
+    add(s, "b", priority=9, seq=2)
+    assert take(s) == ["b", "a", "low"]
+    assert take(s) == []
+
+
+def test_named_queues_are_served_in_the_order_given():
+    s = Scheduler()
+    add(s, "mail", queue="mail", priority=99)
+    add(s, "cpu", queue="cpu", priority=1)
+    add(s, "other", queue="other")
+    assert take(s, queues=["cpu", "mail"]) == ["cpu", "mail"]
+    assert take(s) == ["other"]
+
+
+def test_without_queue_names_all_queues_share_one_priority_order():
+    s = Scheduler()
+    add(s, "a1", queue="a", priority=5, seq=1)
+    add(s, "b1", queue="b", priority=7, seq=2)
+    add(s, "a2", queue="a", priority=7, seq=3)
+    assert take(s, n=2) == ["b1", "a2"]
+
+
+def test_only_takes_the_named_jobs_and_leaves_the_others_ready():
+    s = Scheduler()
+    for name in ("a", "b", "c"):
+        add(s, name)
+    assert take(s, only={"c"}) == ["c"]
+    assert take(s) == ["a", "b"]
+
+
+def test_take_counts_the_attempt_and_returns_it():
+    s = Scheduler()
+    add(s, "a", after=NOW - 5)
+    assert s.take(None, 1, "w1", NOW + 30, NOW) == [("a", 1, NOW - 5)]
+    assert s.owns("a", 1) and not s.owns("a", 2)
+    assert s.memory_claim("a") == (1, "w1", NOW)
+
+
+def test_untake_puts_the_job_back_uncounted():
+    s = Scheduler()
+    add(s, "a")
+    take(s)
+    s.untake(["a"], NOW)
+    assert s.memory_claim("a") is None
+    assert s.take(None, 1, "w2", NOW + 30, NOW) == [("a", 1, NOW)]
+
+
+def test_a_delayed_job_becomes_ready_when_its_time_comes():
+    s = Scheduler()
+    add(s, "later", after=NOW + 10)
+    assert s.next_wakeup() == NOW + 10
+    s.promote_due(NOW + 9)
+    assert take(s, now=NOW + 9) == []
+    s.promote_due(NOW + 10)
+    assert take(s, now=NOW + 10) == ["later"]
+
+
+def test_an_expired_lease_is_reported_once_and_only_for_the_current_claim():
+    s = Scheduler()
+    add(s, "a")
+    add(s, "b")
+    take(s, lease=NOW + 5)
+    s.renew([("b", 1)], NOW + 50)
+    assert s.next_wakeup() == NOW + 5
+    assert s.expired(NOW + 4) == []
+    assert s.expired(NOW + 6) == [("a", 1)]
+    assert s.expired(NOW + 6) == []
+    assert s.expired(NOW + 60) == [("b", 1)]
+
+
+def test_a_lease_of_a_finished_or_released_job_does_not_expire():
+    s = Scheduler()
+    add(s, "done")
+    add(s, "released")
+    take(s, lease=NOW + 5)
+    s.finish("done", succeeded=True, now=NOW)
+    s.release("released", NOW)
+    assert s.expired(NOW + 10) == []
+    assert take(s) == ["released"]
+    assert s.owns("released", 1)  # the released attempt did not count
+
+
+def test_retry_keeps_the_attempt_and_waits_for_its_backoff():
+    s = Scheduler()
+    add(s, "a")
+    take(s)
+    s.retry("a", NOW + 2, NOW)
+    assert take(s) == []
+    s.promote_due(NOW + 2)
+    assert s.take(None, 1, "w1", NOW + 30, NOW + 2)[0][:2] == ("a", 2)
+
+
+def test_memory_claims_until_marked_durable():
+    s = Scheduler()
+    add(s, "a", queue="q1")
+    add(s, "b", queue="q2")
+    take(s)
+    assert {c[0] for c in s.memory_claims()} == {"a", "b"}
+    assert s.count_memory_claims("q1") == 1 and s.count_memory_claims() == 2
+    s.mark_durable(["a"])
+    assert s.is_durable("a") and not s.is_durable("b")
+    assert [c[0] for c in s.memory_claims(["a", "b", "unknown"])] == ["b"]
+    assert s.claimed() == [("a", 1), ("b", 1)]
+
+
+def test_a_claim_restored_from_the_file_is_claimed_and_durable():
+    s = Scheduler()
+    assert add(s, "left", attempts=2, claimed=True) is False
+    assert s.claimed() == [("left", 2)]
+    assert s.is_durable("left") and take(s) == []
+
+
+def test_an_all_child_runs_after_every_parent_succeeded():
+    s = Scheduler()
+    add(s, "p1")
+    add(s, "p2")
+    assert add(s, "child", waiting_on=["p1", "p2"]) is False
+    assert s.has_children("p1")
+    take(s)
+    assert s.finish("p1", succeeded=True, now=NOW) is False
+    assert s.finish("p2", succeeded=True, now=NOW) is True
+    assert take(s) == ["child"]
+    assert s.unfinished(["p1", "p2", "child"]) == 1
+
+
+def any_child_of_two_parents() -> Scheduler:
+    s = Scheduler()
+    add(s, "p1")
+    add(s, "p2")
+    add(s, "child", mode="any", waiting_on=["p1", "p2"])
+    return s
+
+
+def test_an_any_child_runs_after_the_first_parent_succeeded():
+    s = any_child_of_two_parents()
+    take(s)
+    assert s.finish("p2", succeeded=True, now=NOW) is True
+    assert take(s) == ["child"]
+
+
+def test_an_any_child_with_a_parent_already_done_is_ready_at_once():
+    s = Scheduler()
+    add(s, "p1")
+    assert add(s, "child", mode="any", waiting_on=["p1"], satisfied=True) is True
+    assert take(s) == ["p1", "child"]
+
+
+def test_a_failed_parent_dooms_all_children_down_the_graph():
+    s = Scheduler()
+    add(s, "p")
+    add(s, "c", waiting_on=["p"])
+    add(s, "g", waiting_on=["c"])
+    add(s, "other")
+    take(s)
+    skipped, alive_lost = s.doomed_by(["p"])
+    assert skipped == ["c", "g"] and alive_lost == {}
+    assert len(s) == 4  # doomed_by only reports
+    for job_id in ["p"] + skipped:
+        s.finish(job_id, succeeded=False, now=NOW)
+    assert s.unfinished(["p", "c", "g", "other"]) == 1
+
+
+def test_an_any_child_lives_while_a_parent_can_still_succeed():
+    s = any_child_of_two_parents()
+    take(s)
+    assert s.doomed_by(["p1"]) == ([], {"child": 1})
+    s.lose_parents({"child": 1})
+    s.finish("p1", succeeded=False, now=NOW)
+    assert s.doomed_by(["p2"]) == (["child"], {})
+
+
+def test_a_failed_parent_does_not_touch_a_child_that_already_runs():
+    s = any_child_of_two_parents()
+    take(s, only={"p1", "p2"})
+    s.finish("p1", succeeded=True, now=NOW)
+    take(s)  # the child runs
+    assert s.doomed_by(["p2"]) == ([], {})
+
+
+@pytest.mark.parametrize("mode, statuses, expected", [
+    ("all", [], ([], False, False)),
+    ("all", [("a", "done"), ("b", "pending")], (["b"], True, False)),
+    ("all", [("a", "failed"), ("b", "pending")], (["b"], False, True)),
+    ("any", [("a", "failed"), ("b", "claimed")], (["b"], False, False)),
+    ("any", [("a", "failed"), ("b", "skipped")], ([], False, True)),
+    ("any", [("a", "failed"), ("b", "done")], ([], True, False)),
+])
+def test_gate_says_what_a_new_job_waits_for_and_whether_it_can_run(mode, statuses, expected):
+    assert gate(mode, statuses) == expected
