@@ -6,8 +6,9 @@ Two codecs:
   Trust boundary: unpickling runs code. Whoever can write the database file can make a process
   that reads it with the pickle serializer run anything. Keep the file where only trusted users
   can write it.
-- "json": arguments and results must be JSON values (dicts, lists, str, numbers, bool, None);
-  functions are stored as "module:qualname" references. A queue set to JSON never unpickles: a
+- "json": arguments and results must be JSON values that come back equal (dicts with str keys,
+  lists, str, finite numbers, bool, None): a tuple, a non-string key or NaN is refused with its
+  path rather than stored changed. Functions are stored as "module:qualname" references. A queue set to JSON never unpickles: a
   row that says "pickle" is refused (UntrustedError), whatever wrote it.
 
 Which functions a worker may run (the allow-list, a Loader): naming a function is enough to run
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import pickle
 import pickletools
 from typing import Any, Callable, Iterable
@@ -81,14 +83,61 @@ def encode_function(func: Callable, codec: str) -> bytes:
         ) from exc
 
 
-def encode_value(value: Any, codec: str, what: str) -> bytes:
-    """Encode arguments or a result. `what` names the value in the error message."""
+def encode_value(value: Any, codec: str, what: str, path: str = "result") -> bytes:
+    """Encode arguments or a result. `what` names the value in the error message, `path` is how
+    a problem inside it is located (args[0]["a"])."""
+    if codec == "json":
+        problem = json_problem(value, path)
+        if problem:
+            raise SerializationError(f"{what} cannot be stored with the json serializer: {problem}")
     try:
         if codec == "json":
-            return json.dumps(value, separators=(",", ":")).encode()
+            return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise SerializationError(f"{what} cannot be serialised with {codec} ({type(exc).__name__}: {exc})") from exc
+
+
+_JSON_VALUES = "JSON holds dicts with string keys, lists, strings, numbers, booleans and None"
+
+
+def json_problem(value: Any, path: str, _inside: frozenset = frozenset()) -> str | None:
+    """Why `value` would not come back from JSON equal to itself (or would not be JSON at all),
+    naming where: None when it round-trips. Subclasses of str, int, float, dict and list are fine:
+    they come back as equal plain values."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} is {value!r}, which is not a number in JSON"
+    if isinstance(value, tuple):
+        return f"{path} is a tuple, which would come back from JSON as a list: pass a list"
+    if isinstance(value, (set, frozenset)):
+        return f"{path} is a {type(value).__name__}: JSON has no sets; pass a sorted list"
+    if not isinstance(value, (dict, list)):
+        return f"{path} is a {type(value).__name__}, not a JSON value ({_JSON_VALUES})"
+    if id(value) in _inside:
+        return f"{path} contains itself"
+    inside = _inside | {id(value)}
+    if isinstance(value, list):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        for key in value:
+            if not isinstance(key, str):
+                return f"{path} has the key {key!r} ({type(key).__name__}): {_key_fate(key)}; use string keys"
+        items = ((f"{path}[{json.dumps(key)}]", item) for key, item in value.items())
+    for where, item in items:
+        problem = json_problem(item, where, inside)
+        if problem:
+            return problem
+    return None
+
+
+def _key_fate(key: Any) -> str:
+    try:
+        as_json = next(iter(json.loads(json.dumps({key: 0}))))
+    except (TypeError, ValueError):
+        return "JSON object keys are strings"
+    return f"JSON object keys are strings, so it would come back as {as_json!r}"
 
 
 def function_references(blob: bytes, codec: str) -> list[str] | None:
@@ -243,8 +292,8 @@ def encode_args(args: Any, kwargs: Any, codec: str, func: Callable) -> tuple[byt
         raise EnqueueError(f"kwargs for {describe(func)} must be a dict, not {type(kwargs).__name__}")
     try:
         return (
-            encode_value(list(args) if codec == "json" else tuple(args), codec, "the arguments"),
-            encode_value(dict(kwargs or {}), codec, "the keyword arguments"),
+            encode_value(list(args) if codec == "json" else tuple(args), codec, "the arguments", "args"),
+            encode_value(dict(kwargs or {}), codec, "the keyword arguments", "kwargs"),
         )
     except SerializationError as exc:
         raise EnqueueError(f"cannot enqueue {describe(func)}: {exc}") from exc

@@ -9,7 +9,7 @@ import fractions
 import duckdb
 import pytest
 
-from queuack import DuckQueue, EnqueueError, JobStatus, Worker
+from queuack import DuckQueue, EnqueueError, JobNotDoneError, JobStatus, Worker
 
 from . import jobfuncs
 
@@ -37,12 +37,48 @@ def test_json_arguments_and_results_round_trip(json_queue, value):
     assert json_queue.get_result(job_id) == value
 
 
-def test_json_keyword_arguments_and_tuples(json_queue):
+def test_json_keyword_arguments(json_queue):
     job_id = json_queue.enqueue(jobfuncs.keyword_only, args=([1, 2],), kwargs={"scale": 2})
     job = json_queue.claim()
     assert job.execute() == [1, 2, 1, 2]
-    json_queue.ack(job, result=(1, 2))
-    assert json_queue.get_result(job_id) == [1, 2]  # JSON has no tuples: they come back as lists
+    json_queue.ack(job, result=[1, 2])
+    assert json_queue.get_result(job_id) == [1, 2]
+
+
+@pytest.mark.parametrize(("args", "kwargs", "where", "why"), [
+    (({1: "a"},), None, "args[0] has the key 1 (int)", "come back as '1'"),
+    (({"a": [0, (1, 2)]},), None, 'args[0]["a"][1] is a tuple', "come back from JSON as a list"),
+    ((), {"value": {"x"}}, 'kwargs["value"] is a set', "JSON has no sets"),
+    (([1.0, float("nan")],), None, "args[0][1] is nan", "not a number in JSON"),
+    (({"limit": float("inf")},), None, 'args[0]["limit"] is inf', "not a number in JSON"),
+    (({None: 1},), None, "args[0] has the key None (NoneType)", "come back as 'null'"),
+])
+def test_json_refuses_what_would_not_come_back_the_same_and_says_where(json_queue, args, kwargs, where, why):
+    with pytest.raises(EnqueueError) as caught:
+        json_queue.enqueue(jobfuncs.echo, args=args, kwargs=kwargs)
+    assert where in str(caught.value) and why in str(caught.value) and "json serializer" in str(caught.value)
+    assert sum(json_queue.stats().values()) == 0
+
+
+@pytest.mark.parametrize(("result", "where"), [
+    ((1, 2), "result is a tuple"),
+    ({"by_id": {7: "x"}}, 'result["by_id"] has the key 7 (int)'),
+])
+def test_json_a_result_that_would_change_fails_the_attempt(json_queue, result, where):
+    json_queue.enqueue(jobfuncs.echo, args=("x",), max_attempts=1)
+    job = json_queue.claim()
+    json_queue.ack(job, result=result)
+    record = json_queue.get_job(job.id)
+    assert record.status is JobStatus.FAILED and where in record.error, record.error
+    with pytest.raises(JobNotDoneError):
+        json_queue.get_result(job.id)
+
+
+def test_json_a_task_returning_a_tuple_fails_instead_of_storing_a_list(json_queue):
+    job_id = json_queue.enqueue(jobfuncs.pair, args=(1, 2), max_attempts=1)
+    Worker(json_queue).run(burst=True)
+    record = json_queue.get_job(job_id)
+    assert record.status is JobStatus.FAILED and "result is a tuple" in record.error
 
 
 def test_json_stores_readable_json(tmp_path):
