@@ -74,10 +74,16 @@ def _run(paths, settings, *, fix, stdin_filename, progress_enabled):
         stdin_bytes = sys.stdin.buffer.read()
     bar = _ProgressBar(progress_enabled and sys.stderr.isatty())
     try:
-        return engine.run(list(paths), settings, fix=fix, stdin_bytes=stdin_bytes,
-                          stdin_filename=stdin_filename, progress=bar)
+        with engine.interrupts_raise():
+            return engine.run(list(paths), settings, fix=fix, stdin_bytes=stdin_bytes,
+                              stdin_filename=stdin_filename, progress=bar)
     except engine.MigrateError as exc:
         raise UsageFailure(str(exc)) from None
+    except engine.Interrupted as exc:
+        bar.close()
+        click.echo(f"Interrupted ({exc.signal_name}) during the analysis: nothing was written.",
+                   err=True)
+        sys.exit(exc.exit_code)
     finally:
         bar.close()
 
@@ -195,16 +201,19 @@ def _shown(path) -> str:
 @click.option("--diff", "show_diff", is_flag=True, help="Also print the diff of each rewrite.")
 @click.option("--backup", is_flag=True, help="Keep the originals (in .migrate-backup/ at the "
                                              "project root) for `migrate restore`.")
+@click.option("--allow-read-only", is_flag=True,
+              help="Also rewrite files without write permission (mode 0444), keeping their mode.")
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
-def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exclude, jobs,
-          stdin_filename, isolated, no_progress):
+def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, exclude,
+          extend_exclude, jobs, stdin_filename, isolated, no_progress):
     """Rewrite legacy wiring under PATH... to the TaskContext.
 
     With `-`, the source is read from stdin and the rewritten source goes to stdout.
     Exit 0 when everything was fixed, 1 when findings remain that cannot be fixed (or, with
-    --dry-run, when files would change), 2 on errors (nothing is written when a rewritten file
-    fails to parse or compile).
+    --dry-run, when files would change), 2 on errors. The writing is all or nothing: when a
+    rewritten file fails to parse or compile, a file is read-only or cannot be written, or the
+    run is interrupted (exit 130 on Ctrl-C), every file already rewritten is put back.
     """
     from migrate.report import finding_line
 
@@ -255,7 +264,12 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
             click.echo(f"Nothing to rewrite in {_plural(result.n_files, 'file')}.", err=True)
         sys.exit(2 if result.errors else 1 if changed else 0)
 
-    written = engine.write_changes(result, backup=backup)
+    written = engine.write_changes(result, backup=backup, allow_read_only=allow_read_only)
+    if written.interrupted is not None:
+        emit_errors(result.errors + written.errors)
+        click.echo(f"Interrupted ({written.interrupted.signal_name}) while writing: "
+                   f"{_rollback_summary(written)}", err=True)
+        sys.exit(written.interrupted.exit_code)
     if show_diff:
         written_set = set(written.written)
         for loaded, new in changed:
@@ -273,6 +287,8 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
             click.echo(f"    hint: {f.hint}", err=say_err)
     errors = result.errors + written.errors
     emit_errors(errors)
+    if written.aborted:
+        click.echo(f"Writing failed: {_rollback_summary(written)}", err=True)
     if written.backup_dir is not None:
         click.echo(f"Originals kept in {_shown(written.backup_dir)} (undo: migrate restore "
                    f"{' '.join(paths)})", err=say_err)
@@ -289,6 +305,20 @@ def apply(paths, dry_run, show_diff, backup, select, ignore, exclude, extend_exc
         summary += "no findings remain."
     click.echo(summary, err=say_err)
     sys.exit(2 if errors else 1 if remaining else 0)
+
+
+def _rollback_summary(written) -> str:
+    """What the rollback of a failed or interrupted write phase achieved, in one sentence."""
+    back = _plural(len(written.rolled_back), "file")
+    if not written.not_rolled_back:
+        if not written.rolled_back:
+            return "no file was changed."
+        return f"put back the {back} already rewritten; no file was changed."
+    stuck = "; ".join(f"{e.path} ({e.message})" for e in written.not_rolled_back)
+    keep = (f" The originals are in {_shown(written.backup_dir)} (migrate restore brings them "
+            f"back)." if written.backup_dir is not None else "")
+    return (f"put back {back}, but these still hold the rewritten text, so the project is "
+            f"only partly migrated: {stuck}.{keep}")
 
 
 @cli.command(short_help="Undo the last `apply --backup` under PATH...")

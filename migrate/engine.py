@@ -27,10 +27,19 @@ Decisions worth knowing
 * **Module names** for the project index come from the file's place: up through folders with an
   ``__init__.py`` (``src/app/jobs/etl.py`` is ``app.jobs.etl``); a file in a plain folder of
   scripts is named by its stem, so ``from tasks import transform`` resolves between scripts.
-* **Writing** is all or nothing for one run: a rewrite can span files (a task and its enqueue
-  sites), so if any rewritten text fails to parse (LibCST) or compile (CPython), or a file
-  changed on disk since it was read, nothing is written. Each file is replaced atomically
-  (temporary file in the same folder, fsync, os.replace) with its mode and owner kept.
+* **Writing** is one transaction for the run: a rewrite can span files (a task and its enqueue
+  sites). Checked first: every new text parses (LibCST) and compiles (CPython), no file changed
+  on disk since it was read, no file is read-only (mode bits, or ``os.access``: root passes that,
+  an immutable file does not) unless allowed. Staged next: every new content in a temporary file
+  beside its target, fsynced, with the target's mode and owner, so that a read-only folder or a
+  full disk fails before any target changes. Then each target is os.replace'd. A failure or a
+  SIGINT/SIGTERM from the first stage on rolls back: the replaced files get their original bytes
+  (held in memory) again, the staged ones are removed, a backup of this run is dropped; signals
+  during the rollback are held back until it is done. A SIGKILL cannot be caught: with
+  ``--backup`` the manifest is written before the first replace, so restore still works.
+* **Interrupts**: the analysis workers ignore SIGINT (a terminal sends it to the whole group);
+  the main process stops them and exits 128 + the signal, without their tracebacks.
+* **Unreadable folders** are reported in one line each and skipped; the walk goes on.
 * **Backups** go to ``<project root>/.migrate-backup/<UTC timestamp>/`` with a ``manifest.json``;
   the project root is the nearest folder holding pyproject.toml or .git above the first PATH (else
   the current folder). ``restore`` takes the newest backup holding files under the given paths,
@@ -50,8 +59,11 @@ import os
 import re
 import stat
 import sys
+import signal
 import tempfile
+import threading
 import tokenize
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -144,7 +156,7 @@ def find_config(start: Path) -> tuple[Path, dict] | None:
     start = start.resolve()
     for folder in [start, *start.parents]:
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if os.path.isfile(candidate):
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -161,7 +173,7 @@ def _start_folder(paths: list[str]) -> Path:
     for p in paths:
         if p != STDIN:
             path = Path(p)
-            return path if path.is_dir() else (path.parent if str(path.parent) else Path("."))
+            return path if os.path.isdir(path) else (path.parent if str(path.parent) else Path("."))
     return Path.cwd()
 
 
@@ -365,7 +377,7 @@ def read_ignore_file(path: Path, base: Path) -> list[IgnoreRule]:
 
 def _repo_root(folder: Path) -> Path | None:
     for candidate in [folder, *folder.parents]:
-        if (candidate / ".git").exists():
+        if os.path.exists(candidate / ".git"):
             return candidate
     return None
 
@@ -407,7 +419,7 @@ def module_name(path: Path) -> str | None:
         return None
     parts = [] if path.stem == "__init__" else [path.stem]
     folder = path.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
+    while os.path.isfile(folder / "__init__.py") and folder.parent != folder:
         parts.insert(0, folder.name)
         folder = folder.parent
     if not parts or not all(p.isidentifier() for p in parts):
@@ -422,18 +434,22 @@ def _is_skipped_dir(entry: os.DirEntry) -> bool:
     return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
-def _walk(root: Path, display_root: str, inherited: list[IgnoreRule], excludes: list[IgnoreRule]
-          ) -> Iterator[tuple[str, Path]]:
+def _walk(root: Path, display_root: str, inherited: list[IgnoreRule], excludes: list[IgnoreRule],
+          errors: list["FileError"]) -> Iterator[tuple[str, Path]]:
+    """The .py files below `root`; a folder that cannot be read is reported in `errors` and
+    skipped, as ruff does, and the walk carries on."""
     stack = [(root, display_root, inherited)]
     while stack:
         folder, shown, rules = stack.pop()
-        own = folder / ".gitignore"
-        if own.is_file():
-            rules = rules + read_ignore_file(own, folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            errors.append(FileError(os.path.normpath(shown),
+                                    f"cannot read folder: {_describe(exc)}; skipped"))
             continue
+        own = folder / ".gitignore"
+        if os.path.isfile(own):
+            rules = rules + read_ignore_file(own, folder)
         subdirs = []
         for entry in entries:
             path = folder / entry.name
@@ -461,9 +477,12 @@ def _excluded_explicitly(excludes: list[IgnoreRule], path: Path) -> bool:
     return any(is_ignored(excludes, parent, True) for parent in path.parents)
 
 
-def discover(paths: list[str], settings: Settings, stdin_filename: str | None = None
-             ) -> list[SourceFile]:
-    """The files named by PATH...: files as given, folders walked, `-` for stdin."""
+def discover(paths: list[str], settings: Settings, stdin_filename: str | None = None,
+             errors: list["FileError"] | None = None) -> list[SourceFile]:
+    """The files named by PATH...: files as given, folders walked, `-` for stdin.
+
+    Folders that cannot be read are reported in `errors` (when given) and skipped."""
+    errors = [] if errors is None else errors
     if not paths:
         raise MigrateError("no PATH given")
     missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
@@ -485,10 +504,10 @@ def discover(paths: list[str], settings: Settings, stdin_filename: str | None = 
             found.append(SourceFile(stdin_filename or STDIN, None, module))
             continue
         path = Path(p).absolute()
-        if path.is_dir():
+        if os.path.isdir(path):
             resolved = path.resolve()
             inherited = ancestor_ignore_rules(resolved)
-            for shown, file_path in _walk(resolved, p, inherited, settings.excludes):
+            for shown, file_path in _walk(resolved, p, inherited, settings.excludes, errors):
                 real = file_path.resolve()
                 if real not in seen:
                     seen.add(real)
@@ -599,6 +618,28 @@ def _mp_context():
     return multiprocessing.get_context()
 
 
+def _init_pool_worker(initializer, initargs) -> None:
+    # A Ctrl-C in the terminal reaches the whole process group: the workers leave it to the
+    # main process, which stops them (SIGTERM, the default action) without a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer:
+        initializer(*initargs)
+
+
+def _call(func, item):
+    """func(item), or the exception it raised: one file's failure must not stop the others."""
+    try:
+        return func(item)
+    except Exception as exc:  # a bug or a RecursionError on one file
+        return exc
+
+
+def _indexed_call(job):
+    func, i, item = job
+    return i, _call(func, item)
+
+
 def _map(func, items: list, jobs: int, stage: str, progress: Progress | None,
          initializer=None, initargs=()) -> list:
     """Apply func to items, in a process pool when it pays; an exception becomes the result."""
@@ -610,27 +651,22 @@ def _map(func, items: list, jobs: int, stage: str, progress: Progress | None,
         if initializer:
             initializer(*initargs)
         for i, item in enumerate(items):
-            try:
-                results[i] = func(item)
-            except Exception as exc:  # a bug or a RecursionError on one file must not stop all
-                results[i] = exc
+            results[i] = _call(func, item)
             if progress:
                 progress(stage, i + 1, total)
         return results
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, total), mp_context=_mp_context(), initializer=initializer,
-        initargs=initargs,
-    ) as pool:
-        futures = {pool.submit(func, item): i for i, item in enumerate(items)}
-        for done, fut in enumerate(as_completed(futures), 1):
-            try:
-                results[futures[fut]] = fut.result()
-            except Exception as exc:
-                results[futures[fut]] = exc
+    pool = _mp_context().Pool(min(jobs, total), initializer=_init_pool_worker,
+                              initargs=(initializer, initargs))
+    try:
+        jobs_iter = ((func, i, item) for i, item in enumerate(items))
+        for done, (i, res) in enumerate(pool.imap_unordered(_indexed_call, jobs_iter), 1):
+            results[i] = res
             if progress:
                 progress(stage, done, total)
+        pool.close()
+    finally:
+        pool.terminate()  # at once on an interrupt; a no-op for workers that already finished
+        pool.join()
     return results
 
 
@@ -647,7 +683,7 @@ def run(
     from migrate.prefilter import might_need_migration  # pure text, no libcst
 
     result = RunResult()
-    sources = discover(paths, settings, stdin_filename)
+    sources = discover(paths, settings, stdin_filename, result.errors)
     result.n_files = len(sources)
     candidates: list[LoadedFile] = []
     for src in sources:
@@ -719,34 +755,12 @@ def _describe(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Writing
+# Atomic file replacement
 
 
-def verify(new_source: str, path: str) -> None:
-    """Parse the new text with LibCST and compile it; raises ValueError when either fails."""
-    import libcst
-
-    try:
-        libcst.parse_module(new_source)
-    except Exception as exc:  # libcst.ParserSyntaxError and friends
-        raise ValueError(f"the rewritten text does not parse: {exc}") from None
-    try:
-        compile(new_source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        raise ValueError(f"the rewritten text does not compile: {_describe(exc)}") from None
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
-    """Write a temporary file beside `path`, fsync it, give it `mode`, then os.replace.
-
-    A symlink is followed (the file it points to is replaced, the link stays), and the owner
-    of an existing file is kept where the permissions allow it.
-    """
-    path = Path(os.path.realpath(path))
+def _stage(path: Path, data: bytes, mode: int | None) -> str:
+    """Write `data` to a new temporary file beside `path`, fsync it, give it the mode and owner
+    of `path` (or `mode`); return its name. Nothing at `path` changes yet."""
     folder = path.parent
     try:
         before = os.stat(path)
@@ -769,14 +783,22 @@ def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
                     os.chown(tmp, before.st_uid, before.st_gid)
                 except OSError:
                     pass
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
-    try:  # make the rename itself durable
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in `folder` durable (where the platform allows it)."""
+    try:
         dfd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
@@ -788,11 +810,103 @@ def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
         os.close(dfd)
 
 
+def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
+    """Write a temporary file beside `path`, fsync it, give it `mode`, then os.replace.
+
+    A symlink is followed (the file it points to is replaced, the link stays), and the owner
+    of an existing file is kept where the permissions allow it.
+    """
+    path = Path(os.path.realpath(path))
+    tmp = _stage(path, data, mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+# --------------------------------------------------------------------------------------------
+# Interrupts
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; the command stops with exit code 128 + the signal number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _signal_handlers(handler) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can set handlers; the signals go there anyway
+        return
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def interrupts_raise():
+    """While active, SIGINT and SIGTERM raise Interrupted (SIGTERM would otherwise kill the
+    process wherever it is, a write phase included)."""
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    return _signal_handlers(handler)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[list[int]]:
+    """While active, SIGINT and SIGTERM are only noted: a rollback must run to its end."""
+    arrived: list[int] = []
+    with _signal_handlers(lambda signum, frame: arrived.append(signum)):
+        yield arrived
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def verify(new_source: str, path: str) -> None:
+    """Parse the new text with LibCST and compile it; raises ValueError when either fails."""
+    import libcst
+
+    try:
+        libcst.parse_module(new_source)
+    except Exception as exc:  # libcst.ParserSyntaxError and friends
+        raise ValueError(f"the rewritten text does not parse: {exc}") from None
+    try:
+        compile(new_source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"the rewritten text does not compile: {_describe(exc)}") from None
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def project_root(paths: list[str]) -> Path:
     """The nearest folder holding pyproject.toml or .git above the first path, else the cwd."""
     start = _start_folder([p for p in paths if p != STDIN] or [STDIN]).resolve()
     for folder in [start, *start.parents]:
-        if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
+        if os.path.exists(folder / "pyproject.toml") or os.path.exists(folder / ".git"):
             return folder
     return Path.cwd().resolve()
 
@@ -802,6 +916,12 @@ class ApplyResult:
     written: list[str] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     backup_dir: Path | None = None
+    # The write phase failed or was interrupted after some files were replaced: these were put
+    # back to their original bytes, and these could not be (they hold the rewritten text).
+    rolled_back: list[str] = field(default_factory=list)
+    not_rolled_back: list[FileError] = field(default_factory=list)
+    aborted: bool = False  # the write phase started and failed: see rolled_back
+    interrupted: Interrupted | None = None
 
 
 def _rel_for_manifest(path: Path, root: Path) -> str:
@@ -815,86 +935,164 @@ def encode_source(text: str, encoding: str) -> bytes:
     return text.encode(encoding)
 
 
-def write_changes(run_result: RunResult, *, backup: bool = False, root: Path | None = None
-                  ) -> ApplyResult:
-    """Write every changed file atomically, after checking that each new text parses and compiles.
+@dataclass
+class _Change:
+    """One file of the write phase: its original, its new bytes, and how far it got."""
 
-    A rewrite can span files (a task in one module, its enqueue sites in another), so it is all
-    or nothing: when one rewritten file fails the check, or changed on disk during the run,
-    nothing at all is written and the reasons are reported.
-    """
-    out = ApplyResult()
-    planned: list[tuple[LoadedFile, bytes]] = []
+    loaded: LoadedFile
+    data: bytes
+    target: Path  # symlinks followed: the file that is really replaced
+    tmp: str | None = None  # the staged new content, beside the target
+    replaced: bool = False
+
+    @property
+    def shown(self) -> str:
+        return self.loaded.source.display
+
+
+def _read_only_reason(loaded: LoadedFile) -> str | None:
+    """Why a file must not be rewritten without --allow-read-only, or None."""
+    if loaded.mode is not None and not loaded.mode & 0o222:
+        return f"the file is read-only (mode {loaded.mode:04o})"
+    if not os.access(loaded.source.fspath, os.W_OK):
+        return "permission denied (or the file is immutable)"
+    return None
+
+
+def _plan(run_result: RunResult, allow_read_only: bool, out: ApplyResult) -> list[_Change]:
+    """Check every rewrite before anything is written: it parses and compiles, its file was not
+    edited during the run and may be written."""
+    planned: list[_Change] = []
     for loaded, new_text in run_result.changed():
         if loaded.source.fspath is None:
             continue  # stdin: the caller prints the new text
         shown = loaded.source.display
         try:
             verify(new_text, shown)
-            planned.append((loaded, encode_source(new_text, loaded.encoding)))
+            data = encode_source(new_text, loaded.encoding)
         except (ValueError, UnicodeEncodeError) as exc:
             out.errors.append(FileError(shown, f"cannot be rewritten: {exc}"))
             continue
         if not _unchanged_on_disk(loaded):
             out.errors.append(FileError(shown, "changed on disk during the run"))
+            continue
+        reason = None if allow_read_only else _read_only_reason(loaded)
+        if reason:
+            out.errors.append(FileError(
+                shown, f"not rewritten: {reason}; make it writable, or pass --allow-read-only"))
+            continue
+        planned.append(_Change(loaded, data, Path(os.path.realpath(loaded.source.fspath))))
+    return planned
+
+
+def write_changes(run_result: RunResult, *, backup: bool = False, root: Path | None = None,
+                  allow_read_only: bool = False) -> ApplyResult:
+    """Write every changed file, all or nothing.
+
+    A rewrite can span files (a task in one module, its enqueue sites in another), so the run is
+    one transaction. First every rewrite is checked (it parses and compiles, the file did not
+    change during the run, it is not read-only); then the new contents are staged as temporary
+    files beside their targets (a read-only folder or a full disk fails here, before any file
+    changes); then the originals are backed up when asked; then each target is replaced. When
+    anything fails, or SIGINT/SIGTERM arrives, the files already replaced get their original
+    bytes back, the staged files are removed, and the result says so.
+    """
+    out = ApplyResult()
+    planned = _plan(run_result, allow_read_only, out)
     if out.errors:
-        for loaded, _ in planned:
-            if all(e.path != loaded.source.display for e in out.errors):
-                out.errors.append(FileError(
-                    loaded.source.display, "not written: another file of this run failed"))
+        for change in planned:
+            out.errors.append(FileError(change.shown,
+                                        "not written: another file of this run failed"))
         return out
     if not planned:
         return out
-
-    manifest_files = []
     backup_dir: Path | None = None
-    if backup:
-        root = (root or project_root([planned[0][0].source.display])).resolve()
-        backup_dir = _new_backup_dir(root)
-    for loaded, data in planned:
-        path = loaded.source.fspath
-        shown = loaded.source.display
-        try:
-            if not _unchanged_on_disk(loaded):
-                out.errors.append(FileError(shown, "not written: changed on disk during the run"))
-                continue
-            entry = None
-            if backup_dir is not None:
-                rel = _rel_for_manifest(path.resolve(), root)
-                copy_name = ("files/" + rel if not os.path.isabs(rel)
-                             else f"outside/{len(manifest_files)}/{path.name}")
-                copy = backup_dir / copy_name
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                copy.write_bytes(loaded.raw)
-                entry = {
-                    "path": rel,
-                    "copy": copy_name,
-                    "original_sha256": sha256(loaded.raw),
-                    "rewritten_sha256": sha256(data),
-                    "mode": loaded.mode,
-                }
-                # The manifest names the file before it is replaced: a crash half way through
-                # still leaves a way back (restore sees which files hold which content).
-                manifest_files.append(entry)
-                _write_manifest(backup_dir, _manifest(backup_dir, root, manifest_files))
-            try:
-                atomic_write(path, data, loaded.mode)
-            except OSError:
-                if entry is not None:
-                    manifest_files.remove(entry)
-                    _write_manifest(backup_dir, _manifest(backup_dir, root, manifest_files))
-                raise
-        except OSError as exc:
-            out.errors.append(FileError(shown, f"not written: {_describe(exc)}"))
-            continue
-        out.written.append(shown)
-    if backup_dir is not None:
-        if manifest_files:
-            out.backup_dir = backup_dir
+    try:
+        with interrupts_raise():
+            for change in planned:
+                try:
+                    change.tmp = _stage(change.target, change.data, change.loaded.mode)
+                except OSError as exc:
+                    raise _WriteFailed(change, exc) from None
+            if backup:
+                root = (root or project_root([planned[0].shown])).resolve()
+                backup_dir = _write_backup(planned, root)
+            for change in planned:
+                if not _unchanged_on_disk(change.loaded):
+                    raise _WriteFailed(change, None)
+                try:
+                    os.replace(change.tmp, change.target)
+                except OSError as exc:
+                    raise _WriteFailed(change, exc) from None
+                change.tmp = None
+                change.replaced = True
+    except (_WriteFailed, Interrupted) as exc:
+        out.aborted = True
+        with _interrupts_deferred():
+            _roll_back(planned, out)
+            if backup_dir is not None and not out.not_rolled_back:
+                _remove_tree(backup_dir)
+                _remove_if_empty(backup_dir.parent)
+            elif backup_dir is not None:
+                out.backup_dir = backup_dir
+        if isinstance(exc, Interrupted):
+            out.interrupted = exc
         else:
-            _remove_tree(backup_dir)
-            _remove_if_empty(backup_dir.parent)
+            why = f"not written: {_describe(exc.error)}" if exc.error else (
+                "not written: changed on disk during the run")
+            out.errors.append(FileError(exc.change.shown, why))
+        return out
+    for folder in {change.target.parent for change in planned}:
+        _fsync_dir(folder)
+    out.written = [change.shown for change in planned]
+    out.backup_dir = backup_dir
     return out
+
+
+class _WriteFailed(Exception):
+    def __init__(self, change: _Change, error: OSError | None):
+        super().__init__(change.shown)
+        self.change = change
+        self.error = error
+
+
+def _roll_back(planned: list[_Change], out: ApplyResult) -> None:
+    """Put back the original bytes of every file already replaced; remove the staged files."""
+    for change in planned:
+        if change.tmp is not None:
+            _unlink_quietly(change.tmp)
+            change.tmp = None
+        if not change.replaced:
+            continue
+        try:
+            atomic_write(change.target, change.loaded.raw, change.loaded.mode)
+        except OSError as exc:
+            out.not_rolled_back.append(FileError(change.shown, _describe(exc)))
+            continue
+        out.rolled_back.append(change.shown)
+
+
+def _write_backup(planned: list[_Change], root: Path) -> Path:
+    """Copy the originals and write the manifest, before any file is replaced: even a crash
+    half way through the replacing leaves a way back (restore sees which file holds what)."""
+    backup_dir = _new_backup_dir(root)
+    files = []
+    for change in planned:
+        rel = _rel_for_manifest(change.loaded.source.fspath.resolve(), root)
+        copy_name = ("files/" + rel if not os.path.isabs(rel)
+                     else f"outside/{len(files)}/{change.target.name}")
+        copy = backup_dir / copy_name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(change.loaded.raw)
+        files.append({
+            "path": rel,
+            "copy": copy_name,
+            "original_sha256": sha256(change.loaded.raw),
+            "rewritten_sha256": sha256(change.data),
+            "mode": change.loaded.mode,
+        })
+    _write_manifest(backup_dir, _manifest(backup_dir, root, files))
+    return backup_dir
 
 
 def _manifest(backup_dir: Path, root: Path, files: list[dict]) -> dict:
