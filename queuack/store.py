@@ -394,6 +394,8 @@ class Store(Backend):
 
     def _write_jobs(self, conn, inserted: list[tuple], replay: bool = False) -> None:
         """One multi-row INSERT. replay=True skips rows whose id is already stored."""
+        if not inserted:  # an empty DAG: only its run is recorded
+            return
         width = len(inserted[0])
         params = {f"c{i}": [r[i] for r in inserted] for i in range(width)}
         select = ", ".join(f"unnest($c{i})" for i in range(width))

@@ -924,3 +924,18 @@ def test_wait_for_completion_calls_back_with_progress(mq):
         raise RuntimeError("display failed")
 
     assert dag.wait_for_completion(timeout=5, callback=broken) is True  # a failing callback is only logged
+
+
+def test_an_empty_dag_submits_nothing_and_is_done(q):
+    with DAG("nothing yet", queue=q) as dag:
+        pass
+    assert dag.submitted and dag.jobs == {} and dag.status is DAGStatus.DONE
+    assert dag_rows(q, dag) == (0, 0, 1)  # the run is recorded, with no jobs
+    assert dag.wait_for_completion(timeout=5) is True and dag.execute(timeout=5) is True
+    assert dag.get_execution_order() == [] and q.stats()["pending"] == 0
+
+    own = DAG("private and empty")  # a DAG that owns its queue: execute() submits, runs nothing
+    assert own.execute(timeout=5) is True and own.status is DAGStatus.DONE
+    with q.dag("the older builder") as old:
+        pass
+    assert old.status is DAGStatus.DONE
