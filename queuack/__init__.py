@@ -1,5 +1,7 @@
 """queuack: an embedded job queue and DAG runtime on DuckDB."""
 
+import logging as _logging
+
 from .context import TaskContext, get_context, set_context
 from .decorators import async_task
 from .dag import DAG, DAGRun, DAGRunStatus, DAGStatus
@@ -26,6 +28,10 @@ from .status import NodeStatus, job_status_to_node_status, node_status_to_job_st
 from .worker import Worker
 
 __version__ = "0.2.0"
+
+# A library leaves logging to the application: without a handler of its own, Python would print
+# queuack's warnings to stderr through its last-resort handler.
+_logging.getLogger("queuack").addHandler(_logging.NullHandler())
 
 __all__ = [
     "BackpressureError",

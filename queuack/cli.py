@@ -27,7 +27,6 @@ from .errors import DatabaseLockedError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
 from .serialization import ANY, CODECS, Loader
-from .serialization import function_name as stored_function_name
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
@@ -89,11 +88,6 @@ def open_queue(path: str, **options) -> Iterator[DuckQueue]:
 
 
 # -- describing jobs ---------------------------------------------------------------------------
-def function_name(job: Job) -> str:
-    """'module.qualname' of the job's function, read without importing or unpickling anything."""
-    return stored_function_name(job.func, job.codec)
-
-
 def first_line(text: str | None, width: int = 100) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line if len(line) <= width else line[: width - 1] + "…"
@@ -205,7 +199,7 @@ def dead_letters(db: str, limit: int, as_json: bool) -> None:
         jobs = queue.list_dead_letters(limit=limit)
     if as_json:
         click.echo(json.dumps([
-            {"id": j.id, "queue": j.queue, "function": function_name(j), "node_name": j.node_name,
+            {"id": j.id, "queue": j.queue, "function": j.function, "node_name": j.node_name,
              "dag_run_id": j.dag_run_id, "attempts": j.attempts, "max_attempts": j.max_attempts,
              "error": j.error, "traceback": j.traceback, "completed_at": j.completed_ts}
             for j in jobs
@@ -214,7 +208,7 @@ def dead_letters(db: str, limit: int, as_json: bool) -> None:
     if not jobs:
         click.echo("no dead letters")
         return
-    rows = [[j.id, j.node_name or function_name(j), f"{j.attempts}/{j.max_attempts}", first_line(j.error)]
+    rows = [[j.id, j.node_name or j.function, f"{j.attempts}/{j.max_attempts}", first_line(j.error)]
             for j in jobs]
     click.echo(_table(["id", "name", "attempts", "error"], rows))
 
@@ -232,7 +226,7 @@ def retry(db: str, job_id: str) -> None:
         except QueuackError as exc:
             raise click.BadParameter(str(exc), param_hint="'JOB_ID'") from None
         job = queue.get_job(job_id)
-    click.echo(f"job {job_id} ({job.node_name or function_name(job)}) is pending again in queue "
+    click.echo(f"job {job_id} ({job.node_name or job.function}) is pending again in queue "
                f"{job.queue!r} with {job.max_attempts} attempts")
 
 

@@ -69,6 +69,25 @@ class Job:
     _loader: Any = field(default=None, repr=False, compare=False)
 
     @property
+    def function(self) -> str:
+        """'module.qualname' of the job's function, read without importing or unpickling it."""
+        from .serialization import function_name
+
+        return function_name(self.func, self.codec)
+
+    def __repr__(self) -> str:
+        # what identifies the job and how it stands; not its encoded payload or whole traceback
+        parts = [f"id={self.id!r}", f"function={self.function!r}"]
+        if self.node_name:
+            parts.append(f"node_name={self.node_name!r}")
+        parts += [f"status={self.status.value if isinstance(self.status, JobStatus) else self.status!r}",
+                  f"attempts={self.attempts}/{self.max_attempts}", f"queue={self.queue!r}"]
+        if self.error:
+            first = self.error.strip().splitlines()[0] if self.error.strip() else ""
+            parts.append(f"error={first[:77] + '...' if len(first) > 80 else first!r}")
+        return f"Job({', '.join(parts)})"
+
+    @property
     def created_at(self) -> _dt.datetime | None:
         return _when(self.created_ts)
 

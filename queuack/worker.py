@@ -70,6 +70,11 @@ class Worker:
         self._store = queue._live_store()
         self._avg_job_seconds = 0.0
 
+    def __repr__(self) -> str:
+        state = "stopping" if self.stopping else f"processed={self.processed}"
+        return (f"Worker({self.queue!r}, queues={self.queues!r}, concurrency={self.concurrency}, "
+                f"worker_id={self.worker_id!r}, {state})")
+
     @staticmethod
     def _queue_order(queues) -> list[str] | None:
         if queues is None:
@@ -168,7 +173,7 @@ class Worker:
         elapsed = time.perf_counter() - started
         self._avg_job_seconds = elapsed if self._avg_job_seconds == 0 else 0.8 * self._avg_job_seconds + 0.2 * elapsed
         if outcome.kind != "done":
-            log.warning("job %s (%s) attempt %s: %s", job.id, job.node_name or "-", job.attempts, outcome.error)
+            log.warning("job %s (%s) attempt %s: %s", job.id, job.node_name or job.function, job.attempts, outcome.error)
         return outcome
 
     def _renew_due(self, last: float) -> bool:
