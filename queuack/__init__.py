@@ -22,6 +22,7 @@ from .errors import (
     UpstreamError,
 )
 from .jobs import DependencyMode, Job, JobStatus
+from .pool import WorkerPool
 from .queue import DuckQueue
 from .streaming import StreamReader, StreamWriter, async_generator_task, generator_task
 from .status import NodeStatus, job_status_to_node_status, node_status_to_job_status
@@ -61,6 +62,7 @@ __all__ = [
     "UntrustedError",
     "UpstreamError",
     "Worker",
+    "WorkerPool",
     "async_generator_task",
     "async_task",
     "generator_task",

@@ -202,6 +202,16 @@ class Backend(abc.ABC):
         """Whether any job of the run has been attempted (a job waiting for its retry included)."""
 
     @abc.abstractmethod
+    def dag_run_name(self, dag_run_id: str) -> str | None:
+        """The name a DAG run was submitted under; None for an unknown id."""
+
+    def waiting(self, queue: str, at_most: int) -> int:
+        """Jobs of `queue` not claimed yet (pending or delayed, whether or not their parents are
+        done), for backpressure. A backend may stop counting at `at_most`."""
+        counts = self.stats(queue)
+        return min(at_most, counts["pending"] + counts["delayed"])
+
+    @abc.abstractmethod
     def dead_letters(self, limit: int) -> list[Job]: ...
 
 

@@ -2,6 +2,7 @@
 
 from .dag import DAG
 from .queue import DuckQueue
+from .pool import WorkerPool
 from .worker import Worker
 
-__all__ = ["DAG", "DuckQueue", "Worker"]
+__all__ = ["DAG", "DuckQueue", "Worker", "WorkerPool"]

@@ -10,10 +10,12 @@ import socket
 import threading
 import time
 import uuid
+import warnings
+import weakref
 from typing import Any, Callable, Iterable, Sequence
 
-from .constants import DEFAULT_VISIBILITY_TIMEOUT
-from .errors import EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
+from .constants import BACKPRESSURE_BLOCK_THRESHOLD, BACKPRESSURE_WARNING_THRESHOLD, DEFAULT_VISIBILITY_TIMEOUT
+from .errors import BackpressureError, EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import Loader, describe, encode_args, encode_function, encode_value, remember_enqueued
 from .backend import MEMORY, Backend, NewJob, Outcome, RetryPolicy, open_backend
@@ -22,6 +24,20 @@ from .context import shifts_arguments
 
 log = logging.getLogger("queuack")
 
+
+
+# DuckQueue keyword arguments of queuack 0.1 that tuned its own machinery, and why they are not needed
+_NO_EFFECT = {
+    "values_threshold": "dependencies are inserted with their jobs in one statement",
+    "dep_chunk_size": "dependencies are inserted with their jobs in one statement",
+    "force_memory_db": "an in-memory queue is shared safely by any number of worker threads",
+}
+
+
+# backpressure: per backend and queue, (enqueues that need no count, warning, block threshold)
+_budgets: "weakref.WeakKeyDictionary[Backend, dict[str, tuple[int, int, int]]]" = weakref.WeakKeyDictionary()
+_budget_lock = threading.Lock()
+_RECOUNT = 1000
 
 
 def new_job_id() -> str:
@@ -106,12 +122,14 @@ class DuckQueue:
         logger: logging.Logger | None = None,
         **tuning: Any,
     ):
-        # workers_num, worker_concurrency, poll_timeout and the tuning knobs of queuack 0.1
-        # (values_threshold, dep_chunk_size, force_memory_db) are accepted so that old code
-        # keeps running; this queue needs none of them.
-        unknown = set(tuning) - {"values_threshold", "dep_chunk_size", "force_memory_db"}
+        # the tuning knobs of queuack 0.1 are accepted so that old code keeps running, with a
+        # warning: they tuned 0.1's SQL and have no counterpart here
+        unknown = set(tuning) - set(_NO_EFFECT)
         if unknown:
             raise TypeError(f"DuckQueue() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        for name in sorted(tuning):
+            warnings.warn(f"DuckQueue({name}=...) has no effect: {_NO_EFFECT[name]}; remove it",
+                          DeprecationWarning, stacklevel=2)
         if visibility_timeout <= 0:
             raise ValueError("visibility_timeout must be a positive number of seconds")
         if retry_backoff < 0 or retry_backoff_max < 0:
@@ -130,6 +148,20 @@ class DuckQueue:
         self._store = open_backend(self.db_path)
         self._held: dict[str, int] = {}  # job id -> attempt, for claims taken through this object
         self._closed = False
+        self._set_workers(workers_num, worker_concurrency, poll_timeout)
+
+    def _set_workers(self, workers_num: int | None, worker_concurrency: int | None,
+                     poll_timeout: float | None) -> None:
+        """The background workers `with DuckQueue(...)` starts: none unless workers_num is given."""
+        for name, value in (("workers_num", workers_num), ("worker_concurrency", worker_concurrency)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int >= 1 or None, not {value!r}")
+        if poll_timeout is not None and poll_timeout <= 0:
+            raise ValueError(f"poll_timeout must be a positive number of seconds, not {poll_timeout!r}")
+        self.workers_num = workers_num
+        self.worker_concurrency = worker_concurrency or 1
+        self.poll_timeout = poll_timeout
+        self._pool = None
 
     @classmethod
     def attach(cls, store: Backend, template: "DuckQueue | None" = None, loader: Loader | None = None) -> "DuckQueue":
@@ -146,12 +178,15 @@ class DuckQueue:
         handle._store = store.retain()
         handle._held = {}
         handle._closed = False
+        handle._set_workers(None, None, None)
         return handle
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Release this handle. The database closes when the last handle on it closes."""
+        """Stop this handle's background workers (running jobs finish), then release it. The
+        database closes when the last handle on it closes."""
         if not self._closed:
+            self.stop_workers()
             self._closed = True
             self._store.release()
 
@@ -160,7 +195,75 @@ class DuckQueue:
         return self._closed
 
     def __enter__(self) -> "DuckQueue":
+        """With workers_num=N, start N background workers (worker_concurrency jobs at once each);
+        leaving the block stops them, letting running jobs finish, and closes the queue."""
+        if self.workers_num is not None:
+            self.start_workers(self.workers_num, self.worker_concurrency)
         return self
+
+    # -- background workers ------------------------------------------------------------------------
+    def start_workers(self, num_workers: int = 4, concurrency: int = 1, daemon: bool = True):
+        """Start `num_workers` Workers on background threads of this process; returns the WorkerPool.
+        daemon=False blocks until Ctrl-C (KeyboardInterrupt), then stops them, as in queuack 0.1."""
+        from .pool import WorkerPool
+
+        self._live_store()
+        if self._pool is not None and self._pool.running:
+            raise QueuackError(f"{self!r} already runs {self._pool!r}; call stop_workers() first")
+        self._pool = WorkerPool(self, num_workers, concurrency, poll_interval=self.poll_timeout).start()
+        if not daemon:
+            try:
+                while self._pool.running:
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                self.stop_workers()
+        return self._pool
+
+    def stop_workers(self, timeout: float = 30) -> None:
+        """Stop the background workers, letting the jobs they run finish (up to `timeout` seconds)."""
+        if self._pool is not None:
+            self._pool.stop(timeout)
+            self._pool = None
+
+    # -- backpressure -----------------------------------------------------------------------------
+    @classmethod
+    def backpressure_warning_threshold(cls) -> int:
+        """Waiting jobs in a queue at which enqueue logs a warning. Override in a subclass."""
+        return BACKPRESSURE_WARNING_THRESHOLD
+
+    @classmethod
+    def backpressure_block_threshold(cls) -> int:
+        """Waiting jobs in a queue beyond which enqueue raises BackpressureError. Override in a subclass."""
+        return BACKPRESSURE_BLOCK_THRESHOLD
+
+    def _check_backpressure(self, queue: str) -> None:
+        """Count the queue's waiting jobs only when a threshold could have been reached since the
+        last count (at least every _RECOUNT enqueues, for jobs other processes add): a count per
+        enqueue would cost more than the enqueue itself once thousands of jobs wait."""
+        warn, block = self.backpressure_warning_threshold(), self.backpressure_block_threshold()
+        store = self._live_store()
+        with _budget_lock:
+            budgets = _budgets.setdefault(store, {})
+            state = budgets.get(queue)
+            if state is not None and state[0] > 0 and state[1:] == (warn, block):
+                budgets[queue] = (state[0] - 1, warn, block)
+                return
+        waiting = store.waiting(queue, at_most=block + 1)
+        if waiting > block:
+            raise BackpressureError(
+                f"queue {queue!r} already has {waiting} jobs waiting (the limit is {block}): start more "
+                "workers, enqueue more slowly, raise backpressure_block_threshold() in a DuckQueue "
+                "subclass, or pass check_backpressure=False")
+        if waiting >= warn:
+            self.logger.warning("queue %r has %d jobs waiting (the warning threshold is %d, the limit %d)",
+                                queue, waiting, warn, block)
+            room = block - waiting  # warned once per count, not on every enqueue
+        else:
+            room = warn - waiting - 1
+        with _budget_lock:
+            _budgets.setdefault(store, {})[queue] = (min(room, _RECOUNT), warn, block)
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -239,15 +342,20 @@ class DuckQueue:
         timeout_seconds: float | None = None,
         depends_on: str | Sequence[str] | None = None,
         dependency_mode: str = "all",
-        check_backpressure: bool = True,  # accepted for queuack 0.1 code; there is no backpressure limit
+        check_backpressure: bool = True,
     ) -> str:
-        """Store one job and return its id. `depends_on` takes ids of jobs already in the queue."""
+        """Store one job and return its id. `depends_on` takes ids of jobs already in the queue.
+
+        check_backpressure: refuse with BackpressureError when the queue already holds more than
+        backpressure_block_threshold() waiting jobs; log a warning above the warning threshold."""
         parents = [depends_on] if isinstance(depends_on, str) else list(depends_on or ())
         job = self.build_job(
             func, args, kwargs, queue=queue, priority=priority, delay_seconds=delay_seconds,
             max_attempts=max_attempts, timeout_seconds=timeout_seconds, dependency_mode=dependency_mode,
             parents=parents,
         )
+        if check_backpressure:
+            self._check_backpressure(job.queue)
         self._live_store().insert([job])
         return job.id
 

@@ -713,6 +713,17 @@ class Store(Backend):
     def dag_started(self, dag_run_id: str) -> bool:
         return self.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0", [dag_run_id])[0][0] > 0
 
+    def waiting(self, queue: str, at_most: int) -> int:
+        # from the in-memory schedule: no statement, and it stops once the answer is known
+        count = 0
+        with self.lock:
+            for info in self._sched.values():
+                if info.queue == queue and info.phase != "claimed":
+                    count += 1
+                    if count >= at_most:
+                        break
+        return count
+
     def dag_run_name(self, dag_run_id: str) -> str | None:
         rows = self.query("SELECT name FROM dag_runs WHERE id = ?", [dag_run_id])
         return rows[0][0] if rows else None
