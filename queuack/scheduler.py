@@ -219,6 +219,16 @@ class Scheduler:
         return [(i, j.attempt, j.claimed_by, j.claimed_at, j.lease) for i, j in todo
                 if j.phase == CLAIMED and not j.durable]
 
+    def waiting(self, queue: str, at_most: int) -> int:
+        """Unclaimed jobs of `queue` (waiting for parents, delayed or ready), counted up to at_most."""
+        count = 0
+        for job in self._jobs.values():
+            if job.queue == queue and job.phase != CLAIMED:
+                count += 1
+                if count >= at_most:
+                    break
+        return count
+
     def count_memory_claims(self, queue: str | None = None) -> int:
         return sum(1 for j in self._jobs.values()
                    if j.phase == CLAIMED and not j.durable and (queue is None or j.queue == queue))

@@ -714,15 +714,8 @@ class Store(Backend):
         return self.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0", [dag_run_id])[0][0] > 0
 
     def waiting(self, queue: str, at_most: int) -> int:
-        # from the in-memory schedule: no statement, and it stops once the answer is known
-        count = 0
-        with self.lock:
-            for info in self._sched.values():
-                if info.queue == queue and info.phase != "claimed":
-                    count += 1
-                    if count >= at_most:
-                        break
-        return count
+        with self.lock:  # from the in-memory schedule: no statement
+            return self.sched.waiting(queue, at_most)
 
     def dag_run_name(self, dag_run_id: str) -> str | None:
         rows = self.query("SELECT name FROM dag_runs WHERE id = ?", [dag_run_id])

@@ -212,3 +212,15 @@ def test_a_failed_parent_does_not_touch_a_child_that_already_runs():
 ])
 def test_gate_says_what_a_new_job_waits_for_and_whether_it_can_run(mode, statuses, expected):
     assert gate(mode, statuses) == expected
+
+
+def test_waiting_counts_unclaimed_jobs_of_one_queue_up_to_a_bound():
+    s = Scheduler()
+    add(s, "a")
+    add(s, "b", after=NOW + 60)  # delayed
+    add(s, "c", waiting_on=["a"])  # waiting for a parent
+    add(s, "m", queue="mail")
+    assert take(s, n=1, queues=["default"]) == ["a"]
+    assert s.waiting("default", at_most=10) == 2
+    assert s.waiting("default", at_most=1) == 1
+    assert s.waiting("mail", at_most=10) == 1
