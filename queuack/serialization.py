@@ -34,6 +34,20 @@ from .errors import EnqueueError, SerializationError, UntrustedError
 CODECS = ("pickle", "json")
 ANY = "*"  # allow=ANY: any importable function
 
+# The most bytes one stored value (a function, its arguments, its keyword arguments, a result) can
+# have: DuckDB keeps a BLOB's length in 32 bits, and a longer one would be stored cut short while
+# the write still succeeded. Bigger values are refused before anything is stored.
+MAX_VALUE_BYTES = 2**32 - 1
+
+
+def _checked_size(blob: bytes, what: str, hint: str) -> bytes:
+    if len(blob) > MAX_VALUE_BYTES:
+        raise SerializationError(
+            f"{what}: {len(blob):,} bytes encoded, and the most one stored value can hold is "
+            f"{MAX_VALUE_BYTES:,} bytes. {hint}"
+        )
+    return blob
+
 
 def check_codec(codec: str) -> str:
     if codec not in CODECS:
@@ -74,28 +88,35 @@ def encode_function(func: Callable, codec: str) -> bytes:
     if codec == "json":
         return _function_reference(func).encode()
     try:
-        return pickle.dumps(func, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(func, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # PicklingError, AttributeError (local objects), TypeError
         raise EnqueueError(
             f"cannot enqueue {describe(func)}: the function cannot be pickled ({exc}). "
             "Jobs store functions by reference: use a module-level function, not a lambda or a "
             "function defined inside another function."
         ) from exc
+    try:
+        return _checked_size(blob, f"the function {describe(func)}", "Pass the data it carries as a file path.")
+    except SerializationError as exc:
+        raise EnqueueError(f"cannot enqueue {describe(func)}: {exc}") from None
 
 
-def encode_value(value: Any, codec: str, what: str, path: str = "result") -> bytes:
+def encode_value(value: Any, codec: str, what: str, path: str = "result",
+                 hint: str = "Write it to a file and return the path instead.") -> bytes:
     """Encode arguments or a result. `what` names the value in the error message, `path` is how
-    a problem inside it is located (args[0]["a"])."""
+    a problem inside it is located (args[0]["a"]), `hint` what to do when it is too big to store."""
     if codec == "json":
         problem = json_problem(value, path)
         if problem:
             raise SerializationError(f"{what} cannot be stored with the json serializer: {problem}")
     try:
         if codec == "json":
-            return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
-        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            blob = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+        else:
+            blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise SerializationError(f"{what} cannot be serialised with {codec} ({type(exc).__name__}: {exc})") from exc
+    return _checked_size(blob, what, hint)
 
 
 _JSON_VALUES = "JSON holds dicts with string keys, lists, strings, numbers, booleans and None"
@@ -285,6 +306,9 @@ class Loader:
 TRUSTING = Loader("pickle")  # for jobs and contexts made without a queue: the pickle default
 
 
+_PASS_A_PATH = "Write the data to a file and pass its path instead."
+
+
 def encode_args(args: Any, kwargs: Any, codec: str, func: Callable) -> tuple[bytes, bytes]:
     if not isinstance(args, (tuple, list)):
         raise EnqueueError(f"args for {describe(func)} must be a tuple or list, not {type(args).__name__}")
@@ -292,8 +316,9 @@ def encode_args(args: Any, kwargs: Any, codec: str, func: Callable) -> tuple[byt
         raise EnqueueError(f"kwargs for {describe(func)} must be a dict, not {type(kwargs).__name__}")
     try:
         return (
-            encode_value(list(args) if codec == "json" else tuple(args), codec, "the arguments", "args"),
-            encode_value(dict(kwargs or {}), codec, "the keyword arguments", "kwargs"),
+            encode_value(list(args) if codec == "json" else tuple(args), codec, "the arguments", "args",
+                         _PASS_A_PATH),
+            encode_value(dict(kwargs or {}), codec, "the keyword arguments", "kwargs", _PASS_A_PATH),
         )
     except SerializationError as exc:
         raise EnqueueError(f"cannot enqueue {describe(func)}: {exc}") from exc

@@ -171,3 +171,7 @@ def parent_results(context):
 
 def pair(a, b):
     return a, b
+
+
+def make_bytes(size):
+    return b"x" * size
