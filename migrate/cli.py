@@ -321,19 +321,30 @@ def _rollback_summary(written) -> str:
             f"only partly migrated: {stuck}.{keep}")
 
 
-@cli.command(short_help="Undo the last `apply --backup` under PATH...")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@cli.command(short_help="Undo an `apply --backup` under PATH...; --list shows the backups.")
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--force", is_flag=True, help="Overwrite files edited since the apply.")
-def restore(paths, force):
+@click.option("--backup-id", metavar="ID",
+              help="Restore from this backup (an id from --list, or a unique start of one) "
+                   "instead of the newest; without PATH, every file it holds.")
+@click.option("--list", "list_only", is_flag=True,
+              help="List the backups of the project (newest first) and restore nothing.")
+def restore(paths, force, backup_id, list_only):
     """Put back, byte for byte, what the last `apply --backup` changed under PATH...
 
     Refuses (exit 1, nothing restored) when a file was edited since, unless --force.
     The restored files leave the backup; an emptied backup is deleted, so a second restore
-    steps back to the backup before it.
+    steps back to the backup before it. --backup-id picks an older backup; --list shows them.
     """
     engine = _engine()
+    if list_only:
+        _list_backups(engine, paths)
+        return
+    if not paths and backup_id is None:
+        raise UsageFailure("restore needs PATH... (or --backup-id ID); "
+                           "`migrate restore --list` shows the backups")
     try:
-        result = engine.restore(list(paths), force=force)
+        result = engine.restore(list(paths), force=force, backup_id=backup_id)
     except engine.RestoreConflict as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -347,6 +358,24 @@ def restore(paths, force):
     if result.backup_removed:
         where += ", which is now used up and removed"
     click.echo(f"Restored {_plural(len(result.restored), 'file')} from {where}.")
+
+
+def _list_backups(engine, paths) -> None:
+    root = engine.project_root(list(paths) or ["."])
+    try:
+        found = engine.backups(root)
+    except engine.MigrateError as exc:
+        raise UsageFailure(str(exc)) from None
+    if not found:
+        click.echo(f"No backups in {_shown(root / engine.BACKUP_DIR_NAME)} "
+                   "(`migrate apply --backup` makes them).")
+        return
+    for info in found:
+        names = [_shown(f) for f in info.files]
+        shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
+        click.echo(f"{info.id}  {_plural(len(names), 'file')}: {shown}")
+    click.echo(f"{_plural(len(found), 'backup')} in {_shown(root / engine.BACKUP_DIR_NAME)}, "
+               "newest first; `migrate restore --backup-id ID` restores one.")
 
 
 @cli.command(short_help="The pre-commit entry: exit 1 where old patterns remain.")

@@ -6,14 +6,13 @@ passed the text prefilter, so that `migrate check` on files with nothing to do s
 
 Decisions worth knowing
 -----------------------
-* **.gitignore** is parsed here, without git and without extra dependencies. Supported: blank
-  lines, ``#`` comments, ``\\#``/``\\!`` escapes, ``!`` negation, a trailing ``/`` for directories
-  only, anchored patterns (a ``/`` at the start or in the middle) and unanchored ones (match at
-  any depth), ``*``, ``?``, ``[...]`` and ``**`` (leading ``**/``, trailing ``/**``, inner
-  ``/**/``). Nested .gitignore files apply below their own folder, the deeper ones winning; the
-  .gitignore files of the folders above a scan root count up to the repository root (the folder
-  holding ``.git``), as does ``.git/info/exclude``. The user's global excludes file is not read.
-  .gitignore applies to directory walks only: a file named on the command line is always read.
+* **.gitignore** matching is pathspec's ``GitIgnoreSpec`` (git's wildmatch, as black uses it),
+  not a parser of our own. The layers, lowest precedence first, as git orders them: the user's
+  global excludes file (``git config core.excludesFile``, else ``$XDG_CONFIG_HOME/git/ignore``;
+  relative to the repository root, or to the scan root outside a repository), then
+  ``.git/info/exclude``, then the .gitignore files from the repository root (the folder holding
+  ``.git``) down, a deeper one winning where both speak. .gitignore applies to directory walks
+  only: a file named on the command line is always read.
 * Always skipped in directory walks: hidden folders, ``__pycache__``, ``node_modules``, ``build``,
   ``dist``, ``*.egg-info``, ``site-packages`` and virtual environments (``venv``, ``.venv``, or any
   folder holding a ``pyvenv.cfg``). ``--exclude``/``exclude`` patterns use the gitignore syntax
@@ -45,8 +44,9 @@ Decisions worth knowing
   the current folder). ``restore`` takes the newest backup holding files under the given paths,
   puts those files back byte for byte (and their mode), then deletes them from the backup; a
   backup left empty is removed, so a second ``restore`` steps back to the backup before it, like
-  an undo stack. Nothing is restored if any of the files was edited since the apply (its content
-  is neither the rewritten nor the original one) unless ``force`` is given.
+  an undo stack. A backup's id is its folder name: ``backup_id`` (a unique start is enough)
+  picks an older one. Nothing is restored if any of the files was edited since the apply (its
+  content is neither the rewritten nor the original one) unless ``force`` is given.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class Settings:
     """The effective settings of one run: configuration merged with command-line options."""
 
     selection: RuleSelection = field(default_factory=RuleSelection)
-    excludes: list["IgnoreRule"] = field(default_factory=list)
+    excludes: list["IgnoreFile"] = field(default_factory=list)
     jobs: int = 1
     config_path: Path | None = None
 
@@ -217,24 +217,20 @@ def load_settings(
     if ign is None and "ignore" in table:
         ign = parse_codes(_as_list(table["ignore"], "ignore", config_path), config_origin)
 
-    excludes: list[IgnoreRule] = []
+    # --exclude patterns are relative to the current folder, configured ones to pyproject.toml's
     cfg_base = config_path.parent if config_path else cwd
     exclude = list(exclude or [])
+    excludes: list[IgnoreFile] = []
     if exclude:
-        excludes += [r for p in exclude if (r := IgnoreRule.parse(p, cwd.resolve()))]
+        excludes.append(IgnoreFile.from_lines(exclude, cwd.resolve()))
     elif "exclude" in table:
-        excludes += [
-            r
-            for p in _as_list(table["exclude"], "exclude", config_path)
-            if (r := IgnoreRule.parse(p, cfg_base))
-        ]
+        excludes.append(IgnoreFile.from_lines(
+            _as_list(table["exclude"], "exclude", config_path), cfg_base))
     if "extend-exclude" in table:
-        excludes += [
-            r
-            for p in _as_list(table["extend-exclude"], "extend-exclude", config_path)
-            if (r := IgnoreRule.parse(p, cfg_base))
-        ]
-    excludes += [r for p in (extend_exclude or []) if (r := IgnoreRule.parse(p, cwd.resolve()))]
+        excludes.append(IgnoreFile.from_lines(
+            _as_list(table["extend-exclude"], "extend-exclude", config_path), cfg_base))
+    if extend_exclude:
+        excludes.append(IgnoreFile.from_lines(extend_exclude, cwd.resolve()))
 
     if jobs is None and "jobs" in table:
         jobs = table["jobs"]
@@ -254,125 +250,80 @@ def load_settings(
 # .gitignore
 
 
-def _translate_glob(pattern: str) -> str:
-    """A gitignore glob (without anchoring slash and trailing slash) as a regular expression."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if pattern.startswith("**", i):
-                j = i + 2
-                at_segment_start = i == 0 or pattern[i - 1] == "/"
-                if at_segment_start and j == n:
-                    out.append(".*")
-                    i = j
-                    continue
-                if at_segment_start and pattern[j] == "/":
-                    out.append("(?:.*/)?")
-                    i = j + 1
-                    continue
-                out.append("[^/]*")
-                i = j
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = i + 1
-            if j < n and pattern[j] in "!^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 1
-            if j >= n:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j]
-                if body[:1] in ("!", "^"):
-                    body = "^" + body[1:]
-                body = body.replace("\\", "\\\\")
-                out.append(f"(?!/)[{body}]")
-                i = j
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
 @dataclass(frozen=True)
-class IgnoreRule:
-    """One gitignore-style pattern, relative to the folder `base`."""
+class IgnoreFile:
+    """The patterns of one gitignore-style source (a .gitignore, the global excludes file,
+    --exclude), relative to the folder `base`. Matching is pathspec's, which follows git's
+    wildmatch."""
 
     base: Path
-    regex: re.Pattern
-    negate: bool
-    dir_only: bool
-    text: str
-    anchored: bool = False
+    spec: "pathspec.GitIgnoreSpec"
 
     @classmethod
-    def parse(cls, line: str, base: Path) -> "IgnoreRule | None":
-        text = line.rstrip("\n").rstrip("\r")
-        # Trailing spaces are ignored unless escaped.
-        stripped = text.rstrip(" ")
-        if stripped.endswith("\\") and len(stripped) < len(text):
-            stripped += " "
-        pat = stripped
-        if not pat or pat.startswith("#"):
-            return None
-        negate = False
-        if pat.startswith("!"):
-            negate, pat = True, pat[1:]
-        elif pat.startswith("\\!") or pat.startswith("\\#"):
-            pat = pat[1:]
-        dir_only = pat.endswith("/")
-        pat = pat.rstrip("/")
-        if not pat:
-            return None
-        anchored = "/" in pat
-        pat = pat.lstrip("/")
-        regex = _translate_glob(pat)
-        if not anchored:
-            regex = "(?:.*/)?" + regex
-        return cls(base, re.compile(regex + r"\Z", re.DOTALL), negate, dir_only, line.strip(),
-                   anchored)
+    def from_lines(cls, lines: Iterable[str], base: Path) -> "IgnoreFile":
+        import pathspec
 
-    def match(self, path: Path, is_dir: bool) -> bool:
-        if self.dir_only and not is_dir:
-            return False
+        return cls(base, pathspec.GitIgnoreSpec.from_lines(lines))
+
+    def check(self, path: Path, is_dir: bool) -> bool | None:
+        """True when a pattern ignores `path`, False when a ``!pattern`` takes it back, None when
+        no pattern speaks about it."""
         try:
-            rel_text = path.relative_to(self.base).as_posix()
+            rel = path.relative_to(self.base).as_posix()
         except ValueError:
-            # Outside the base folder (an --exclude given elsewhere): a name pattern still
-            # matches by name, an anchored one does not.
-            if self.anchored:
-                return False
-            rel_text = path.as_posix().lstrip("/")
-        if rel_text == ".":
-            return False
-        return bool(self.regex.match(rel_text))
+            # Outside the base folder (an --exclude given elsewhere): a pattern without a slash
+            # still matches by name, an anchored one cannot.
+            rel = path.as_posix().lstrip("/")
+        if rel in ("", "."):
+            return None
+        result = self.spec.check_file(rel + "/" if is_dir else rel)
+        if is_dir and result.index is not None and str(
+                self.spec.patterns[result.index].pattern).endswith("/**"):
+            # `gen/**` is about what is inside gen, not gen itself: git walks into it, so that a
+            # later `!gen/keep.py` can take a file back (pathspec reads "gen/" as inside it)
+            return None
+        return result.include
 
 
-def is_ignored(rules: Iterable[IgnoreRule], path: Path, is_dir: bool) -> bool:
-    """Git's rule: the last pattern that matches decides."""
+def is_ignored(layers: Iterable[IgnoreFile], path: Path, is_dir: bool) -> bool:
+    """Git's rule: the layers go from the lowest precedence to the highest (global excludes,
+    .git/info/exclude, then .gitignore files from the top down); the last one that speaks wins."""
     ignored = False
-    for rule in rules:
-        if rule.match(path, is_dir):
-            ignored = not rule.negate
+    for layer in layers:
+        verdict = layer.check(path, is_dir)
+        if verdict is not None:
+            ignored = verdict
     return ignored
 
 
-def read_ignore_file(path: Path, base: Path) -> list[IgnoreRule]:
+def read_ignore_file(path: Path, base: Path) -> list[IgnoreFile]:
+    """The patterns of the file at `path` as one layer (none when it cannot be read)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return [r for line in text.splitlines() if (r := IgnoreRule.parse(line, base))]
+    return [IgnoreFile.from_lines(text.splitlines(), base)]
+
+
+def global_excludes_file() -> Path | None:
+    """The user's global excludes file: ``git config core.excludesFile``, else git's default,
+    ``$XDG_CONFIG_HOME/git/ignore`` (``~/.config/git/ignore``)."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git:
+        try:
+            proc = subprocess.run([git, "config", "--path", "--get", "core.excludesFile"],
+                                  capture_output=True, text=True, timeout=10,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            proc = None
+        if proc is not None and proc.returncode == 0 and proc.stdout.strip():
+            return Path(os.path.expanduser(proc.stdout.strip()))
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(
+        os.path.expanduser("~"), ".config")
+    return Path(config_home) / "git" / "ignore"
 
 
 def _repo_root(folder: Path) -> Path | None:
@@ -382,17 +333,23 @@ def _repo_root(folder: Path) -> Path | None:
     return None
 
 
-def ancestor_ignore_rules(root: Path) -> list[IgnoreRule]:
-    """The .gitignore rules that apply to `root` from the folders above it, up to the repo root."""
+def ancestor_ignore_rules(root: Path) -> list[IgnoreFile]:
+    """The layers that apply to `root` from outside it: the global excludes file, then
+    .git/info/exclude and the .gitignore files of the folders above `root` up to the repository
+    root. Without a repository, the global excludes apply relative to `root`."""
     repo = _repo_root(root)
+    layers: list[IgnoreFile] = []
+    excludes_file = global_excludes_file()
+    if excludes_file is not None:
+        layers += read_ignore_file(excludes_file, repo or root)
     if repo is None:
-        return []
-    rules = read_ignore_file(repo / ".git" / "info" / "exclude", repo)
+        return layers
+    layers += read_ignore_file(repo / ".git" / "info" / "exclude", repo)
     chain = [root, *root.parents]
     chain = chain[: chain.index(repo) + 1]
     for folder in reversed(chain[1:]):  # repo root first; `root` itself is read by the walk
-        rules += read_ignore_file(folder / ".gitignore", folder)
-    return rules
+        layers += read_ignore_file(folder / ".gitignore", folder)
+    return layers
 
 
 # --------------------------------------------------------------------------------------------
@@ -434,7 +391,7 @@ def _is_skipped_dir(entry: os.DirEntry) -> bool:
     return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
-def _walk(root: Path, display_root: str, inherited: list[IgnoreRule], excludes: list[IgnoreRule],
+def _walk(root: Path, display_root: str, inherited: list[IgnoreFile], excludes: list[IgnoreFile],
           errors: list["FileError"]) -> Iterator[tuple[str, Path]]:
     """The .py files below `root`; a folder that cannot be read is reported in `errors` and
     skipped, as ruff does, and the walk carries on."""
@@ -470,7 +427,7 @@ def _walk(root: Path, display_root: str, inherited: list[IgnoreRule], excludes: 
         stack.extend(reversed(subdirs))
 
 
-def _excluded_explicitly(excludes: list[IgnoreRule], path: Path) -> bool:
+def _excluded_explicitly(excludes: list[IgnoreFile], path: Path) -> bool:
     if is_ignored(excludes, path, False):
         return True
     # A file inside an excluded folder is excluded as well.
@@ -1172,24 +1129,68 @@ def list_backups(root: Path) -> list[Path]:
     )
 
 
-def restore(paths: list[str], *, force: bool = False, root: Path | None = None
-            ) -> RestoreResult:
-    """Put back what the newest backup holding files under `paths` changed, byte for byte."""
-    if not paths or STDIN in paths:
-        raise MigrateError("restore needs file or folder paths")
-    root = (root or project_root(paths)).resolve()
-    targets = [Path(p).absolute().resolve() for p in paths]
+def read_manifest(folder: Path) -> dict:
+    try:
+        return json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MigrateError(f"cannot read backup manifest {folder / MANIFEST_NAME}: {exc}")
+
+
+@dataclass
+class BackupInfo:
+    """One backup made by `apply --backup`: its id (the folder name) and the files it holds."""
+
+    id: str
+    folder: Path
+    files: list[Path]  # the files it would put back, absolute
+
+
+def backups(root: Path) -> list[BackupInfo]:
+    """The backups of the project at `root`, newest first."""
+    return [BackupInfo(folder.name, folder,
+                       [_entry_path(e, root) for e in read_manifest(folder).get("files", [])])
+            for folder in list_backups(root)]
+
+
+def find_backup(root: Path, backup_id: str) -> Path:
+    """The backup folder named `backup_id`, or the only one whose name starts with it."""
+    found = list_backups(root)
+    exact = [f for f in found if f.name == backup_id]
+    matches = exact or [f for f in found if f.name.startswith(backup_id)]
+    if len(matches) == 1:
+        return matches[0]
+    where = root / BACKUP_DIR_NAME
+    if not matches:
+        known = ", ".join(f.name for f in found) or "none"
+        raise MigrateError(f"no backup {backup_id!r} in {where} (backups: {known}; "
+                           "`migrate restore --list` shows them)")
+    raise MigrateError(f"backup id {backup_id!r} is ambiguous: "
+                       f"{', '.join(f.name for f in matches)}")
+
+
+def restore(paths: list[str], *, force: bool = False, root: Path | None = None,
+            backup_id: str | None = None) -> RestoreResult:
+    """Put back, byte for byte, what a backup changed under `paths`: the backup `backup_id`,
+    else the newest backup holding files under them. With `backup_id` and no paths, every file
+    of that backup."""
+    if STDIN in paths or not (paths or backup_id):
+        raise MigrateError("restore needs file or folder paths (or --backup-id)")
+    root = (root or project_root(paths or ["."])).resolve()
+    targets = [Path(p).absolute().resolve() for p in paths] or [root]
+    if backup_id is not None:
+        candidates = [find_backup(root, backup_id)]
+    else:
+        candidates = list_backups(root)
     chosen = None
-    for folder in list_backups(root):
-        try:
-            manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise MigrateError(f"cannot read backup manifest {folder / MANIFEST_NAME}: {exc}")
+    for folder in candidates:
+        manifest = read_manifest(folder)
         entries = [e for e in manifest.get("files", [])
                    if _under(_entry_path(e, root), targets)]
         if entries:
             chosen = (folder, manifest, entries)
             break
+    if chosen is None and backup_id is not None:
+        raise MigrateError(f"backup {candidates[0].name} holds no files under {', '.join(paths)}")
     if chosen is None:
         raise MigrateError(
             f"no backup holds files under {', '.join(paths)} (looked in {root / BACKUP_DIR_NAME};"

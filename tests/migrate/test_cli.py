@@ -296,6 +296,37 @@ def test_backup_and_restore(legacy):
     assert r.exit_code == 2 and "no backup" in r.stderr
 
 
+def test_restore_lists_backups_and_restores_an_older_one_by_id(legacy):
+    r = invoke("restore", "--list")
+    assert r.exit_code == 0 and "No backups in .migrate-backup" in r.stdout
+    before = snapshot(legacy)
+    assert invoke("apply", "single.py", "--backup", "-j", "1").exit_code == 0
+    older = snapshot(legacy)
+    assert invoke("apply", ".", "--backup", "-j", "1").exit_code == 0
+    r = invoke("restore", "--list")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    newest, oldest = lines[0].split()[0], lines[1].split()[0]
+    assert newest > oldest
+    assert lines[0].endswith("2 files: pipeline.py, tasks.py")
+    assert lines[1].endswith("1 file: single.py")
+    assert lines[2].startswith("2 backups in .migrate-backup, newest first")
+
+    r = invoke("restore", "--backup-id", oldest[:4])  # a start shared by both
+    assert r.exit_code == 2 and "ambiguous" in r.stderr
+    r = invoke("restore", "--backup-id", "nope")
+    assert r.exit_code == 2 and "no backup 'nope'" in r.stderr
+    # the older backup, without touching the newer one's files
+    r = invoke("restore", "--backup-id", oldest)
+    assert r.exit_code == 0, r.output
+    assert "Restored single.py" in r.stdout
+    assert (legacy / "single.py").read_bytes() == before["single.py"]
+    assert (legacy / "tasks.py").read_bytes() != older["tasks.py"]
+    r = invoke("restore", ".", "--backup-id", newest)
+    assert r.exit_code == 0 and snapshot(legacy) == before
+    assert invoke("restore").exit_code == 2  # neither PATH nor --backup-id
+
+
 def test_restore_refuses_an_edited_file_unless_forced(legacy):
     original = (legacy / "tasks.py").read_bytes()
     assert invoke("apply", ".", "--backup").exit_code == 0

@@ -15,7 +15,7 @@ import pytest
 from migrate import engine
 from migrate.engine import (
     FileError,
-    IgnoreRule,
+    IgnoreFile,
     LoadedFile,
     MigrateError,
     RestoreConflict,
@@ -86,18 +86,48 @@ def legacy(tmp_path: Path, monkeypatch) -> Path:
     ],
 )
 def test_ignore_pattern(tmp_path, pattern, path, is_dir, expected):
-    rule = IgnoreRule.parse(pattern, tmp_path)
-    assert rule is not None
-    assert rule.match(tmp_path / path, is_dir) is expected
+    layer = IgnoreFile.from_lines([pattern], tmp_path)
+    assert engine.is_ignored([layer], tmp_path / path, is_dir) is expected
 
 
 def test_ignore_comments_blank_and_negation(tmp_path):
-    assert IgnoreRule.parse("# comment", tmp_path) is None
-    assert IgnoreRule.parse("   ", tmp_path) is None
-    rules = [IgnoreRule.parse(p, tmp_path) for p in ["*_pb2.py", "!keep_pb2.py"]]
-    assert engine.is_ignored(rules, tmp_path / "x_pb2.py", False)
-    assert not engine.is_ignored(rules, tmp_path / "keep_pb2.py", False)
-    assert not engine.is_ignored(rules, tmp_path / "other.py", False)
+    silent = IgnoreFile.from_lines(["# comment", "   "], tmp_path)
+    assert silent.check(tmp_path / "# comment", False) is None
+    layer = IgnoreFile.from_lines(["*_pb2.py", "!keep_pb2.py"], tmp_path)
+    assert engine.is_ignored([layer], tmp_path / "x_pb2.py", False)
+    assert not engine.is_ignored([layer], tmp_path / "keep_pb2.py", False)
+    assert not engine.is_ignored([layer], tmp_path / "other.py", False)
+    # a deeper layer that takes a file back wins over the one above it
+    deeper = IgnoreFile.from_lines(["!x_pb2.py"], tmp_path)
+    assert not engine.is_ignored([layer, deeper], tmp_path / "x_pb2.py", False)
+
+
+@pytest.fixture
+def git_home(tmp_path: Path, monkeypatch) -> Path:
+    """A HOME of its own, with no global git configuration beyond what a test writes."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return home
+
+
+def test_the_global_excludes_file_counts(tree, git_home):
+    # git's default place, ~/.config/git/ignore (XDG_CONFIG_HOME unset)
+    write(git_home / ".config" / "git" / "ignore", "main.py\n")
+    assert "main.py" not in names(engine.discover(["."], Settings()))
+    # core.excludesFile, with ~ expanded; a repository's .gitignore can take a file back
+    if shutil.which("git") is None:
+        pytest.skip("needs git for core.excludesFile")
+    write(git_home / "global-ignore", "deep.py\nx_pb2.py\n")
+    write(git_home / ".gitconfig", "[core]\n\texcludesFile = ~/global-ignore\n")
+    found = names(engine.discover(["."], Settings()))
+    assert "pkg/sub/deep.py" not in found
+    assert "main.py" in found  # the default file is not read when core.excludesFile is set
+    write(tree / "pkg" / ".gitignore", "local.py\n!deep.py\n")
+    assert "pkg/sub/deep.py" in names(engine.discover(["."], Settings()))
 
 
 # --------------------------------------------------------------------------------------------
