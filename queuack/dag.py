@@ -307,10 +307,13 @@ class DAG:
     def _unfinished(self) -> int:
         return self.queue._live_store().unfinished(n.job_id for n in self._nodes.values())
 
-    def execute(self, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0,
+    def execute(self, *positional, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0,
                 show_progress: bool = False) -> bool:
         """Submit if needed, then run this DAG's jobs (and only them) here until all have finished
         or `timeout` seconds have passed. True when every job is done.
+
+        Options are keyword-only: queuack 0.1 read a first positional number as poll_interval, this
+        project as timeout, so a bare number is refused rather than misread.
 
         With a timeout the jobs run on a thread of their own, so that a task that overruns cannot
         hold this call past the deadline: a job still running then finishes in the background (its
@@ -319,6 +322,10 @@ class DAG:
         show_progress=True prints a progress line every 5 seconds and a summary at the end."""
         from .worker import Worker
 
+        if positional:
+            raise TypeError(
+                f"DAG.execute() takes keyword arguments only, not {positional!r}: queuack 0.1 read a first "
+                "positional number as poll_interval; write execute(timeout=...) or execute(poll_interval=...)")
         self.submit()
         worker = Worker(self.queue, concurrency=concurrency, only=self.jobs.values())
         halt = threading.Event()

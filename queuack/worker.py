@@ -53,8 +53,11 @@ class Worker:
         only: Collection[str] | None = None,
         allow: str | Callable | Iterable | None = None,
     ):
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        if isinstance(concurrency, str):
+            raise TypeError(f"Worker()'s third positional argument is concurrency (an int), not {concurrency!r}: "
+                            "queuack 0.1 took worker_id there; pass it by keyword, Worker(q, worker_id=...)")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an int >= 1, not {concurrency!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.queue = queue
@@ -67,6 +70,7 @@ class Worker:
         self.loader = queue.loader if allow is None else Loader(queue.serializer, allow)
         self.processed = 0
         self._stop = threading.Event()
+        self._stop_before_run = False  # should_stop = True before run(): that run returns at once
         self._store = queue._live_store()
         self._avg_job_seconds = 0.0
 
@@ -96,10 +100,35 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def should_stop(self) -> bool:
+        """queuack 0.1's stop flag: `worker.should_stop = True` is stop()."""
+        return self._stop.is_set() or self._stop_before_run
+
+    @should_stop.setter
+    def should_stop(self, value: bool) -> None:
+        if value:
+            self._stop_before_run = True
+            self.stop()
+        else:
+            self._stop_before_run = False
+            self._stop.clear()
+
     def run(self, burst: bool = False, poll_interval: float | None = None) -> int:
         """Process jobs until stop() (or SIGTERM/SIGINT on the main thread). With burst=True, return
         as soon as nothing is ready. Returns the number of jobs this run processed (the
-        `processed` attribute keeps counting across runs)."""
+        `processed` attribute keeps counting across runs).
+
+        run(0.5), queuack 0.1's positional poll_interval, is read as poll_interval=0.5."""
+        if not isinstance(burst, bool):
+            if not isinstance(burst, (int, float)):
+                raise TypeError(f"burst must be True or False, not {burst!r}")
+            burst, poll_interval = False, burst
+        if poll_interval is not None and poll_interval < 0:
+            raise ValueError(f"poll_interval must be >= 0 seconds, not {poll_interval!r}")
+        if self._stop_before_run:
+            self._stop_before_run = False
+            return 0
         self._stop.clear()
         before = self.processed
         restore = self._install_signal_handlers()
@@ -109,6 +138,7 @@ class Worker:
             else:
                 self._run_threaded(burst, poll_interval)
         finally:
+            self._stop_before_run = False
             restore()
         return self.processed - before
 
