@@ -24,6 +24,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from migrate.index import (
     ALL,
+    CallInfo,
+    CallPlan,
     FileSummary,
     ParamInfo,
     ProjectIndex,
@@ -32,6 +34,8 @@ from migrate.index import (
     TaskInfo,
     TaskPlan,
     build_index,
+    is_suppressed,
+    related_pattern,
 )
 from migrate.model import Finding, FileResult, RuleSelection
 
@@ -83,10 +87,6 @@ def suppressions(source: str) -> dict[int, frozenset[str]]:
         if codes:
             out[number] = frozenset(codes)
     return out
-
-
-def is_suppressed(code: str, codes: frozenset[str] | set[str]) -> bool:
-    return any(c == ALL or code.startswith(c) for c in codes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,8 +220,15 @@ class Collector(cst.CSTVisitor):
         self.scope: list[str] = []
         self.imports: dict[str, str] = {}
         self.functions: set[str] = set()
+        self.function_nodes: dict[str, cst.FunctionDef] = {}
+        self.classes: set[str] = set()
+        self.readers: set[str] = set()  # functions that call .get_result() on anything
         self.tasks: dict[str, TaskInfo] = {}
         self.task_nodes: dict[str, cst.FunctionDef] = {}
+        # calls of names this module defines or imports, kept by finish() (ordinals for the fix pass)
+        self._calls: list[tuple[str | None, str, tuple[str, ...], cst.Call]] = []
+        self.calls: list[CallInfo] = []
+        self.call_nodes: list[cst.Call] = []
         self.read_nodes: dict[str, list[cst.Call]] = {}
         self.read_params: dict[str, list[tuple[str, cst.Call]]] = {}
         self.sites: list[SiteInfo] = []
@@ -333,6 +340,7 @@ class Collector(cst.CSTVisitor):
         self.bind(node.name.value)
         if not self.scope:
             self.functions.add(node.name.value)
+            self.function_nodes[node.name.value] = node
             self.func = _FuncState(node)
         self.scope.append(node.name.value)
         p = node.params
@@ -350,6 +358,8 @@ class Collector(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._skip.add(id(node.name))
+        if not self.scope:
+            self.classes.add(node.name.value)
         self.bind(node.name.value)
         self.scope.append(node.name.value)
 
@@ -513,9 +523,34 @@ class Collector(cst.CSTVisitor):
             if is_call_to(node, self.dq_names, "DuckQueue"):
                 f.opens.append(node)
             elif isinstance(func, cst.Attribute) and func.attr.value == "get_result":
+                self.readers.add(f.node.name.value)
                 self._read(f, node)
         if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
             self._site(node)
+        else:
+            ref = dotted(func)
+            if ref is not None:
+                self._calls.append((f.node.name.value if f else None, ref, self._passed(f, node), node))
+
+    @staticmethod
+    def _passed(f: _FuncState | None, node: cst.Call) -> tuple[str, ...]:
+        """The caller's parameters and queue variables that ``node`` passes on as they are."""
+        if f is None:
+            return ()
+        return tuple(
+            a.value.value
+            for a in node.args
+            if isinstance(a.value, cst.Name) and (a.value.value in f.param_names or a.value.value in f.queue_vars)
+        )
+
+    def finish(self) -> None:
+        """Keep the calls of names this module defines or imports: the only ones the index can follow."""
+        known = self.functions | self.classes | set(self.imports)
+        for caller, ref, passed, node in self._calls:
+            if ref.partition(".")[0] in known:
+                self.calls.append(CallInfo(len(self.calls), caller, ref, passed))
+                self.call_nodes.append(node)
+        self._calls = []
 
     def visit_ListComp(self, node: cst.ListComp) -> None:
         """``[q.get_result(x) for x in parent_ids]``: all parents, one by one, from a list of ids."""
@@ -855,8 +890,9 @@ def summarize(path: str, source: str, module: str | None) -> FileSummary:
         collector.run(tree)
     except RecursionError:
         return FileSummary(path, module, is_package, error="cannot analyse: nesting too deep")
+    collector.finish()
     sup = suppressions(source)
-    if sup and (collector.tasks or collector.sites):
+    if sup and (collector.tasks or collector.sites or collector.calls):
         positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
 
         def codes(nodes) -> frozenset[str]:
@@ -869,14 +905,18 @@ def summarize(path: str, source: str, module: str | None) -> FileSummary:
             info.suppressed = codes([collector.task_nodes[name].name, *collector.read_nodes[name]])
         for site, node in zip(collector.sites, collector.site_nodes):
             site.suppressed = codes([node])
+        for call, node in zip(collector.calls, collector.call_nodes):
+            call.suppressed = codes([node])
     return FileSummary(
         path=path,
         module=module,
         is_package=is_package,
         imports=dict(collector.imports),
         functions=frozenset(collector.functions),
+        readers=frozenset(collector.readers),
         tasks=collector.tasks,
         sites=collector.sites,
+        calls=collector.calls,
         bindings={k: tuple(v) for k, v in collector.bindings.items()},
     )
 
@@ -908,13 +948,19 @@ class FileContext:
         self.imported = index.imported
         self.tasks: list[tuple[TaskPlan, cst.FunctionDef, list[tuple[str, cst.Call]]]] = []
         self.sites: list[tuple[SitePlan, cst.Call]] = []
+        self.calls: list[tuple[CallPlan, cst.Call]] = []  # direct calls of tasks
         self.mismatch = False
         for plan in index.tasks_in(path):
-            node = collector.task_nodes.get(plan.name)
+            node = collector.function_nodes.get(plan.name)
             if node is None:
                 self.mismatch = True
                 continue
-            self.tasks.append((plan, node, collector.read_params[plan.name]))
+            self.tasks.append((plan, node, collector.read_params.get(plan.name, [])))
+        for plan in index.calls_in(path):
+            if plan.ordinal >= len(collector.call_nodes):
+                self.mismatch = True
+                continue
+            self.calls.append((plan, collector.call_nodes[plan.ordinal]))
         for plan in index.sites_in(path):
             if plan.ordinal >= len(collector.site_nodes):
                 self.mismatch = True
@@ -931,7 +977,7 @@ def _rule_objects():
 def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool) -> FileResult:
     """Report on one file the index names and, when ``fix`` is true, rewrite it."""
     result = FileResult(path)
-    if not index.tasks_in(path) and not index.sites_in(path):
+    if not index.has_file(path):
         return result
     try:
         tree = _parse(source)
@@ -940,6 +986,7 @@ def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelecti
         return result
     collector = Collector(tree)
     collector.run(tree)
+    collector.finish()
     ctx = FileContext(path, tree, collector, index)
     if ctx.mismatch:
         result.error = "the file changed between the scan and the rewrite; run again"
@@ -1145,7 +1192,10 @@ def module_name_for(relpath: str) -> str:
 
 
 def analyze_sources(
-    sources: dict[str, str], selection: RuleSelection | None = None, fix: bool = False
+    sources: dict[str, str],
+    selection: RuleSelection | None = None,
+    fix: bool = False,
+    allow_direct_calls: bool = False,
 ) -> dict[str, FileResult]:
     """Summarise, index and check (or fix) ``{relative path: source}`` as one project."""
     from migrate.prefilter import might_need_migration
@@ -1156,7 +1206,16 @@ def analyze_sources(
         for path, text in sources.items()
         if might_need_migration(text)
     ]
-    index = build_index(summaries)
+    index = build_index(summaries, allow_direct_calls)
+    related = related_pattern(index)
+    if related is not None:
+        more = [
+            summarize(path, text, module_name_for(path))
+            for path, text in sources.items()
+            if not might_need_migration(text) and related.search(text)
+        ]
+        if more:
+            index = build_index(summaries + [m for m in more if m.error is None], allow_direct_calls)
     results: dict[str, FileResult] = {}
     for s in summaries:
         if s.error:

@@ -32,12 +32,14 @@ def _engine():
     return engine
 
 
-def _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated=False):
+def _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated=False,
+              allow_direct_calls=False):
     engine = _engine()
     try:
         return engine.load_settings(
             list(paths), select=select, ignore=ignore, exclude=exclude,
             extend_exclude=extend_exclude, jobs=jobs, use_config=not isolated,
+            allow_direct_calls=allow_direct_calls,
         )
     except engine.MigrateError as exc:
         raise UsageFailure(str(exc)) from None
@@ -104,6 +106,9 @@ def _selection_options(func):
                      help="The path to report for source read from `-` (stdin)."),
         click.option("--isolated", is_flag=True,
                      help="Ignore [tool.queuack.migrate] in pyproject.toml."),
+        click.option("--allow-direct-calls", is_flag=True,
+                     help="Rewrite tasks that the scanned code also calls directly; those calls "
+                          "are reported, to be updated by hand."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -137,14 +142,15 @@ def cli() -> None:
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 def scan(paths, fmt, output_file, select, ignore, exclude, extend_exclude, jobs, stdin_filename,
-         isolated, no_progress):
+         isolated, allow_direct_calls, no_progress):
     """Report legacy wiring under PATH... (files, folders, or - for stdin).
 
     Exit 1 when something is found, 0 when all is clear, 2 on errors.
     """
     from migrate.report import Report, render
 
-    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated)
+    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated,
+                         allow_direct_calls)
     result = _run(paths, settings, fix=False, stdin_filename=stdin_filename,
                   progress_enabled=fmt == "text" and not no_progress)
     report = Report(result.findings, result.n_files, result.errors)
@@ -206,7 +212,7 @@ def _shown(path) -> str:
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, exclude,
-          extend_exclude, jobs, stdin_filename, isolated, no_progress):
+          extend_exclude, jobs, stdin_filename, isolated, allow_direct_calls, no_progress):
     """Rewrite legacy wiring under PATH... to the TaskContext.
 
     With `-`, the source is read from stdin and the rewritten source goes to stdout.
@@ -218,7 +224,8 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
     from migrate.report import finding_line
 
     engine = _engine()
-    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated)
+    settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated,
+                         allow_direct_calls)
     result = _run(paths, settings, fix=True, stdin_filename=stdin_filename,
                   progress_enabled=not no_progress)
     changed = result.changed()
@@ -381,7 +388,8 @@ def _list_backups(engine, paths) -> None:
 @cli.command(short_help="The pre-commit entry: exit 1 where old patterns remain.")
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @_selection_options
-def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated):
+def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated,
+          allow_direct_calls):
     """The pre-commit entry: exit 1 where old patterns remain in FILE...; nothing is written.
 
     Quiet when all is clear.
@@ -390,7 +398,8 @@ def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, 
         return  # pre-commit may call a hook with no files
     from migrate.report import finding_line
 
-    settings = _settings(files, select, ignore, exclude, extend_exclude, jobs, isolated)
+    settings = _settings(files, select, ignore, exclude, extend_exclude, jobs, isolated,
+                         allow_direct_calls)
     result = _run(files, settings, fix=False, stdin_filename=stdin_filename,
                   progress_enabled=False)
     findings = result.findings

@@ -74,7 +74,7 @@ from migrate.model import FileResult, Finding, RuleSelection
 STDIN = "-"
 BACKUP_DIR_NAME = ".migrate-backup"
 MANIFEST_NAME = "manifest.json"
-CONFIG_KEYS = ("select", "ignore", "exclude", "extend-exclude", "jobs")
+CONFIG_KEYS = ("select", "ignore", "exclude", "extend-exclude", "jobs", "allow-direct-calls")
 
 # Folders never entered by a directory walk (hidden folders are skipped too).
 SKIP_DIR_NAMES = frozenset(
@@ -147,6 +147,7 @@ class Settings:
     excludes: list["IgnoreFile"] = field(default_factory=list)
     jobs: int = 1
     config_path: Path | None = None
+    allow_direct_calls: bool = False  # rewrite tasks that the scanned code also calls directly
 
 
 def find_config(start: Path) -> tuple[Path, dict] | None:
@@ -194,6 +195,7 @@ def load_settings(
     extend_exclude: Iterable[str] | None = None,
     jobs: int | None = None,
     use_config: bool = True,
+    allow_direct_calls: bool | None = None,
 ) -> Settings:
     """Merge [tool.queuack.migrate] from the nearest pyproject.toml with the command line."""
     cwd = Path.cwd()
@@ -238,11 +240,16 @@ def load_settings(
             raise MigrateError(f"{config_path}: 'jobs' must be a whole number >= 0")
     if not jobs:  # None or 0: one worker a core
         jobs = os.cpu_count() or 1
+    if not allow_direct_calls and "allow-direct-calls" in table:
+        allow_direct_calls = table["allow-direct-calls"]
+        if not isinstance(allow_direct_calls, bool):
+            raise MigrateError(f"{config_path}: 'allow-direct-calls' must be true or false")
     return Settings(
         selection=RuleSelection(select=sel or frozenset(), ignore=ign or frozenset()),
         excludes=excludes,
         jobs=jobs,
         config_path=config_path,
+        allow_direct_calls=bool(allow_direct_calls),
     )
 
 
@@ -679,9 +686,19 @@ def run(
             result.errors.append(FileError(loaded.source.display, str(summary.error)))
         else:
             good.append(summary)
-    index = analysis.build_index(good)
-    wanted = index.files_to_fix()
+    index = analysis.build_index(good, settings.allow_direct_calls)
     by_path = {c.source.display: c for c in candidates}
+    related = analysis.related_pattern(index)
+    if related is not None:  # files that may call a task directly or import DuckQueue from it
+        others = [f for f in result.files
+                  if f.source.display not in by_path and related.search(f.text)]
+        more = _map(_summarize, [(f.source.display, f.text, f.source.module) for f in others],
+                    settings.jobs, "Indexing", progress)
+        more = [m for m in more if not isinstance(m, Exception) and m.error is None]
+        if more:
+            by_path.update((f.source.display, f) for f in others)
+            index = analysis.build_index(good + more, settings.allow_direct_calls)
+    wanted = index.files_to_fix()
     todo = [(p, by_path[p].text) for p in sorted(wanted) if p in by_path]
     fixed = _map(_fix, todo, settings.jobs, "Analysing", progress,
                  initializer=_init_fix_worker, initargs=(index, settings.selection, fix))

@@ -17,12 +17,18 @@ An argument expression seen at an enqueue site is kept as a small tuple, an ``Ar
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 ArgExpr = tuple
 
 #: Codes a suppression comment may name; "*" stands for a bare ``# noqa`` or ``# migrate: ignore``.
 ALL = "*"
+
+
+def is_suppressed(code: str, codes: frozenset[str] | set[str]) -> bool:
+    """Whether a suppression comment's ``codes`` cover ``code`` (a prefix such as QM0 covers it)."""
+    return any(c == ALL or code.startswith(c) for c in codes)
 
 
 @dataclass(frozen=True)
@@ -88,14 +94,27 @@ class SiteInfo:
 
 
 @dataclass
+class CallInfo:
+    """A direct call of a name the module defines or imports (``dedupe(jid, path)``)."""
+
+    ordinal: int  # position among the file's recorded calls, in source order
+    caller: str | None  # the module-level function the call sits in, None elsewhere
+    ref: str  # dotted reference to what is called
+    passed: tuple[str, ...] = ()  # the caller's parameters and queue variables passed on as they are
+    suppressed: frozenset[str] = frozenset()
+
+
+@dataclass
 class FileSummary:
     path: str
     module: str | None
     is_package: bool = False
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
     functions: frozenset[str] = frozenset()  # module-level function names
+    readers: frozenset[str] = frozenset()  # functions that call .get_result() on anything
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     sites: list[SiteInfo] = field(default_factory=list)
+    calls: list[CallInfo] = field(default_factory=list)
     # (scope, name) -> every assignment: (site ordinal or -1, seq, blocks, loops)
     bindings: dict[tuple[str, str], tuple[tuple, ...]] = field(default_factory=dict)
     error: str | None = None
@@ -149,32 +168,49 @@ class SitePlan:
     hint: str | None = None
 
 
+@dataclass(frozen=True)
+class CallPlan:
+    """A direct call of a manually wired task: it passes the wiring the rewrite removes."""
+
+    path: str
+    ordinal: int
+    task_name: str
+    reason: str
+    hint: str
+
+
 @dataclass
 class ProjectIndex:
     tasks: dict[tuple[str, str], TaskPlan] = field(default_factory=dict)  # (path, function) -> plan
     sites: dict[tuple[str, int], SitePlan] = field(default_factory=dict)  # (path, ordinal) -> plan
+    calls: dict[tuple[str, int], CallPlan] = field(default_factory=dict)  # (path, ordinal) -> plan
     imported: frozenset[str] = frozenset()  # every dotted name some scanned module imports
 
     def files_to_fix(self) -> set[str]:
         """Paths whose text a rule may change or report on: only these get a second pass."""
-        return {p for p, _ in self.tasks} | {p for p, _ in self.sites}
+        return set(self._by_path())
 
-    def _by_path(self) -> dict[str, tuple[list[TaskPlan], list[SitePlan]]]:
+    def has_file(self, path: str) -> bool:
+        return path in self._by_path()
+
+    def _by_path(self) -> dict[str, tuple[list[TaskPlan], list[SitePlan], list[CallPlan]]]:
         grouped = self.__dict__.get("_grouped")
         if grouped is None:
             grouped = {}
-            for (p, _), t in self.tasks.items():
-                grouped.setdefault(p, ([], []))[0].append(t)
-            for (p, _), site in self.sites.items():
-                grouped.setdefault(p, ([], []))[1].append(site)
+            for kind, plans in enumerate((self.tasks, self.sites, self.calls)):
+                for (p, _), plan in plans.items():
+                    grouped.setdefault(p, ([], [], []))[kind].append(plan)
             self.__dict__["_grouped"] = grouped
         return grouped
 
     def tasks_in(self, path: str) -> list[TaskPlan]:
-        return list(self._by_path().get(path, ((), ()))[0])
+        return list(self._by_path().get(path, ((), (), ()))[0])
 
     def sites_in(self, path: str) -> list[SitePlan]:
-        return list(self._by_path().get(path, ((), ()))[1])
+        return list(self._by_path().get(path, ((), (), ()))[1])
+
+    def calls_in(self, path: str) -> list[CallPlan]:
+        return list(self._by_path().get(path, ((), (), ()))[2])
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,14 +267,26 @@ def _init_reexports(init: str, package: str, submodule: str, name: str) -> bool:
 
 
 class _Resolver:
+    """Finds the function a dotted reference names: ``resolve()`` gives its key ("path::name")."""
+
     def __init__(self, summaries: list[FileSummary]):
         self.by_module: dict[str, list[FileSummary]] = {}
+        self.by_path: dict[str, FileSummary] = {}
         self.tasks: dict[str, tuple[FileSummary, TaskInfo]] = {}
+        # the functions that matter (tasks and helpers that read results), for the slower searches
+        self.known: dict[str, tuple[FileSummary, str]] = {}
         for s in summaries:
+            self.by_path[s.path] = s
             if s.module:
                 self.by_module.setdefault(s.module, []).append(s)
             for t in s.tasks.values():
                 self.tasks[_task_key(s, t.name)] = (s, t)
+            for name in s.readers | set(s.tasks):
+                self.known[_task_key(s, name)] = (s, name)
+
+    def function(self, key: str) -> tuple[FileSummary, str]:
+        path, _, name = key.rpartition("::")
+        return self.by_path[path], name
 
     def _module(self, module: str, importer: FileSummary) -> FileSummary | None:
         found = self.by_module.get(module, [])
@@ -256,8 +304,8 @@ class _Resolver:
         if not package or package in self.by_module:
             return None
         found = []
-        for key, (s, t) in self.tasks.items():
-            if t.name != attr or not s.module or not s.module.startswith(package + "."):
+        for key, (s, name) in self.known.items():
+            if name != attr or not s.module or not s.module.startswith(package + "."):
                 continue
             below = s.module[len(package) + 1 :].split(".")
             parts = s.path.replace("\\", "/").split("/")
@@ -267,12 +315,12 @@ class _Resolver:
         return found[0] if len(found) == 1 else None
 
     def resolve(self, ref: str | None, summary: FileSummary) -> str | None:
-        """The key of the task a dotted reference in ``summary`` names, if it is one we know."""
+        """The key of the function a dotted reference in ``summary`` names, if it is one we know."""
         if not ref:
             return None
         head, _, rest = ref.partition(".")
         if not rest and head in summary.functions:
-            return _task_key(summary, head) if head in summary.tasks else None
+            return _task_key(summary, head)
         if head in summary.imports:
             full = summary.imports[head] + ("." + rest if rest else "")
         else:
@@ -289,10 +337,8 @@ class _Resolver:
             target = self._module(mod, importer) if mod else None
             if target is None:
                 break
-            if attr in target.tasks:
-                return _task_key(target, attr)
             if attr in target.functions:
-                return None  # a known function that is not manually wired
+                return _task_key(target, attr)
             if attr in target.imports:
                 full = target.imports[attr]
             else:
@@ -310,8 +356,8 @@ class _Resolver:
         if "." in full and not full.startswith("."):
             found = [
                 k
-                for k, (s, t) in self.tasks.items()
-                if s.module and (f"{s.module}.{t.name}".endswith("." + full) or full.endswith(f".{s.module}.{t.name}"))
+                for k, (s, name) in self.known.items()
+                if s.module and (f"{s.module}.{name}".endswith("." + full) or full.endswith(f".{s.module}.{name}"))
             ]
             if found and _shadowed(summary, full.rpartition(".")[0]):
                 return None
@@ -322,7 +368,7 @@ class _Resolver:
                 here = summary.path.replace("\\", "/").split("/")[:-1]
 
                 def shared(key: str) -> int:
-                    there = self.tasks[key][0].path.replace("\\", "/").split("/")[:-1]
+                    there = self.known[key][0].path.replace("\\", "/").split("/")[:-1]
                     n = 0
                     for a, b in zip(here, there):
                         if a != b:
@@ -581,20 +627,117 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
     }
 
 
-def build_index(summaries: list[FileSummary]) -> ProjectIndex:
-    """Resolve every enqueue site to the task it enqueues and decide, task by task, what to do."""
+def _follow_calls(summaries: list[FileSummary], resolver: _Resolver):
+    """The direct calls of each task, and the helpers each function reads results through.
+
+    A helper is a function that calls ``.get_result()`` and to which the caller passes one of its
+    own parameters or the queue it opened (``_result(q, parent_id)``, ``_read_parent(pid, path)``).
+    """
+    wanted = {key.rpartition("::")[2].rpartition(".")[2] for key in resolver.known}
+    calls_of: dict[str, list[tuple[FileSummary, CallInfo]]] = {}
+    helpers_of: dict[str, list[str]] = {}
+    for s in summaries:
+        for call in s.calls:
+            if call.ref.rpartition(".")[2] not in wanted:
+                continue
+            key = resolver.resolve(call.ref, s)
+            if key is None or key not in resolver.known:
+                continue
+            caller = _task_key(s, call.caller) if call.caller else None
+            if key == caller:
+                continue  # recursion
+            if key in resolver.tasks:
+                calls_of.setdefault(key, []).append((s, call))
+            target, name = resolver.known[key]
+            if caller and call.passed and name in target.readers and key not in helpers_of.get(caller, ()):
+                helpers_of.setdefault(caller, []).append(key)
+    return calls_of, helpers_of
+
+
+def _through_helpers(summary: FileSummary, helpers: list[str], resolver: _Resolver) -> tuple[str, str]:
+    """The reason and hint for a task that reads its parent through helper functions."""
+    shown = []
+    for key in helpers:
+        where, name = resolver.function(key)
+        shown.append(f"`{name}`" + (f" ({where.path})" if where.path != summary.path else ""))
+    which = "the helper " + shown[0] if len(shown) == 1 else "the helpers " + ", ".join(shown)
+    return (
+        f"it reads its parent through {which}, which the rewrite does not follow",
+        'read the parent in the task itself (q.get_result(parent_id)) and run migrate again, or migrate '
+        'it by hand: add a context parameter and use context.upstream("<parent name>") instead of the helper',
+    )
+
+
+def _direct_call_plans(
+    index: ProjectIndex, task: TaskInfo, calls: list[tuple[FileSummary, CallInfo]], allowed: bool, ctx_name: str
+) -> tuple[str, str] | None:
+    """Record the direct calls of a task that could be rewritten; the reason it may not, if any."""
+    wiring = ", ".join(dict.fromkeys((*task.id_params, *task.list_params, *task.path_params)))
+    if allowed:
+        reason = (
+            f'direct call of task "{task.name}": the rewrite removes the parameters ({wiring}) this call '
+            f"passes, and the task then takes a {ctx_name} from its DAG run"
+        )
+        hint = "update this call by hand: run the task in a DAG, or call what it does some other way"
+    else:
+        reason = (
+            f'direct call of task "{task.name}" blocks its migration: the rewrite would remove the '
+            f"parameters ({wiring}) this call passes"
+        )
+        hint = "run the task in a DAG here, or pass --allow-direct-calls and update this call by hand"
+    for s, call in calls:
+        index.calls[(s.path, call.ordinal)] = CallPlan(s.path, call.ordinal, task.name, reason, hint)
+    if allowed:
+        return None
+    paths = sorted({s.path for s, _ in calls})
+    where = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more files" if len(paths) > 3 else "")
+    return (
+        f"it is called directly ({where}), and such a call would break: the rewrite removes the "
+        f"parameters ({wiring}) it passes",
+        "call it only through a DAG, or pass --allow-direct-calls to rewrite it anyway and update those "
+        "calls by hand",
+    )
+
+
+def related_pattern(index: ProjectIndex) -> re.Pattern | None:
+    """What makes a file the text prefilter skipped worth a summary after all, or None.
+
+    Rewriting a task can break files that neither read results nor enqueue jobs: a test that calls
+    the task directly, a module that imports ``DuckQueue`` from the task's module. Such a file
+    names the task or ``DuckQueue``; the engine summarises the ones that do and indexes again.
+    """
+    names = {plan.name.rpartition(".")[2] for plan in index.tasks.values() if plan.fixable}
+    if not names:
+        return None
+    return re.compile(r"\b(?:DuckQueue|" + "|".join(map(re.escape, sorted(names))) + r")\b")
+
+
+def build_index(summaries: list[FileSummary], allow_direct_calls: bool = False) -> ProjectIndex:
+    """Resolve every enqueue site to the task it enqueues and decide, task by task, what to do.
+
+    A task that the scanned code also calls directly is not rewritten (the call would break),
+    unless ``allow_direct_calls``; either way the calls are reported.
+    """
     summaries = [s for s in summaries if s.error is None]
     resolver = _Resolver(summaries)
-    sites_of: dict[str, list[tuple[FileSummary, SiteInfo]]] = {q: [] for q in resolver.tasks}
+    sites_of: dict[str, list[tuple[FileSummary, SiteInfo]]] = {}
     for s in summaries:
         for site in s.sites:
             q = resolver.resolve(site.func_ref, s)
             if q is not None:
-                sites_of[q].append((s, site))
+                sites_of.setdefault(q, []).append((s, site))
+    calls_of, helpers_of = _follow_calls(summaries, resolver)
 
     index = ProjectIndex(imported=frozenset(t for s in summaries for t in s.imports.values()))
+    for qual, helpers in helpers_of.items():
+        if qual in sites_of and qual not in resolver.tasks:  # enqueued, reads only through helpers
+            summary, name = resolver.function(qual)
+            reason, hint = _through_helpers(summary, helpers, resolver)
+            index.tasks[(summary.path, name)] = TaskPlan(
+                summary.path, name, qual, False, reason=reason, hint=hint, module=summary.module
+            )
     for qual, (summary, task) in resolver.tasks.items():
-        sites = sites_of[qual]
+        sites = sites_of.get(qual)
         if not sites:
             continue  # never enqueued, so no task: a web handler, a poller, a driver script
         blocked = set(task.suppressed)
@@ -613,6 +756,9 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
                 module=summary.module,
             )
 
+        if qual in helpers_of:
+            unresolved(*_through_helpers(summary, helpers_of[qual], resolver))
+            continue
         if task.problem:
             unresolved(task.problem, task.problem_hint or "")
             continue
@@ -658,6 +804,12 @@ def build_index(summaries: list[FileSummary]) -> ProjectIndex:
         by_param = next(iter(mappings))
         reads = tuple(task.id_params) + tuple(task.list_params)
         remove = reads + tuple(p for p in task.path_params if p not in reads)
+        calls = [(s, c) for s, c in calls_of.get(qual, ()) if not is_suppressed("QM003", c.suppressed)]
+        if calls:
+            blocking = _direct_call_plans(index, task, calls, allow_direct_calls, task.ctx_name or "context")
+            if blocking is not None:
+                unresolved(*blocking)
+                continue
         index.tasks[(summary.path, task.name)] = TaskPlan(
             summary.path,
             task.name,

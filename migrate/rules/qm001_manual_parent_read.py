@@ -49,8 +49,10 @@ class ManualParentRead:
 
     Limits: an ``except`` around the read now sees the errors of ``context.upstream()`` (an
     unknown parent, a parent that failed) rather than those of ``get_result()``; review such
-    handlers. A task that is also called directly, outside a DAG run, has to get its data some
-    other way after the rewrite, since ``context.upstream()`` needs a DAG run.
+    handlers. A task that the scanned code also calls directly (a test calling
+    ``transform(jid, path)``) is not rewritten, since that call would break and
+    ``context.upstream()`` needs a DAG run: the task and each call are reported as QM003, unless
+    ``--allow-direct-calls`` is given (then the calls are reported for you to update).
 
     The parent's name comes from the enqueue sites found anywhere in the scanned code (see
     QM002): the rewrite happens only when every site that enqueues the task passes the id of the

@@ -26,7 +26,14 @@ class UnresolvableWiring:
       not be the same list);
     - the task uses the queue, the id or the path for anything else than reading the parent
       (``q.enqueue(...)``, logging the id, ...), or opens the queue in an unusual form;
-    - the task already takes a ``context`` but still reads by hand.
+    - the task already takes a ``context`` but still reads by hand;
+    - the task reads its parent through a helper function (``n = len(_result(q, parent_id))``
+      or ``_read_parent(parent_id, queue_path)``): the message names the helper. Read the parent
+      in the task itself and run ``migrate`` again, or migrate the task by hand;
+    - the scanned code also calls the task directly (a test or a script calling
+      ``dedupe(jid, path)``): after the rewrite that call would fail, so the task is left alone
+      and every such call is reported. ``--allow-direct-calls`` rewrites the task anyway and
+      still reports each direct call, for you to update by hand.
 
     Fix the cause the message names and run ``migrate`` again, or migrate the task by hand:
     add a ``context`` parameter, replace the read with ``context.upstream("<parent name>")``
@@ -123,3 +130,5 @@ q.enqueue(transform, args=(e, "jobs.duckdb"), depends_on=e)
                     plan.hint,
                     False,
                 )
+        for plan, call in ctx.calls:
+            yield Report(call, self.code, plan.reason, plan.hint, False)

@@ -172,6 +172,33 @@ def test_config_from_pyproject(legacy):
     assert "QM001" in r.stderr
 
 
+def test_a_direct_call_blocks_apply_unless_allowed(legacy):
+    (legacy / "check_transform.py").write_text(
+        "from tasks import transform\n\n\ndef test_transform(jid, path):\n"
+        "    assert transform(jid, path) == [2, 4, 6]\n")
+    before = snapshot(legacy)
+    r = invoke("apply", ".")
+    assert r.exit_code == 1
+    assert 'check_transform.py:5:12: QM003 direct call of task "transform" blocks its migration' in r.stdout
+    assert "hint: run the task in a DAG here, or pass --allow-direct-calls" in r.stdout
+    assert (legacy / "tasks.py").read_bytes() == before["tasks.py"]
+    r = invoke("apply", ".", "--allow-direct-calls")
+    assert r.exit_code == 1 and "def transform(context)" in (legacy / "tasks.py").read_text()
+    assert "check_transform.py:5:12: QM003 direct call of task" in r.stdout
+    assert (legacy / "check_transform.py").read_bytes() == before["check_transform.py"]
+
+
+def test_allow_direct_calls_in_pyproject(legacy):
+    (legacy / "check_transform.py").write_text("import tasks\n\ntasks.transform('j', 'p')\n")
+    assert "def transform(parent_id" in (legacy / "tasks.py").read_text()
+    (legacy / "pyproject.toml").write_text("[tool.queuack.migrate]\nallow-direct-calls = true\n")
+    invoke("apply", ".")
+    assert "def transform(context)" in (legacy / "tasks.py").read_text()
+    (legacy / "pyproject.toml").write_text('[tool.queuack.migrate]\nallow-direct-calls = "yes"\n')
+    r = invoke("scan", ".")
+    assert r.exit_code == 2 and "'allow-direct-calls' must be true or false" in r.stderr
+
+
 def test_exclude_option(legacy):
     r = invoke("scan", ".", "--format", "json", "--exclude", "single.py", "--exclude", "tasks.py")
     paths = {f["path"] for f in json.loads(r.stdout)["findings"]}

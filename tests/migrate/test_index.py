@@ -385,3 +385,47 @@ def test_init_reexport_check(tmp_path):
     ]:
         init.write_text(text)
         assert _init_reexports(str(init), "pkg", "tasks", "transform") is expected, text
+
+
+def test_a_helper_in_another_module_is_named():
+    helpers = textwrap.dedent(
+        """
+        from queuack import DuckQueue
+
+        def read_parent(job_id, queue_path):
+            with DuckQueue(queue_path) as q:
+                return q.get_result(job_id)
+        """
+    )
+    tasks = "from helpers import read_parent\n\ndef transform(parent_id, queue_path):\n" \
+            "    return read_parent(parent_id, queue_path)\n"
+    files = {"helpers.py": helpers, "tasks.py": tasks, "pipeline.py": pipeline("from tasks import transform", "transform")}
+    idx = index_of(files)
+    plan = idx.tasks[("tasks.py", "transform")]
+    assert not plan.fixable and "helper `read_parent` (helpers.py)" in plan.reason
+    assert ("helpers.py", "read_parent") not in idx.tasks  # the helper itself is no task
+
+
+def test_a_direct_call_blocks_the_fix_unless_allowed():
+    script = "import tasks\n\nprint(tasks.transform('job-1', 'jobs.duckdb'))\n"
+    files = {"tasks.py": TASKS, "pipeline.py": pipeline("from tasks import transform", "transform"),
+             "script.py": script}
+    summaries = [summarize(p, s, module_name_for(p)) for p, s in files.items()]
+    idx = build_index(summaries)
+    plan = idx.tasks[("tasks.py", "transform")]
+    assert not plan.fixable and "called directly (script.py)" in plan.reason
+    assert [c.task_name for c in idx.calls_in("script.py")] == ["transform"]
+    allowed = build_index(summaries, allow_direct_calls=True)
+    assert allowed.tasks[("tasks.py", "transform")].fixable
+    assert "update this call by hand" in allowed.calls_in("script.py")[0].hint
+
+
+def test_a_direct_call_in_a_file_the_prefilter_skips_is_seen():
+    test = "from tasks import transform\n\ndef test_it(jid, path):\n    assert transform(jid, path)\n"
+    files = {"tasks.py": TASKS, "pipeline.py": pipeline("from tasks import transform", "transform"),
+             "test_tasks.py": test}
+    results = analyze_sources(files, fix=True)
+    assert results["tasks.py"].new_source is None
+    assert [f.line for f in results["test_tasks.py"].findings] == [4]
+    results = analyze_sources(files, fix=True, allow_direct_calls=True)
+    assert "context" in results["tasks.py"].new_source
