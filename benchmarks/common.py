@@ -100,6 +100,30 @@ def timed_command(cmd: list[str], cwd: Path | None = None, timeout: float = 3600
     return time.perf_counter() - start, proc
 
 
+def timed_command_rss(cmd: list[str], cwd: Path | None = None, timeout: float = 3600
+                      ) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Like timed_command, and the peak resident memory of the command's own process, in MB
+    (os.wait4's rusage of that one child; the output goes to temporary files)."""
+    import threading
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        secs = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(cmd, proc.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+    return secs, usage.ru_maxrss / 1024, done  # ru_maxrss is in KiB on Linux
+
+
 def rotated(items: list, k: int) -> list:
     """Round k starts with a different subject, so no one always runs first."""
     if not items:

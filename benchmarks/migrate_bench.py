@@ -1,4 +1,5 @@
-"""migrate: stdlib scan against ruff and a plain LibCST parse; check on a clean file.
+"""migrate: stdlib scan against ruff and a plain LibCST parse; check on a clean file; a tree
+of legacy modules that all need analysis, against a plain LibCST parse of it, one process each.
 
 The CPython standard library of the running interpreter is copied (``.py``
 files only, without site-packages and __pycache__) to .bench/corpus/stdlib
@@ -15,11 +16,14 @@ import shutil
 import sysconfig
 from pathlib import Path
 
-from . import common
+from . import common, legacy_tree
 from .common import log
-from .targets import CHECK, MIGRATE_CHECK, MIGRATE_SCAN, RUFF, SCAN, SCAN_QUICK
+from .targets import (CHECK, LEGACY, LEGACY_QUICK, MIGRATE_CHECK, MIGRATE_DRY_RUN_1,
+                      MIGRATE_SCAN, MIGRATE_SCAN_1, PARSE_1, RUFF, SCAN, SCAN_QUICK)
 
 CORPUS = common.BENCH_DIR / "corpus" / "stdlib"
+LEGACY_TREE = common.BENCH_DIR / "corpus" / "legacy"
+LEGACY_FILES = 1000  # --quick: 100
 SKIP_DIRS = {"site-packages", "dist-packages", "__pycache__"}
 # A small stdlib module that uses none of the old queuack patterns.
 CLEAN_FILE = "colorsys.py"
@@ -108,6 +112,44 @@ def run_libcst(corpus: Path, jobs: int) -> dict:
                                [str(corpus), "--jobs", str(jobs)], timeout=3600)
 
 
+def run_legacy_subject(subject: str, tree: Path) -> dict:
+    """One subject of the legacy tree figure, in one process: wall time and peak memory."""
+    if subject == PARSE_1:
+        cmd = [str(common.PROJECT_PYTHON), str(common.WORKLOADS / "libcst_parse.py"), str(tree),
+               "--jobs", "1"]
+        ok = (0,)
+    elif subject == MIGRATE_SCAN_1:
+        cmd = [*migrate_exe(), "scan", "--format", "json", "-j", "1", str(tree)]
+        ok = (1,)  # every file has findings
+    else:
+        cmd = [*migrate_exe(), "apply", "--dry-run", "--no-progress", "-j", "1", str(tree)]
+        ok = (1,)  # every file would change
+    secs, rss, proc = common.timed_command_rss(cmd, cwd=common.ROOT)
+    if proc.returncode not in ok:
+        raise common.WorkloadError(
+            f"{subject} exited {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}")
+    return {"seconds": secs, "peak_rss_mb": rss}
+
+
+def run_legacy(cfg, results) -> None:
+    files = 100 if cfg.quick else LEGACY_FILES
+    figure = LEGACY_QUICK if cfg.quick else LEGACY
+    tree = legacy_tree.generate(LEGACY_TREE, files)
+    size = sum(p.stat().st_size for p in tree.rglob("*.py"))
+    results.note("migrate", "legacy_tree", {"files": files, "bytes": size,
+                                            "path": str(tree.relative_to(common.ROOT))})
+    for r in range(cfg.runs):
+        for subject in common.rotated([PARSE_1, MIGRATE_SCAN_1, MIGRATE_DRY_RUN_1], r):
+            try:
+                out = run_legacy_subject(subject, tree)
+            except Exception as exc:  # keep the rest of the table
+                results.error("migrate", figure, subject, exc)
+                continue
+            results.add("migrate", figure, subject, r, out["seconds"], n=files, unit="s",
+                        higher_is_better=False, extra={"peak_rss_mb": out["peak_rss_mb"]})
+            log(f"{subject}: {out['seconds']:.2f} s, peak RSS {out['peak_rss_mb']:.0f} MB")
+
+
 def run(cfg, results) -> None:
     info = ensure_corpus()
     corpus = CORPUS
@@ -161,3 +203,5 @@ def run(cfg, results) -> None:
         except Exception as exc:
             results.error(area, CHECK, MIGRATE_CHECK, exc)
             break
+
+    run_legacy(cfg, results)

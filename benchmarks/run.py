@@ -22,11 +22,13 @@ import time
 from . import common, dag_bench, migrate_bench, queue_bench
 from .common import log
 from .results import Results
-from .targets import (FLOOR, HUEY, MIGRATE_CHECK, MIGRATE_SCAN, OURS, PQ, Q013, RUFF, SCAN,
-                      SCAN_QUICK, UPDATE_FLOOR, all_targets)
+from .targets import (FLOOR, HUEY, MIGRATE_CHECK, MIGRATE_DRY_RUN_1, MIGRATE_SCAN,
+                      MIGRATE_SCAN_1, OURS, PARSE_1, PQ, Q013, RUFF, SCAN, SCAN_QUICK,
+                      UPDATE_FLOOR, all_targets)
 
 AREAS = {"queue": queue_bench, "dag": dag_bench, "migrate": migrate_bench}
-SUBJECT_ORDER = [OURS, FLOOR, UPDATE_FLOOR, Q013, HUEY, PQ, MIGRATE_SCAN, RUFF, MIGRATE_CHECK]
+SUBJECT_ORDER = [OURS, FLOOR, UPDATE_FLOOR, Q013, HUEY, PQ, MIGRATE_SCAN, RUFF, MIGRATE_CHECK,
+                 MIGRATE_SCAN_1, MIGRATE_DRY_RUN_1, PARSE_1]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -125,6 +127,8 @@ def table(results: Results, targets, markdown: bool) -> str:
             note = "failed in some rounds"
         if row.subject == MIGRATE_SCAN and row.extra.get("findings"):
             note = f"{max(row.extra['findings'])} findings"
+        if row.extra.get("peak_rss_mb"):
+            note = f"peak RSS {max(row.extra['peak_rss_mb']):.0f} MB"
         if row.subject.startswith("LibCST") and row.extra.get("failed"):
             note = f"{row.extra['failed'][-1]} files fail to parse; {len(row.values)} run(s)"
         rng = fmt_range(row) or note

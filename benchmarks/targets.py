@@ -1,4 +1,4 @@
-"""The speed targets of issue 6 and how each is judged from the collected rows.
+"""The speed targets of issues 6 and 13 and how each is judged from the collected rows.
 
 Absolute targets compare the median; ratio targets take the ratio within each
 round (subjects measured back to back) and compare the median of those.
@@ -35,6 +35,12 @@ MIGRATE_SCAN = "migrate scan"
 RUFF = "ruff --select ALL"
 CHECK = "check on a clean file"
 MIGRATE_CHECK = "migrate check"
+
+LEGACY = "legacy tree, one process"
+LEGACY_QUICK = "legacy tree (quick), one process"
+MIGRATE_SCAN_1 = "migrate scan -j 1"
+MIGRATE_DRY_RUN_1 = "migrate apply --dry-run -j 1"
+PARSE_1 = "LibCST parse only (1 proc)"
 
 
 @dataclass
@@ -137,4 +143,9 @@ def all_targets(scan_figure: str = SCAN) -> list[Target]:
                not_judged("smoke run") if quick else time_ratio_at_most(2.0, RUFF)),
         Target("migrate", scan_figure, MIGRATE_SCAN, "zero findings", zero_findings),
         Target("migrate", CHECK, MIGRATE_CHECK, "< 0.5 s", at_most(0.5, "{:.2f} s")),
+        # issue 13: every file of the tree needs analysis; against a plain parse of it
+        Target("migrate", LEGACY_QUICK if quick else LEGACY, MIGRATE_SCAN_1, "<= 1.5x the parse",
+               time_ratio_at_most(1.5, PARSE_1)),
+        Target("migrate", LEGACY_QUICK if quick else LEGACY, MIGRATE_DRY_RUN_1,
+               "<= 2.5x the parse", time_ratio_at_most(2.5, PARSE_1)),
     ]

@@ -343,7 +343,11 @@ def _repo_root(folder: Path) -> Path | None:
 def ancestor_ignore_rules(root: Path) -> list[IgnoreFile]:
     """The layers that apply to `root` from outside it: the global excludes file, then
     .git/info/exclude and the .gitignore files of the folders above `root` up to the repository
-    root. Without a repository, the global excludes apply relative to `root`."""
+    root. Without a repository, the global excludes apply relative to `root`.
+
+    A folder named on the command line is walked even when those layers ignore it (a corpus
+    under an ignored .bench/, say): then none of them applies below it, since every path there
+    would match through the ignored folder."""
     repo = _repo_root(root)
     layers: list[IgnoreFile] = []
     excludes_file = global_excludes_file()
@@ -356,7 +360,7 @@ def ancestor_ignore_rules(root: Path) -> list[IgnoreFile]:
     chain = chain[: chain.index(repo) + 1]
     for folder in reversed(chain[1:]):  # repo root first; `root` itself is read by the walk
         layers += read_ignore_file(folder / ".gitignore", folder)
-    return layers
+    return [] if is_ignored(layers, root, True) else layers
 
 
 # --------------------------------------------------------------------------------------------

@@ -168,6 +168,11 @@ def test_gitignore_of_the_folders_above_a_scan_root_counts(tree):
     assert names(found) == ["pkg/__init__.py", "pkg/sub/deep.py", "pkg/top_only.py"]
 
 
+def test_a_folder_named_on_the_command_line_is_walked_even_when_ignored(tree):
+    # the .gitignore above says generated/: naming the folder itself still scans it
+    assert names(engine.discover(["generated"], Settings())) == ["generated/gen.py"]
+
+
 def test_git_info_exclude_counts(tree):
     write(tree / ".git" / "info" / "exclude", "deep.py\n")
     assert "pkg/sub/deep.py" not in names(engine.discover(["."], Settings()))
