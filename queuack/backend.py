@@ -219,12 +219,13 @@ def is_postgres_url(location: str) -> bool:
     return str(location).startswith(POSTGRES_SCHEMES)
 
 
-def open_backend(location: str) -> Backend:
-    """The backend for a DuckQueue location: a PostgreSQL URL, a DuckDB file, or ":memory:"."""
+def open_backend(location: str, read_only: bool = False) -> Backend:
+    """The backend for a DuckQueue location: a PostgreSQL URL, a DuckDB file, or ":memory:".
+    read_only: a DuckDB file is opened without writing anything to it."""
     if is_postgres_url(location):
         from .postgres import PostgresBackend
 
         return PostgresBackend.open(location)
     from .store import Store
 
-    return Store.open(location)
+    return Store.open(location, read_only)

@@ -5,9 +5,9 @@
     queuack dead-letters DB [--limit N] [--json]
     queuack retry DB JOB_ID
 
-Every command opens an existing queue file and never creates one. Problems with the file (missing,
-held by another process, not a DuckDB database) and unknown job ids are usage errors: a message and
-exit code 2, no traceback.
+Every command opens an existing queue file and never creates one; `stats` and `dead-letters` open
+it read-only and write nothing. Problems with the file (missing, held by another process, not a
+queuack database) are one line on stderr and exit code 2, no traceback; so are unknown job ids.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import click
-import duckdb
 
-from .errors import DatabaseLockedError, JobNotFoundError, QueuackError
+from .errors import JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
 from .serialization import ANY, CODECS, Loader
@@ -34,53 +33,40 @@ log = logging.getLogger("queuack.cli")
 
 
 # -- opening a queue file --------------------------------------------------------------------------
-def _check_file(path: str, param_hint: str = "'DB'") -> None:
+class QueueFileError(click.ClickException):
+    """A queue file that cannot be opened: one line on stderr, exit code 2, no usage block."""
+
+    exit_code = 2
+
+
+def _check_file(path: str) -> None:
     """Refuse, before DuckDB gets a chance to create anything, what cannot be an existing queue."""
     if not os.path.exists(path):
-        raise click.BadParameter(
+        raise QueueFileError(
             f"{path} does not exist. Give the path of an existing queue database "
-            "(DuckQueue(path) creates one when it enqueues the first jobs).",
-            param_hint=param_hint,
+            "(DuckQueue(path) creates one when it opens it)."
         )
     if os.path.isdir(path):
-        raise click.BadParameter(f"{path} is a directory, not a queue database file.", param_hint=param_hint)
+        raise QueueFileError(f"{path} is a directory, not a queue database file.")
     try:
         with open(path, "rb") as handle:
             header = handle.read(12)
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror}.", param_hint=param_hint) from None
+        raise QueueFileError(f"cannot read {path}: {exc.strerror}.") from None
     if header[8:12] != _DUCKDB_MAGIC:
-        raise click.BadParameter(f"{path} is not a DuckDB database file.", param_hint=param_hint)
-    # A DuckDB file of some other application: look without writing (the queue would add its tables).
-    try:
-        probe = duckdb.connect(path, read_only=True)
-    except duckdb.ConnectionException:
-        return  # already open in this process (read-write): DuckQueue shares that instance
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            return  # DuckQueue raises DatabaseLockedError with the holder's PID
-        raise click.BadParameter(f"cannot open {path}: {exc}", param_hint=param_hint) from None
-    try:
-        tables = {row[0] for row in probe.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-    finally:
-        probe.close()
-    if tables and "jobs" not in tables:
-        raise click.BadParameter(
-            f"{path} is a DuckDB database but not a queuack queue (it has no jobs table).",
-            param_hint=param_hint,
-        )
+        raise QueueFileError(f"{path} is not a DuckDB database file.")
 
 
 @contextmanager
 def open_queue(path: str, **options) -> Iterator[DuckQueue]:
+    """The queue in an existing file; read_only=True for commands that only look (they never write).
+    What queuack refuses (a file held by another process, another application's database) is a
+    QueueFileError."""
     _check_file(path)
     try:
         queue = DuckQueue(path, **options)
-    except DatabaseLockedError as exc:
-        raise click.BadParameter(str(exc), param_hint="'DB'") from None
     except QueuackError as exc:
-        raise click.BadParameter(str(exc), param_hint="'DB'") from None
+        raise QueueFileError(str(exc)) from None
     try:
         yield queue
     finally:
@@ -174,7 +160,7 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
 def stats(db: str, queue_name: str | None, as_json: bool) -> None:
     """Job counts by status, per queue."""
-    with open_queue(db) as queue:
+    with open_queue(db, read_only=True) as queue:
         total = queue.stats(queue_name)
         if as_json:
             click.echo(json.dumps(total))
@@ -195,7 +181,7 @@ def stats(db: str, queue_name: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (with the full error text).")
 def dead_letters(db: str, limit: int, as_json: bool) -> None:
     """Jobs that failed for good: id, name, attempts and the first line of the error."""
-    with open_queue(db) as queue:
+    with open_queue(db, read_only=True) as queue:
         jobs = queue.list_dead_letters(limit=limit)
     if as_json:
         click.echo(json.dumps([

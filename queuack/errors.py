@@ -110,3 +110,8 @@ class TaskAbortedError(QueuackError):
 class JournalDamagedWarning(RuntimeWarning):
     """The enqueue journal held bytes that could not be read: intact records were kept, and the
     journal as found was copied beside it (the warning names the copy)."""
+
+
+class NotAQueueDatabaseError(QueuackError):
+    """The database exists but is not a queuack database (another application's, or empty where
+    a queue must already exist). Nothing was written to it."""

@@ -102,6 +102,10 @@ class DuckQueue:
     Several DuckQueue objects on the same file in one process share one database and see the
     same jobs; closing one leaves the others working. Only one process can open a file: another
     process gets DatabaseLockedError.
+
+    A file that is not a queuack database is refused (NotAQueueDatabaseError) and left unchanged.
+    read_only=True looks at an existing queue file without writing anything to it (what
+    `queuack stats` does); changing jobs through it raises QueuackError.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class DuckQueue:
         worker_concurrency: int | None = None,
         poll_timeout: float | None = None,
         logger: logging.Logger | None = None,
+        read_only: bool = False,
         **tuning: Any,
     ):
         # the tuning knobs of queuack 0.1 are accepted so that old code keeps running, with a
@@ -145,7 +150,7 @@ class DuckQueue:
         self.serializer = self.loader.serializer
         self.retry_policy = RetryPolicy(retry_backoff, retry_backoff_max, retry_jitter)
         self.logger = logger or log
-        self._store = open_backend(self.db_path)
+        self._store = open_backend(self.db_path, read_only)
         self._held: dict[str, int] = {}  # job id -> attempt, for claims taken through this object
         self._closed = False
         self._set_workers(workers_num, worker_concurrency, poll_timeout)

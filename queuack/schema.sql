@@ -1,5 +1,12 @@
 -- The queue's durable state. Scheduling (which job is ready) is derived from these rows when the
 -- file is opened and then kept in memory by the one process that owns the file.
+-- The tables live in the `queuack` schema: schema.py creates it and runs this file with it as
+-- the default schema, then records the layout's version in meta (see schema.py to change it).
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,             -- schema_version
+    value VARCHAR NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS jobs (
     id               VARCHAR PRIMARY KEY,

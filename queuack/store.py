@@ -21,7 +21,6 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
-from importlib import resources
 from typing import Iterable, Iterator, Sequence
 
 import duckdb
@@ -29,7 +28,7 @@ import duckdb
 from .backend import JOB_COLUMNS, LOST, MEMORY, Backend, NewJob, Outcome, RetryPolicy
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
-from . import files
+from . import files, schema
 from .journal import Journal
 from .scheduler import Scheduler, gate
 
@@ -59,15 +58,38 @@ def _close_at_exit() -> None:
             pass  # the interpreter is going away; the next open recovers anyway
 
 
-def _schema_sql() -> str:
-    return resources.files("queuack").joinpath("schema.sql").read_text()
-
-
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
+def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to a queuack database, created or upgraded as needed (see schema.py). An
+    existing file is first looked at read-only: a file that is not ours is refused unchanged
+    (opening it for writing alone would already replay and rewrite its write-ahead log)."""
+    if path == MEMORY:
+        conn = duckdb.connect(path)
+        schema.prepare(conn, path, found=schema.Found("empty"))
+        return conn
     try:
-        if path != MEMORY and not os.path.exists(path):
+        if read_only:
+            if not os.path.exists(path):
+                raise QueuackError(f"{path} does not exist: there is no queue to read there.")
+            conn = duckdb.connect(path, read_only=True)
+            _prepared(conn, path, read_only=True)
+            return conn
+        found = None
+        if os.path.exists(path):
+            try:
+                probe = duckdb.connect(path, read_only=True)
+            except duckdb.ConnectionException:
+                pass  # this process already has it open (another connection): nothing to replay
+            else:
+                try:
+                    found = schema.identify(probe)
+                    schema.refuse_unless_ours(found, path)
+                finally:
+                    probe.close()
+        else:
             files.create_database(path)
-        return duckdb.connect(path)
+        conn = duckdb.connect(path)
+        _prepared(conn, path, found=found)
+        return conn
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -84,11 +106,21 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
+def _prepared(conn, path: str, read_only: bool = False, found=None) -> None:
+    try:
+        schema.prepare(conn, path, read_only, found)
+    except BaseException:
+        conn.close()
+        raise
+
+
 class Store(Backend):
     """Shared, reference-counted access to one database."""
 
     @classmethod
-    def open(cls, path: str) -> "Store":
+    def open(cls, path: str, read_only: bool = False) -> "Store":
+        """The store of this database; read_only=True reads a file that no one in this process has
+        open without writing anything to it (the store of one that is open is shared instead)."""
         if path == MEMORY:
             store = cls(path)
             store._refs = 1
@@ -96,6 +128,10 @@ class Store(Backend):
         key = os.path.realpath(path)
         with _registry_lock:
             store = _registry.get(key)
+            if store is None and read_only:
+                store = cls(path, read_only=True)
+                store._refs = 1
+                return store
             if store is None:
                 store = cls(path)
                 _registry[key] = store
@@ -103,14 +139,15 @@ class Store(Backend):
             store._key = key
             return store
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, read_only: bool = False):
         self.path = path
+        self.read_only = read_only
         self._refs = 0
         self._closed = False
         self._key: str | None = None
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # notified when work may have become ready
-        self.conn = _connect(path)
+        self.conn = _connect(path, read_only)
         self.sched = Scheduler()
         self._parent_names: dict[str, list[tuple[str, str | None]]] = {}  # unfinished job -> its parents
         self._payloads: dict[str, tuple] = {}  # stored columns (JOB_COLUMNS) of unfinished jobs, within _PAYLOAD_BYTES
@@ -120,8 +157,11 @@ class Store(Backend):
         self._seq = 0
         self._unflushed: list[tuple] = []  # journalled INSERT rows not yet in DuckDB
         self._journal_file: Journal | None = None
+        self._after_crash = False
         try:
-            self.conn.execute(_schema_sql())
+            if read_only:
+                self._show_journal()
+                return
             self._open_journal()
             self._after_crash = self._take_ownership()
             self._load()
@@ -144,6 +184,17 @@ class Store(Backend):
         if self._unflushed:
             self._flush_journal()
         self._journal_file.discard()
+
+    def _show_journal(self) -> None:
+        """Read-only: jobs that only the journal holds (its last owner crashed) are shown with the
+        others through a temporary view, and nothing is written."""
+        rows = Journal(self.path).read(_JOURNAL_COLUMNS, set_aside=False)
+        if rows:
+            stored = f"{self.conn.execute('SELECT current_schema()').fetchone()[0]}.jobs"
+            self.conn.execute(f"CREATE TEMP TABLE journal_jobs AS SELECT * FROM {stored} LIMIT 0")
+            self._write_jobs(self.conn, rows, table="temp.journal_jobs")
+            self.conn.execute(f"""CREATE TEMP VIEW jobs AS SELECT * FROM {stored} UNION ALL
+                                  SELECT * FROM temp.journal_jobs WHERE id NOT IN (SELECT id FROM {stored})""")
 
     def _journal(self, inserted: tuple) -> None:
         if self._journal_file is not None:
@@ -196,7 +247,7 @@ class Store(Backend):
                 return
             try:
                 self._flush_journal()
-                if self.path != MEMORY:
+                if self.path != MEMORY and not self.read_only:
                     self.conn.execute("DELETE FROM owner")  # a clean close (see _take_ownership)
             finally:
                 self._closed = True
@@ -217,8 +268,7 @@ class Store(Backend):
         atomically on its own, and the explicit BEGIN/COMMIT would double its cost.
         """
         with self.lock:
-            if self._closed:
-                raise QueuackError(f"the queue on {self.path} is closed")
+            self._writable()
             self._flush_journal()
             if statements == 1:
                 yield self.conn
@@ -232,6 +282,13 @@ class Store(Backend):
                 raise
             self.conn.execute("COMMIT")
             self._wrote()
+
+    def _writable(self) -> None:
+        if self._closed:
+            raise QueuackError(f"the queue on {self.path} is closed")
+        if self.read_only:
+            raise QueuackError(f"the queue on {self.path} was opened read-only: it cannot change jobs. "
+                               "Open it with DuckQueue(path) to enqueue, claim or retry.")
 
     def _wrote(self) -> None:
         """After a write: DuckDB may have started a new write-ahead log (see files.py)."""
@@ -309,8 +366,7 @@ class Store(Backend):
         external = {p for j in jobs for p in j.parents if p not in batch_ids}
         names = {j.id: j.node_name for j in jobs}
         if len(jobs) == 1 and not jobs[0].parents and dag_run is None:
-            if self._closed:
-                raise QueuackError(f"the queue on {self.path} is closed")
+            self._writable()
             first_seq = self.next_seq()
             plan = [((), False)]
             inserted, rows = self._rows(jobs, plan, first_seq, now)
@@ -392,7 +448,7 @@ class Store(Backend):
                          None, j.node_name, j.dag_run_id, j.dependency_mode))
         return inserted, rows
 
-    def _write_jobs(self, conn, inserted: list[tuple], replay: bool = False) -> None:
+    def _write_jobs(self, conn, inserted: list[tuple], replay: bool = False, table: str = "jobs") -> None:
         """One multi-row INSERT. replay=True skips rows whose id is already stored."""
         if not inserted:  # an empty DAG: only its run is recorded
             return
@@ -400,7 +456,7 @@ class Store(Backend):
         params = {f"c{i}": [r[i] for r in inserted] for i in range(width)}
         select = ", ".join(f"unnest($c{i})" for i in range(width))
         verb = "INSERT OR IGNORE" if replay else "INSERT"
-        conn.execute(f"{verb} INTO jobs ({_INSERT_COLUMNS}) SELECT {select}", params)
+        conn.execute(f"{verb} INTO {table} ({_INSERT_COLUMNS}) SELECT {select}", params)
 
     # -- claiming -----------------------------------------------------------------------------
     def claim(self, queues: Sequence[str] | None, count: int, worker_id: str, lease_seconds: float,
@@ -413,6 +469,7 @@ class Store(Backend):
         (or with persist_claims). If the process dies first, the job is simply pending again.
         """
         with self.lock:
+            self._writable()
             now = time.time()
             expired = self.sched.expired(now)
             if expired:

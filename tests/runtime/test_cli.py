@@ -261,7 +261,7 @@ def test_a_duckdb_file_of_another_application_is_left_alone(tmp_path):
         conn.execute("CREATE TABLE events (id INTEGER)")
     result = run_on(["stats"], path)
     assert result.exit_code == 2
-    assert "not a queuack queue" in result.output
+    assert "not a queuack database" in result.output
     with duckdb.connect(path, read_only=True) as conn:
         tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()]
     assert tables == ["events"]

@@ -533,8 +533,8 @@ def test_purge_removes_old_finished_jobs_and_their_edges(db_path):
         assert q.purge(older_than_hours=0) == 3
         assert sum(q.stats().values()) == 0
     with duckdb.connect(db_path, read_only=True) as conn:
-        assert conn.execute("SELECT count(*) FROM job_dependencies").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM queuack.job_dependencies").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM queuack.jobs").fetchone()[0] == 0
 
 
 def test_purge_by_queue(queue):

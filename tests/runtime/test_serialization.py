@@ -88,7 +88,7 @@ def test_json_stores_readable_json(tmp_path):
         q.ack(q.claim(), result={"sum": 3})
     with duckdb.connect(path, read_only=True) as conn:
         func, args, result, codec = conn.execute(
-            "SELECT func, args, result, codec FROM jobs WHERE id = ?", [job_id]).fetchone()
+            "SELECT func, args, result, codec FROM queuack.jobs WHERE id = ?", [job_id]).fetchone()
     assert codec == "json"
     assert func == b"runtime.jobfuncs:add"
     assert args == b"[1,2]" and result == b'{"sum":3}'
