@@ -32,6 +32,7 @@ class OpensAFile:
 
 def tamper(path: str, sql: str, params=()) -> None:
     with duckdb.connect(path) as conn:
+        conn.execute("SET schema = 'queuack'")  # where the queue's tables live
         conn.execute(sql, list(params))
 
 
