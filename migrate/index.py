@@ -703,13 +703,15 @@ def related_pattern(index: ProjectIndex) -> re.Pattern | None:
     """What makes a file the text prefilter skipped worth a summary after all, or None.
 
     Rewriting a task can break files that neither read results nor enqueue jobs: a test that calls
-    the task directly, a module that imports ``DuckQueue`` from the task's module. Such a file
-    names the task or ``DuckQueue``; the engine summarises the ones that do and indexes again.
+    the task directly, a module that imports ``DuckQueue`` from the task's module (or a package
+    ``__init__.py`` that passes it on with ``import *``). Such a file names the task or
+    ``DuckQueue``, or imports ``*``; the engine summarises the ones that do and indexes again.
     """
     names = {plan.name.rpartition(".")[2] for plan in index.tasks.values() if plan.fixable}
     if not names:
         return None
-    return re.compile(r"\b(?:DuckQueue|" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    words = "|".join(map(re.escape, sorted(names)))
+    return re.compile(r"\b(?:DuckQueue|" + words + r")\b|\bimport\s*\*")
 
 
 def build_index(summaries: list[FileSummary], allow_direct_calls: bool = False) -> ProjectIndex:
