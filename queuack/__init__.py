@@ -23,8 +23,10 @@ from .errors import (
     UpstreamError,
 )
 from .jobs import DependencyMode, Job, JobStatus
+from .mermaid import MermaidColorScheme
 from .pool import WorkerPool
 from .queue import DuckQueue
+from .subdag import SubDAGError
 from .streaming import StreamReader, StreamWriter, async_generator_task, generator_task
 from .status import NodeStatus, job_status_to_node_status, node_status_to_job_status
 from .worker import Worker
@@ -53,10 +55,12 @@ __all__ = [
     "JobNotFoundError",
     "JobStatus",
     "JobTimeoutError",
+    "MermaidColorScheme",
     "NodeStatus",
     "NotAQueueDatabaseError",
     "QueuackError",
     "SerializationError",
+    "SubDAGError",
     "StreamReader",
     "StreamWriter",
     "TaskAbortedError",

@@ -202,8 +202,21 @@ class Backend(abc.ABC):
         """Whether any job of the run has been attempted (a job waiting for its retry included)."""
 
     @abc.abstractmethod
-    def dag_run_name(self, dag_run_id: str) -> str | None:
-        """The name a DAG run was submitted under; None for an unknown id."""
+    def dag_run(self, dag_run_id: str) -> tuple[str, str | None, bool] | None:
+        """(name, id of the job that ran it as a sub-DAG or None, cancelled?); None for an unknown id."""
+
+    @abc.abstractmethod
+    def link_subdag(self, dag_run_id: str, parent_job_id: str) -> None:
+        """Record that this run is the sub-DAG of that job."""
+
+    @abc.abstractmethod
+    def subdag_runs(self, parent_job_ids: list[str]) -> dict[str, str]:
+        """{job id: the latest run it started as its sub-DAG}, for the jobs that started one."""
+
+    @abc.abstractmethod
+    def cancel_run(self, dag_run_id: str) -> int:
+        """Mark the run cancelled and skip its jobs that are not running, with what depends on them,
+        in one transaction; running jobs finish. Returns how many jobs were skipped."""
 
     def waiting(self, queue: str, at_most: int) -> int:
         """Jobs of `queue` not claimed yet (pending or delayed, whether or not their parents are

@@ -119,7 +119,67 @@ class DAG:
         self._by_id[job_id] = name
         return job_id
 
-    add_node = add_job
+    def add_node(
+        self,
+        func: Callable,
+        name: str | None = None,
+        kind: str | None = None,
+        args: Sequence = (),
+        kwargs: dict | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        priority: int = 50,
+        max_attempts: int | None = None,
+        timeout_seconds: float | None = None,
+        dependency_mode: str = "all",
+        *,
+        queue: str | None = None,
+        delay_seconds: float = 0,
+        poll_interval: float = 1.0,
+        timeout: float | None = None,
+    ) -> str:
+        """add_job, in queuack 0.1's argument order (func, name, kind, args, kwargs, depends_on, ...).
+
+        kind: "job", "subdag", or None to decide as 0.1 did: a function whose first parameter is
+        named like a queue (queue, q, ...) is a sub-DAG factory f(queue) -> DAG (see add_subdag;
+        poll_interval and timeout apply to sub-DAGs only)."""
+        if kind not in (None, "job", "subdag"):
+            raise ValueError(f"kind must be 'job', 'subdag' or None (decide from the function), not {kind!r}")
+        from .subdag import is_factory
+
+        options = dict(priority=priority, timeout_seconds=timeout_seconds, dependency_mode=dependency_mode,
+                       queue=queue, delay_seconds=delay_seconds)
+        if kind == "subdag" or (kind is None and is_factory(func)):
+            if args or kwargs:
+                raise TypeError(f"sub-DAG node {name!r}: a factory takes only the queue, not args/kwargs")
+            return self.add_subdag(func, name, depends_on, poll_interval=poll_interval, timeout=timeout,
+                                   max_attempts=max_attempts or 1, **options)
+        if timeout is not None:
+            raise TypeError(f"timeout= applies to sub-DAG nodes; for a job of {name!r} use timeout_seconds=")
+        return self.add_job(func, name, depends_on, args, kwargs, max_attempts=max_attempts or 3, **options)
+
+    def add_subdag(self, factory: Callable, name: str | None = None, depends_on: str | Sequence[str] | None = None,
+                   poll_interval: float = 1.0, timeout: float | None = None, **job_options: Any) -> str:
+        """Add a node that runs a whole DAG: when its turn comes, `factory(queue)` builds a DAG on
+        the same queue, which is submitted and run to the end before this node finishes (see
+        subdag.py). The factory must be a module-level function. One attempt unless max_attempts
+        says otherwise; timeout: the most seconds the sub-DAG may take."""
+        from .subdag import SubDAG
+
+        job_options.setdefault("max_attempts", 1)
+        name = name or getattr(factory, "__name__", "subdag")
+        return self.add_job(SubDAG(factory, timeout, poll_interval), name, depends_on, **job_options)
+
+    def rebind(self, queue: DuckQueue) -> None:
+        """Move a DAG that is not submitted yet onto `queue` (closing a private queue it owned)."""
+        if self._submitted:
+            raise DAGValidationError(f"DAG {self.name!r} was already submitted to {self.queue!r}")
+        codecs = {node.job.codec for node in self._nodes.values()}
+        if codecs - {queue.serializer}:
+            raise DAGValidationError(f"DAG {self.name!r} encoded its jobs with {', '.join(sorted(codecs))}; "
+                                     f"{queue!r} uses {queue.serializer}")
+        if self._owns_queue:
+            self.queue.close()
+        self.queue, self._owns_queue = queue, False
 
     def enqueue(
         self,
@@ -445,23 +505,40 @@ class DAG:
         rows = {row["id"]: row for row in self.run.get_jobs()}
         return [rows[job_id] for job_id in self.jobs.values()]
 
-    def export_mermaid(self) -> str:
-        """A Mermaid flowchart: one node per task, labelled with its name and status."""
+    def export_mermaid(self, include_subdags: bool = True, max_depth: int = 3,
+                       color_scheme: "MermaidColorScheme | None" = None) -> str:
+        """A Mermaid flowchart: one node per task, labelled with its name and status, coloured by
+        `color_scheme` (a MermaidColorScheme; None: the default). A sub-DAG node that has run is
+        drawn as a box holding its DAG, nested down to max_depth levels (include_subdags=False:
+        as one node)."""
         from .mermaid import render
+        from .subdag import SubDAG, graph_of_run
 
+        store = self.queue._live_store()
         statuses = {}
         if self._submitted:
-            statuses = {node_id: status for node_id, _, status in
-                        self.queue._live_store().dag_nodes(self.dag_run_id)}
-        resolved = {n: [d for d in self._nodes[n].depends_on] for n in self._names_in_order}
+            statuses = {node_id: status for node_id, _, status in store.dag_nodes(self.dag_run_id)}
         edges = []
-        for name, deps in resolved.items():
-            for dep in deps:
+        for name in self._names_in_order:
+            for dep in self._nodes[name].depends_on:
                 parent = dep if dep in self._nodes else self._by_id.get(dep)
                 if parent is not None:
                     edges.append((parent, name))
         nodes = [(n, statuses.get(self._nodes[n].job_id, "pending")) for n in self._names_in_order]
-        return render(nodes, edges)
+        kinds = {n: "subdag" if isinstance(node.func, SubDAG) else "streaming"
+                 for n, node in self._nodes.items()
+                 if isinstance(node.func, SubDAG) or hasattr(node.func, "stream_format")}
+        subgraphs = {}
+        if include_subdags and max_depth > 0 and self._submitted:
+            ids = [self._nodes[n].job_id for n in kinds if kinds[n] == "subdag"]
+            for job_id, sub_run in (store.subdag_runs(ids) if ids else {}).items():
+                subgraphs[self._by_id[job_id]] = graph_of_run(store, sub_run, max_depth - 1)
+        return render(nodes, edges, scheme=color_scheme, subgraphs=subgraphs, kinds=kinds)
+
+    def cancel(self) -> int:
+        """Cancel this DAG's run: jobs that have not started are skipped (with what depends on them),
+        running ones finish. The status becomes CANCELLED. Returns how many jobs were skipped."""
+        return self.run.cancel()
 
     def close(self) -> None:
         """Close the private queue of a DAG built without one."""
@@ -481,12 +558,37 @@ class DAGRun:
     def __repr__(self) -> str:
         return f"DAGRun({self.dag_run_id!r})"
 
+    def _record(self) -> tuple[str, str | None, bool]:
+        record = self.queue._live_store().dag_run(self.dag_run_id)
+        if record is None:
+            raise DAGRunNotFoundError(self.dag_run_id)
+        return record
+
     @property
     def name(self) -> str:
-        name = self.queue._live_store().dag_run_name(self.dag_run_id)
-        if name is None:
-            raise DAGRunNotFoundError(self.dag_run_id)
-        return name
+        return self._record()[0]
+
+    def get_parent_job(self) -> str | None:
+        """The id of the job that ran this run as its sub-DAG; None for a top-level run."""
+        return self._record()[1]
+
+    def get_subdags(self) -> list["DAGRun"]:
+        """The runs that this run's jobs started as sub-DAGs, in the order of those jobs."""
+        store = self.queue._live_store()
+        ids = [job_id for job_id, _, _ in store.dag_nodes(self.dag_run_id)]
+        runs = store.subdag_runs(ids) if ids else {}
+        return [DAGRun(self.queue, runs[i]) for i in ids if i in runs]
+
+    def get_hierarchy(self) -> dict[str, Any]:
+        """{"dag_run_id", "name", "status", "subdags": [the same for each sub-DAG run]}."""
+        return {"dag_run_id": self.dag_run_id, "name": self.name, "status": self.status.value,
+                "subdags": [sub.get_hierarchy() for sub in self.get_subdags()]}
+
+    def cancel(self) -> int:
+        """Skip the run's jobs that have not started (and what depends on them); running ones
+        finish. The status becomes CANCELLED. Returns how many jobs were skipped."""
+        self._record()
+        return self.queue._live_store().cancel_run(self.dag_run_id)
 
     @property
     def progress(self) -> dict[str, int]:
@@ -502,8 +604,9 @@ class DAGRun:
     def status(self) -> DAGStatus:
         store = self.queue._live_store()
         counts = self.progress
-        if not any(counts.values()):
-            self.name  # an unknown id raises; a run without jobs is done
+        if not any(counts.values()) or counts["pending"] or counts["skipped"]:
+            if self._record()[2]:  # an unknown id raises; a run without jobs is done
+                return DAGStatus.CANCELLED
         unfinished = counts["pending"] + counts["claimed"]
         if unfinished:
             started = sum(counts.values()) - counts["pending"]

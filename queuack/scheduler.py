@@ -201,6 +201,10 @@ class Scheduler:
         job = self._jobs.get(job_id)
         return job is not None and job.phase == CLAIMED and job.attempt == attempt
 
+    def is_claimed(self, job_id: str) -> bool:
+        job = self._jobs.get(job_id)
+        return job is not None and job.phase == CLAIMED
+
     def is_durable(self, job_id: str) -> bool:
         """False while the job's claim exists only in memory."""
         return self._jobs[job_id].durable

@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS dag_runs (
     name       VARCHAR NOT NULL,
     created_at DOUBLE  NOT NULL
 );
+-- Added later, so that older files gain them when opened: the job that ran a run as its sub-DAG,
+-- and when a run was cancelled.
+ALTER TABLE dag_runs ADD COLUMN IF NOT EXISTS parent_job_id VARCHAR;
+ALTER TABLE dag_runs ADD COLUMN IF NOT EXISTS cancelled_at DOUBLE;
 
 -- The process that has the file open; the row is removed by a clean close. Finding one at open
 -- means the previous owner crashed.

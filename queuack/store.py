@@ -25,7 +25,7 @@ from typing import Iterable, Iterator, Sequence
 
 import duckdb
 
-from .backend import JOB_COLUMNS, LOST, MEMORY, Backend, NewJob, Outcome, RetryPolicy
+from .backend import JOB_COLUMNS, LOST, MEMORY, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 from . import files, schema
@@ -399,7 +399,8 @@ class Store(Backend):
                     {"c": [e[0] for e in edges], "p": [e[1] for e in edges], "pos": [e[2] for e in edges]},
                 )
             if dag_run is not None:
-                conn.execute("INSERT INTO dag_runs VALUES (?, ?, ?)", [dag_run[0], dag_run[1], now])
+                conn.execute("INSERT INTO dag_runs (id, name, created_at) VALUES (?, ?, ?)",
+                             [dag_run[0], dag_run[1], now])
         # committed: the schedule follows
         self._schedule(jobs, plan, rows, first_seq, names, now)
 
@@ -671,12 +672,11 @@ class Store(Backend):
             self._payload_bytes -= len(row[1]) + len(row[2]) + len(row[3])
         self.sched.finish(job_id, succeeded, now)
 
-    def _mark_skipped(self, conn, ids: list[str], now: float) -> None:
+    def _mark_skipped(self, conn, ids: list[str], now: float, reason: str = SKIPPED_ERROR) -> None:
         conn.execute(
-            """UPDATE jobs SET status = 'skipped', completed_at = $now,
-                   error = 'skipped: a job it depends on failed or was skipped'
+            """UPDATE jobs SET status = 'skipped', completed_at = $now, error = $reason
                WHERE id = ANY($ids) AND status = 'pending'""",
-            {"now": now, "ids": ids},
+            {"now": now, "ids": ids, "reason": reason},
         )
 
     def _cache_result(self, job_id: str, codec: str, blob: bytes | None) -> None:
@@ -774,9 +774,38 @@ class Store(Backend):
         with self.lock:  # from the in-memory schedule: no statement
             return self.sched.waiting(queue, at_most)
 
-    def dag_run_name(self, dag_run_id: str) -> str | None:
-        rows = self.query("SELECT name FROM dag_runs WHERE id = ?", [dag_run_id])
-        return rows[0][0] if rows else None
+    def dag_run(self, dag_run_id: str) -> tuple[str, str | None, bool] | None:
+        rows = self.query("SELECT name, parent_job_id, cancelled_at IS NOT NULL FROM dag_runs WHERE id = ?",
+                          [dag_run_id])
+        return rows[0] if rows else None
+
+    def link_subdag(self, dag_run_id: str, parent_job_id: str) -> None:
+        with self.transaction(1) as conn:
+            conn.execute("UPDATE dag_runs SET parent_job_id = ? WHERE id = ?", [parent_job_id, dag_run_id])
+
+    def subdag_runs(self, parent_job_ids: list[str]) -> dict[str, str]:
+        rows = self.query("""SELECT parent_job_id, arg_max(id, created_at) FROM dag_runs
+                             WHERE parent_job_id = ANY($ids) GROUP BY parent_job_id""", {"ids": parent_job_ids})
+        return dict(rows)
+
+    def cancel_run(self, dag_run_id: str) -> int:
+        with self.lock:
+            sched = self.sched
+            unclaimed = [r[0] for r in self.query("SELECT id FROM jobs WHERE dag_run_id = ? AND status = 'pending'",
+                                                  [dag_run_id]) if r[0] in sched and not sched.is_claimed(r[0])]
+            doomed, alive_lost = sched.doomed_by(unclaimed)  # dependents outside the run
+            skipped = list(dict.fromkeys(unclaimed + doomed))
+            now = time.time()
+            with self.transaction() as conn:
+                conn.execute("UPDATE dag_runs SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL",
+                             [now, dag_run_id])
+                if skipped:
+                    self._mark_skipped(conn, skipped, now, "skipped: its DAG run was cancelled")
+            for job_id in skipped:
+                sched.finish(job_id, succeeded=False, now=now)
+            sched.lose_parents({c: n for c, n in alive_lost.items() if c not in set(skipped)})
+            self.changed.notify_all()
+            return len(skipped)
 
     def existing(self, ids: Iterable[str]) -> set[str]:
         return {r[0] for r in self.query("SELECT id FROM jobs WHERE id = ANY($ids)", {"ids": sorted(set(ids))})}

@@ -257,6 +257,7 @@ def generator_task(format: str = "jsonl", *, directory: str | os.PathLike | None
             log.info("%s wrote %d items to %s", func.__name__, count, path)
             return str(path)
 
+        wrapper.stream_format = format  # marks a streaming task (Mermaid colours it as one)
         return wrapper
 
     return decorator
@@ -277,6 +278,7 @@ def async_generator_task(format: str = "jsonl", *, directory: str | os.PathLike 
             log.info("%s wrote %d items to %s", func.__name__, count, path)
             return str(path)
 
+        wrapper.stream_format = format
         return wrapper
 
     return decorator
