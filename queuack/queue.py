@@ -106,6 +106,11 @@ class DuckQueue:
     A file that is not a queuack database is refused (NotAQueueDatabaseError) and left unchanged.
     read_only=True looks at an existing queue file without writing anything to it (what
     `queuack stats` does); changing jobs through it raises QueuackError.
+
+    serializer="pickle" (default) or "json": how this handle encodes jobs and what it decodes. A
+    JSON handle never unpickles. allow: the functions its workers and job.execute() may run
+    (module names, "module:qualname" strings, functions, or "*"); by default any function with
+    pickle, and with json only the functions this process enqueued. See docs/RUNTIME.md.
     """
 
     def __init__(
