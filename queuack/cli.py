@@ -22,7 +22,7 @@ from typing import Iterator
 
 import click
 
-from .errors import JobNotFoundError, QueuackError
+from .errors import QueuackError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
 from .serialization import ANY, CODECS, Loader
@@ -33,8 +33,9 @@ log = logging.getLogger("queuack.cli")
 
 
 # -- opening a queue file --------------------------------------------------------------------------
-class QueueFileError(click.ClickException):
-    """A queue file that cannot be opened: one line on stderr, exit code 2, no usage block."""
+class InputError(click.ClickException):
+    """A file, queue or job that cannot be used as given: one line on stderr, exit code 2, no usage
+    block (the command line itself was fine)."""
 
     exit_code = 2
 
@@ -42,31 +43,31 @@ class QueueFileError(click.ClickException):
 def _check_file(path: str) -> None:
     """Refuse, before DuckDB gets a chance to create anything, what cannot be an existing queue."""
     if not os.path.exists(path):
-        raise QueueFileError(
+        raise InputError(
             f"{path} does not exist. Give the path of an existing queue database "
             "(DuckQueue(path) creates one when it opens it)."
         )
     if os.path.isdir(path):
-        raise QueueFileError(f"{path} is a directory, not a queue database file.")
+        raise InputError(f"{path} is a directory, not a queue database file.")
     try:
         with open(path, "rb") as handle:
             header = handle.read(12)
     except OSError as exc:
-        raise QueueFileError(f"cannot read {path}: {exc.strerror}.") from None
+        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
     if header[8:12] != _DUCKDB_MAGIC:
-        raise QueueFileError(f"{path} is not a DuckDB database file.")
+        raise InputError(f"{path} is not a DuckDB database file.")
 
 
 @contextmanager
 def open_queue(path: str, **options) -> Iterator[DuckQueue]:
     """The queue in an existing file; read_only=True for commands that only look (they never write).
     What queuack refuses (a file held by another process, another application's database) is a
-    QueueFileError."""
+    InputError."""
     _check_file(path)
     try:
         queue = DuckQueue(path, **options)
     except QueuackError as exc:
-        raise QueueFileError(str(exc)) from None
+        raise InputError(str(exc)) from None
     try:
         yield queue
     finally:
@@ -74,6 +75,10 @@ def open_queue(path: str, **options) -> Iterator[DuckQueue]:
 
 
 # -- describing jobs ---------------------------------------------------------------------------
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def first_line(text: str | None, width: int = 100) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line if len(line) <= width else line[: width - 1] + "…"
@@ -149,7 +154,7 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
         after = queue.stats()
     done = after["done"] - before["done"]
     failed = after["failed"] - before["failed"]
-    click.echo(f"processed {processed} job{'s' if processed != 1 else ''} in {elapsed:.1f}s "
+    click.echo(f"processed {plural(processed, 'job')} in {elapsed:.1f}s "
                f"({done} done, {failed} failed for good; {after['pending']} pending, "
                f"{after['delayed']} delayed left)")
 
@@ -159,14 +164,19 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
 @click.option("--queue", "-Q", "queue_name", metavar="NAME", help="Only this queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
 def stats(db: str, queue_name: str | None, as_json: bool) -> None:
-    """Job counts by status, per queue."""
+    """Job counts by status, per queue (--json: the totals, and the same per queue under "queues")."""
     with open_queue(db, read_only=True) as queue:
-        total = queue.stats(queue_name)
-        if as_json:
-            click.echo(json.dumps(total))
-            return
-        names = [queue_name] if queue_name is not None else queue._live_store().queue_names()
+        names = queue._live_store().queue_names()
+        if queue_name is not None:
+            if queue_name not in names:
+                raise InputError(f"{db} has no queue named {queue_name!r}: " + (
+                    f"its queues are {', '.join(map(repr, names))}." if names else "it holds no jobs yet."))
+            names = [queue_name]
         per_queue = {name: queue.stats(name) for name in names}
+        total = queue.stats(queue_name)
+    if as_json:
+        click.echo(json.dumps({**total, "queues": per_queue}))
+        return
     statuses = [s.value for s in JobStatus]
     rows = [[name] + [str(counts[s]) for s in statuses] for name, counts in per_queue.items()]
     if queue_name is None:
@@ -207,13 +217,11 @@ def retry(db: str, job_id: str) -> None:
     with open_queue(db) as queue:
         try:
             queue.retry_dead_letter(job_id)
-        except JobNotFoundError as exc:
-            raise click.BadParameter(str(exc), param_hint="'JOB_ID'") from None
-        except QueuackError as exc:
-            raise click.BadParameter(str(exc), param_hint="'JOB_ID'") from None
+        except QueuackError as exc:  # an unknown job, or one that is not a dead letter
+            raise InputError(str(exc)) from None
         job = queue.get_job(job_id)
     click.echo(f"job {job_id} ({job.node_name or job.function}) is pending again in queue "
-               f"{job.queue!r} with {job.max_attempts} attempts")
+               f"{job.queue!r} with {plural(job.max_attempts, 'attempt')}")
 
 
 def main(argv: list[str] | None = None) -> None:

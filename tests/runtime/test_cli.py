@@ -70,17 +70,29 @@ def test_stats_table_and_json(filled):
 
     result = invoke("stats", db, "--json")
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"pending": 3, "claimed": 0, "done": 0, "failed": 2, "delayed": 1,
-                                         "skipped": 0}
-    assert json.loads(invoke("stats", db, "--queue", "b", "--json").output)["pending"] == 1
+    counts = json.loads(result.output)
+    assert counts.pop("queues") == {name: dict(zip(STATUSES, map(int, row))) for name, row in rows.items()
+                                    if name != "(all)"}  # the same breakdown as the table
+    assert counts == {"pending": 3, "claimed": 0, "done": 0, "failed": 2, "delayed": 1, "skipped": 0}
+    only_b = json.loads(invoke("stats", db, "--queue", "b", "--json").output)
+    assert only_b["pending"] == 1 and list(only_b["queues"]) == ["b"]
     only_a = invoke("stats", db, "--queue", "a").output.splitlines()
     assert [line.split()[0] for line in only_a[2:]] == ["a"]
+
+
+def test_stats_of_a_queue_that_does_not_exist(filled):
+    db, _ = filled
+    result = CliRunner().invoke(cli, ["stats", db, "-Q", "nosuchqueue"])
+    assert result.exit_code == 2
+    assert result.output == f"Error: {db} has no queue named 'nosuchqueue': its queues are 'a', 'b', 'dead'.\n"
 
 
 def test_stats_of_an_empty_queue(db_path):
     DuckQueue(db_path).close()
     result = invoke("stats", db_path, "--json")
-    assert result.exit_code == 0 and json.loads(result.output) == dict.fromkeys(STATUSES, 0)
+    assert result.exit_code == 0 and json.loads(result.output) == {**dict.fromkeys(STATUSES, 0), "queues": {}}
+    result = CliRunner().invoke(cli, ["stats", db_path, "-Q", "default"])
+    assert result.exit_code == 2 and "it holds no jobs yet" in result.output
 
 
 # -- worker -----------------------------------------------------------------------------------------
@@ -205,6 +217,7 @@ def test_retry_puts_a_dead_letter_back(filled):
     result = invoke("retry", db, ids["dead1"])
     assert result.exit_code == 0
     assert ids["dead1"] in result.output and "pending" in result.output
+    assert result.output.rstrip().endswith("with 1 attempt")
     with DuckQueue(db) as q:
         record = q.get_job(ids["dead1"])
         assert record.status == JobStatus.PENDING and record.attempts == 0
@@ -216,7 +229,7 @@ def test_retry_errors(filled):
     result = CliRunner().invoke(cli, ["retry", db, "no-such-id"])
     assert result.exit_code == 2
     assert "no job with id 'no-such-id'" in result.output
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "Usage:" not in result.output
     result = CliRunner().invoke(cli, ["retry", db, ids["a1"]])
     assert result.exit_code == 2
     assert "not failed" in result.output
@@ -238,6 +251,9 @@ def test_a_missing_file_is_a_usage_error_and_is_not_created(tmp_path, command):
     assert result.exit_code == 2
     assert "does not exist" in result.output and "missing.duckdb" in result.output
     assert not os.path.exists(path)
+    assert "DuckQueue(path) creates one when it opens it" in result.output and "Usage:" not in result.output
+    DuckQueue(path).close()  # as the message says
+    assert os.listdir(tmp_path) == ["missing.duckdb"]
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
@@ -281,7 +297,8 @@ def test_a_file_locked_by_another_process(db_path):
             assert result.returncode == 2
             assert "in use by another process" in result.stderr and db_path in result.stderr
             assert f"PID {holder.pid}" in result.stderr
-            assert "Traceback" not in result.stderr
+            assert result.stderr.startswith("Error: ") and len(result.stderr.strip().splitlines()) == 1
+            assert "Usage:" not in result.stderr and "Traceback" not in result.stderr
     finally:
         holder.communicate("\n", timeout=30)
 
