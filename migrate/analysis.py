@@ -142,8 +142,10 @@ def _names_in(target: cst.BaseExpression) -> list[str]:
 
 
 class _FuncState:
-    def __init__(self, node: cst.FunctionDef):
+    def __init__(self, node: cst.FunctionDef, qualname: str, bound: bool = False):
         self.node = node
+        self.qualname = qualname  # "transform", or "Newsletter.render" for a static or class method
+        self.bound = bound  # a class method: the first parameter (cls) is not passed by the caller
         self.params: list[ParamInfo] = []
         p = node.params
         for param in p.posonly_params:
@@ -339,9 +341,12 @@ class Collector(cst.CSTVisitor):
         self._skip.add(id(node.name))
         self.bind(node.name.value)
         if not self.scope:
-            self.functions.add(node.name.value)
-            self.function_nodes[node.name.value] = node
-            self.func = _FuncState(node)
+            self._track(node, node.name.value)
+        elif len(self.scope) == 1 and self.func is None and self.scope[0] in self.classes:
+            kinds = {dotted(d.decorator) for d in node.decorators}
+            if kinds & {"staticmethod", "classmethod"}:  # enqueued as Class.method: a task too
+                bound = "classmethod" in kinds and bool(node.params.params or node.params.posonly_params)
+                self._track(node, f"{self.scope[0]}.{node.name.value}", bound)
         self.scope.append(node.name.value)
         p = node.params
         for param in (*p.posonly_params, *p.params, *p.kwonly_params):
@@ -350,9 +355,15 @@ class Collector(cst.CSTVisitor):
             if isinstance(param, cst.Param):
                 self.bind(param.name.value)
 
+    def _track(self, node: cst.FunctionDef, qualname: str, bound: bool = False) -> None:
+        """Follow a function that can be a task: module level, or a static or class method."""
+        self.functions.add(qualname)
+        self.function_nodes[qualname] = node
+        self.func = _FuncState(node, qualname, bound)
+
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.scope.pop()
-        if not self.scope and self.func is not None:
+        if self.func is not None and self.func.node is original_node:
             self._finish_function(self.func)
             self.func = None
 
@@ -523,14 +534,14 @@ class Collector(cst.CSTVisitor):
             if is_call_to(node, self.dq_names, "DuckQueue"):
                 f.opens.append(node)
             elif isinstance(func, cst.Attribute) and func.attr.value == "get_result":
-                self.readers.add(f.node.name.value)
+                self.readers.add(f.qualname)
                 self._read(f, node)
         if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
             self._site(node)
         else:
             ref = dotted(func)
             if ref is not None:
-                self._calls.append((f.node.name.value if f else None, ref, self._passed(f, node), node))
+                self._calls.append((f.qualname if f else None, ref, self._passed(f, node), node))
 
     @staticmethod
     def _passed(f: _FuncState | None, node: cst.Call) -> tuple[str, ...]:
@@ -764,7 +775,7 @@ class Collector(cst.CSTVisitor):
     def _finish_function(self, f: _FuncState) -> None:
         if not f.reads and not f.list_reads:
             return
-        name = f.node.name.value
+        name = f.qualname
         problem = hint = None
         manual = "replace the manual read with context.upstream(\"<parent name>\") by hand"
         id_params: list[str] = []
@@ -841,6 +852,7 @@ class Collector(cst.CSTVisitor):
             ctx_name=ctx_name,
             problem=problem,
             problem_hint=hint,
+            bound=f.bound,
         )
         self.task_nodes[name] = f.node
         self.read_nodes[name] = [r[2] for r in f.reads] + [r[1] for r in f.list_reads]

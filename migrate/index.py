@@ -40,7 +40,8 @@ class ParamInfo:
 
 @dataclass
 class TaskInfo:
-    """A module-level function that reads ``get_result()`` from a ``DuckQueue`` it opens itself.
+    """A module-level function (or a static or class method of a module-level class, named
+    ``Class.method``) that reads ``get_result()`` from a ``DuckQueue`` it opens itself.
 
     It is a task only when the scanned code enqueues it: one that is enqueued nowhere (a web
     handler, a poller, a driver script reading a result after the run) is never reported.
@@ -56,9 +57,12 @@ class TaskInfo:
     problem: str | None = None  # why the body cannot be rewritten
     problem_hint: str | None = None
     suppressed: frozenset[str] = frozenset()  # codes suppressed on its def line or read lines
+    bound: bool = False  # a class method: its first parameter (cls) is not passed at enqueue
 
     def positional(self) -> list[str]:
-        return [p.name for p in self.params if p.kind in ("posonly", "pos")]
+        """The parameters that ``args=`` fills, in order."""
+        names = [p.name for p in self.params if p.kind in ("posonly", "pos")]
+        return names[1:] if self.bound else names
 
     def param(self, name: str) -> ParamInfo | None:
         for p in self.params:
@@ -319,8 +323,8 @@ class _Resolver:
         if not ref:
             return None
         head, _, rest = ref.partition(".")
-        if not rest and head in summary.functions:
-            return _task_key(summary, head)
+        if ref in summary.functions:  # a function, or Class.method, of this module
+            return _task_key(summary, ref)
         if head in summary.imports:
             full = summary.imports[head] + ("." + rest if rest else "")
         else:
@@ -336,6 +340,11 @@ class _Resolver:
             mod, _, attr = full.rpartition(".")
             target = self._module(mod, importer) if mod else None
             if target is None:
+                # module.Class.method: a static or class method
+                owner, _, cls = mod.rpartition(".")
+                target = self._module(owner, importer) if owner else None
+                if target is not None and f"{cls}.{attr}" in target.functions:
+                    return _task_key(target, f"{cls}.{attr}")
                 break
             if attr in target.functions:
                 return _task_key(target, attr)

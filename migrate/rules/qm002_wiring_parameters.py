@@ -50,8 +50,10 @@ class WiringParameters:
     inside one DAG, with the parent id taken from an earlier ``x = dag.add_job(..., name="...")``
     or from ``dag.jobs["..."]``. The task and the sites may live in different modules: the index
     follows ``from tasks import transform``, ``import tasks as t``, aliases and relative imports
-    within the scanned code. The rewrite is applied together with QM001 and only when all sites
-    agree; everything else is QM003.
+    within the scanned code. A static or class method of a module-level class is a task like a
+    function when it is enqueued as ``Class.method`` (``dag.add_job(Newsletter.render, ...)``);
+    a class method keeps its ``cls``. The rewrite is applied together with QM001 and only when
+    all sites agree; everything else is QM003.
     """
 
     code = "QM002"

@@ -429,3 +429,20 @@ def test_a_direct_call_in_a_file_the_prefilter_skips_is_seen():
     assert [f.line for f in results["test_tasks.py"].findings] == [4]
     results = analyze_sources(files, fix=True, allow_direct_calls=True)
     assert "context" in results["tasks.py"].new_source
+
+
+def test_static_method_imported_from_another_module():
+    tasks = textwrap.dedent(
+        """
+        from queuack import DuckQueue
+
+        class Steps:
+            @staticmethod
+            def transform(parent_id, queue_path):
+                with DuckQueue(queue_path) as q:
+                    return q.get_result(parent_id)
+        """
+    )
+    files = {"tasks.py": tasks, "pipeline.py": pipeline("from tasks import Steps", "Steps.transform")}
+    plan = index_of(files).tasks[("tasks.py", "Steps.transform")]
+    assert plan.fixable and plan.parents == (("parent_id", "extract"),)
