@@ -59,6 +59,8 @@ class DAG:
         self.timing = timing
         self._owns_queue = queue is None
         self.queue = queue if queue is not None else DuckQueue()
+        if queue is None:
+            self.queue.owned_by_dag = True  # see wait_for_completion
         self.dag_run_id = str(uuid.uuid4())
         self._nodes: dict[str, _Node] = {}
         self._names_in_order: list[str] = []
@@ -446,8 +448,9 @@ class DAG:
         """Wait while workers run the DAG. True when every job is done; False on failure or timeout.
         callback (as in queuack 0.1) is called with `progress` on every poll and once at the end.
 
-        A DAG built without a queue owns a private one that no other worker can reach, so its jobs
-        run here, on a worker thread of this DAG, while this call waits."""
+        A DAG built without a queue owns a private in-memory one that no worker outside can reach:
+        the jobs of any DAG on such a queue run here, on a worker thread of this DAG, while this
+        call waits."""
         if not self._submitted:
             raise DAGNotSubmittedError(
                 f"DAG {self.name!r} was not submitted, so there is nothing to wait for: call "
@@ -456,7 +459,8 @@ class DAG:
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.queue._live_store()
         halt = threading.Event()
-        own_worker = self._start_own_worker(halt, poll_interval) if self._owns_queue else None
+        private = getattr(self.queue, "owned_by_dag", False)
+        own_worker = self._start_own_worker(halt, poll_interval) if private else None
         try:
             while self._unfinished():
                 self._report(callback)

@@ -62,3 +62,11 @@ def test_wait_before_submit_is_a_clear_error_not_an_endless_wait():
         dag.wait_for_completion(timeout=0.1)
     with pytest.raises(RuntimeError):  # what queuack 0.1 raised
         dag.wait_for_completion()
+
+
+def test_a_dag_on_another_dags_private_queue_runs_when_waited_for():
+    with DAG("owner") as owner:
+        dag = DAG("guest", queue=owner.queue)
+        dag.add_node(extract, name="extract")
+        dag.submit()
+        assert dag.wait_for_completion(timeout=20, poll_interval=0.01)
