@@ -888,20 +888,68 @@ def _parse(source: str) -> cst.Module:
     return cst.parse_module(source)
 
 
+#: LibCST recurses once a nesting level when it walks or prints a tree: a few hundred adjacent
+#: string literals (a long SQL text) exceed Python's default limit of 1,000 frames.
+DEEP_RECURSION_LIMIT = 100_000
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+TOO_DEEP = "cannot analyse: nested too deeply even for a deep stack (RecursionError); migrate it by hand"
+
+
+def with_deep_stack(fn, *args):
+    """``fn(*args)``; on RecursionError, once more in a thread with a large stack and limit.
+
+    The stack is only reserved address space, and the higher limit holds only while that thread
+    runs, so ordinary files pay nothing.
+    """
+    try:
+        return fn(*args)
+    except RecursionError:
+        pass
+    import sys
+    import threading
+
+    outcome: list = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as exc:  # handed back to the caller's thread below
+            outcome.append((False, exc))
+
+    old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+    sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+    threading.stack_size(DEEP_STACK_BYTES)
+    try:
+        thread = threading.Thread(target=target, name="migrate-deep-stack")
+        thread.start()
+    finally:
+        threading.stack_size(old_stack)
+    thread.join()
+    sys.setrecursionlimit(old_limit)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def summarize(path: str, source: str, module: str | None) -> FileSummary:
     """Parse ``source`` once and collect what the index needs. Never raises on bad input."""
     is_package = path.replace("\\", "/").rsplit("/", 1)[-1] == "__init__.py"
     try:
+        return with_deep_stack(_summarize, path, source, module, is_package)
+    except RecursionError:
+        return FileSummary(path, module, is_package, error=TOO_DEEP)
+
+
+def _summarize(path: str, source: str, module: str | None, is_package: bool) -> FileSummary:
+    try:
         tree = _parse(source)
     except cst.ParserSyntaxError as exc:
         return FileSummary(path, module, is_package, error=_syntax_error(source, exc))
-    except (RecursionError, ValueError) as exc:
-        return FileSummary(path, module, is_package, error=f"cannot parse: {type(exc).__name__}: {exc}")
+    except ValueError as exc:
+        return FileSummary(path, module, is_package, error=f"cannot parse: {exc}")
     collector = Collector(tree, module, is_package)
-    try:
-        collector.run(tree)
-    except RecursionError:
-        return FileSummary(path, module, is_package, error="cannot analyse: nesting too deep")
+    collector.run(tree)
     collector.finish()
     sup = suppressions(source)
     if sup and (collector.tasks or collector.sites or collector.calls):
@@ -988,9 +1036,16 @@ def _rule_objects():
 
 def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool) -> FileResult:
     """Report on one file the index names and, when ``fix`` is true, rewrite it."""
-    result = FileResult(path)
     if not index.has_file(path):
-        return result
+        return FileResult(path)
+    try:
+        return with_deep_stack(_fix_file, path, source, index, selection, fix)
+    except RecursionError:
+        return FileResult(path, error=TOO_DEEP)
+
+
+def _fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool) -> FileResult:
+    result = FileResult(path)
     try:
         tree = _parse(source)
     except cst.ParserSyntaxError as exc:

@@ -58,13 +58,16 @@ def finding_line(f: Finding) -> str:
 def summary_line(report: Report) -> str:
     n = len(report.findings)
     files = _plural(report.n_files, "file")
+    failed = _plural(len(report.errors), "file")
     if n:
         text = f"Found {_plural(n, 'finding')} ({report.n_fixable} fixable) in {files}."
-    else:
-        text = f"All clear: no legacy wiring found in {files}."
-    if report.errors:
-        text += f" {_plural(len(report.errors), 'file')} could not be analysed."
-    return text
+        if report.errors:
+            text += f" {failed} could not be analysed."
+        return text
+    if report.errors:  # a file that could not be analysed is never "clear"
+        return (f"Not clear: {failed} could not be analysed (see the errors above); "
+                f"no legacy wiring found in the rest ({files} in all).")
+    return f"All clear: no legacy wiring found in {files}."
 
 
 def format_text(report: Report) -> str:

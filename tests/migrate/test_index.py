@@ -446,3 +446,12 @@ def test_static_method_imported_from_another_module():
     files = {"tasks.py": tasks, "pipeline.py": pipeline("from tasks import Steps", "Steps.transform")}
     plan = index_of(files).tasks[("tasks.py", "Steps.transform")]
     assert plan.fixable and plan.parents == (("parent_id", "extract"),)
+
+
+def test_a_file_nested_deeper_than_the_recursion_limit_is_analysed():
+    sql = "SQL = (\n" + "".join(f'    "select {i} "\n' for i in range(1500)) + ")\n"
+    files = {"tasks.py": TASKS + sql, "pipeline.py": pipeline("from tasks import transform", "transform")}
+    results = analyze_sources(files, fix=True)
+    assert results["tasks.py"].error is None
+    assert {f.rule for f in results["tasks.py"].findings} == {"QM001", "QM002"}
+    assert "def transform(context)" in results["tasks.py"].new_source

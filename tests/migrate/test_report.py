@@ -42,7 +42,8 @@ def test_text_all_clear_and_errors():
     out = report.format_text(Report([], 3, [FileError("x.py", "invalid syntax (line 2)")]))
     assert out.splitlines() == [
         "x.py: error: invalid syntax (line 2)",
-        "All clear: no legacy wiring found in 3 files. 1 file could not be analysed.",
+        "Not clear: 1 file could not be analysed (see the errors above); "
+        "no legacy wiring found in the rest (3 files in all).",
     ]
 
 
