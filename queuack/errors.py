@@ -115,3 +115,21 @@ class JournalDamagedWarning(RuntimeWarning):
 class NotAQueueDatabaseError(QueuackError):
     """The database exists but is not a queuack database (another application's, or empty where
     a queue must already exist). Nothing was written to it."""
+
+
+class StorageWriteError(QueuackError):
+    """A write to the queue's files failed: the disk is full, the file cannot grow, or it cannot be
+    written. Nothing of the failed change was stored, and everything stored before is intact."""
+
+    _FULL = ("no space left", "file too large", "quota")
+
+    def __init__(self, path: str, cause: str):
+        self.path = path
+        self.cause = cause
+        full = any(sign in cause.lower() for sign in self._FULL)
+        what = "the disk is full (or the file reached a size limit)" if full else "the file cannot be written"
+        super().__init__(
+            f"cannot write to {path}: {what}. {cause}. Nothing of this change was stored; what was "
+            "stored before is intact. Free disk space (or fix what stops the write) and try again; "
+            "a running Worker keeps its jobs and retries by itself."
+        )

@@ -35,7 +35,7 @@ import warnings
 import zlib
 from typing import Sequence
 
-from .errors import JournalDamagedWarning, QueuackError
+from .errors import JournalDamagedWarning, QueuackError, StorageWriteError
 
 log = logging.getLogger("queuack")
 
@@ -209,7 +209,7 @@ class Journal:
             os.fdatasync(fd)
         except OSError as exc:  # disk full, I/O error: leave no torn record behind
             os.ftruncate(fd, end)
-            raise QueuackError(f"cannot write the enqueue journal {self.path}: {exc}") from exc
+            raise StorageWriteError(self.path, str(exc)) from exc
         self._records += 1
 
     def _create(self) -> None:

@@ -10,11 +10,19 @@ statement for its children.
 
 Every change is written to DuckDB inside one transaction before the in-memory state follows it,
 so a failed statement leaves both as they were.
+
+A full disk (or a file that cannot grow) makes a write fail with StorageWriteError, and nothing of
+that change is stored; the connection stays usable and the same change can be tried again. DuckDB's
+automatic checkpoint is turned off: when it fails, DuckDB reports an error for the commit that
+triggered it although that commit is durable, and invalidates the database. The store checkpoints
+itself instead, after a commit has returned; when that fails, it reopens the database (the
+write-ahead log holds every commit) and tries again at a later write.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import threading
@@ -26,7 +34,7 @@ from typing import Iterable, Iterator, Sequence
 import duckdb
 
 from .backend import JOB_COLUMNS, LOST, MEMORY, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy
-from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError
+from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError, StorageWriteError
 from .jobs import Job, JobStatus
 from . import files, schema
 from .journal import Journal
@@ -39,6 +47,10 @@ _INSERT_COLUMNS = (
 _RESULT_CACHE_BYTES = 64 * 1024 * 1024
 _JOURNAL_COLUMNS = tuple(c.strip() for c in _INSERT_COLUMNS.split(","))
 _PAYLOAD_BYTES = 256 * 1024 * 1024  # encoded jobs kept in memory so that a claim needs no read
+_CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024  # DuckDB's own default checkpoint_threshold
+_NO_AUTO_CHECKPOINT = {"checkpoint_threshold": "1TB"}  # see the module docstring
+
+log = logging.getLogger("queuack.store")
 
 
 _registry: dict[str, "Store"] = {}
@@ -56,6 +68,12 @@ def _close_at_exit() -> None:
             store._shutdown()
         except Exception:
             pass  # the interpreter is going away; the next open recovers anyway
+
+
+def _write_failure(exc: BaseException) -> bool:
+    """True for DuckDB's ways of saying that a write to its files failed (disk full, I/O error)."""
+    text = str(exc).lower()
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException)) or "could not write" in text
 
 
 def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -87,7 +105,7 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
                     probe.close()
         else:
             files.create_database(path)
-        conn = duckdb.connect(path)
+        conn = duckdb.connect(path, config=_NO_AUTO_CHECKPOINT)
         _prepared(conn, path, found=found)
         return conn
     except duckdb.IOException as exc:
@@ -148,6 +166,7 @@ class Store(Backend):
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # notified when work may have become ready
         self.conn = _connect(path, read_only)
+        self._reopen_needed = False  # a failed checkpoint invalidated the connection (see _checkpoint)
         self.sched = Scheduler()
         self._parent_names: dict[str, list[tuple[str, str | None]]] = {}  # unfinished job -> its parents
         self._payloads: dict[str, tuple] = {}  # stored columns (JOB_COLUMNS) of unfinished jobs, within _PAYLOAD_BYTES
@@ -267,8 +286,7 @@ class Store(Backend):
         A block that issues a single statement passes statements=1: DuckDB commits each statement
         atomically on its own, and the explicit BEGIN/COMMIT would double its cost.
         """
-        with self.lock:
-            self._writable()
+        with self.lock, self._storage(write=True):
             self._flush_journal()
             if statements == 1:
                 yield self.conn
@@ -278,7 +296,10 @@ class Store(Backend):
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                try:
+                    self.conn.execute("ROLLBACK")
+                except duckdb.TransactionException:
+                    pass  # the failure already ended the transaction
                 raise
             self.conn.execute("COMMIT")
             self._wrote()
@@ -290,15 +311,66 @@ class Store(Backend):
             raise QueuackError(f"the queue on {self.path} was opened read-only: it cannot change jobs. "
                                "Open it with DuckQueue(path) to enqueue, claim or retry.")
 
+    @contextmanager
+    def _storage(self, write: bool = False) -> Iterator[None]:
+        """Use the connection (lock held): reopen it first if a failed checkpoint invalidated it,
+        and turn a failed write into StorageWriteError."""
+        if write:
+            self._writable()
+        elif self._closed:
+            raise QueuackError(f"the queue on {self.path} is closed")
+        try:
+            if self._reopen_needed:
+                self._reopen()
+            yield
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.FatalException):
+                self._reopen_needed = True
+            if _write_failure(exc):
+                raise StorageWriteError(self.path, str(exc)) from exc
+            raise
+
     def _wrote(self) -> None:
-        """After a write: DuckDB may have started a new write-ahead log (see files.py)."""
-        if self.path != MEMORY:
-            files.restrict(self.path + ".wal")
+        """After a committed write: DuckDB may have started a new write-ahead log (see files.py),
+        and a long one is checkpointed into the database file."""
+        if self.path == MEMORY:
+            return
+        wal = self.path + ".wal"
+        files.restrict(wal)
+        try:
+            if os.path.getsize(wal) > _CHECKPOINT_WAL_BYTES:
+                self._checkpoint()
+        except FileNotFoundError:
+            pass
+
+    def _checkpoint(self) -> None:
+        """Move the write-ahead log into the database file. Never raises: the commits are durable in
+        the log already; when the checkpoint fails (disk full), DuckDB invalidates the connection,
+        so it is reopened now or before the next statement, and a later write tries again."""
+        try:
+            self.conn.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.warning("checkpoint of %s failed, will retry at a later write: %s", self.path, exc)
+            self._reopen_needed = True
+            try:
+                self._reopen()
+            except StorageWriteError:
+                pass  # retried before the next statement
+
+    def _reopen(self) -> None:
+        """Replace an invalidated connection; the database replays its write-ahead log."""
+        try:
+            self.conn.close()
+        except duckdb.Error:
+            pass
+        try:
+            self.conn = _connect(self.path)
+        except QueuackError as exc:
+            raise StorageWriteError(self.path, f"cannot reopen the database after a failed write: {exc}") from exc
+        self._reopen_needed = False
 
     def query(self, sql: str, params: object = None) -> list[tuple]:
-        with self.lock:
-            if self._closed:
-                raise QueuackError(f"the queue on {self.path} is closed")
+        with self.lock, self._storage():
             self._flush_journal()
             return self.conn.execute(sql, params).fetchall()
 
@@ -485,9 +557,8 @@ class Store(Backend):
                 missing = [i for i in picked if i not in self._payloads]
                 fetched = {}
                 if missing:  # payload not in memory (opened from disk, or over the budget): one read
-                    self._flush_journal()
-                    fetched = {r[0]: r for r in self.conn.execute(
-                        f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($ids)", {"ids": missing}).fetchall()}
+                    fetched = {r[0]: r for r in self.query(
+                        f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($ids)", {"ids": missing})}
                 jobs = []
                 for job_id, attempt, execute_after in taken:
                     job = Job(*(self._payloads.get(job_id) or fetched[job_id]), _store=self)
@@ -529,6 +600,7 @@ class Store(Backend):
             current = [(i, a) for i, a in claims if self.sched.owns(i, a)]
             if not current:
                 return
+            self.sched.renew(current, lease)  # the lease that counts: only this process uses the file
             durable = [(i, a) for i, a in current if self.sched.is_durable(i)]
             if durable:
                 with self.transaction() as conn:
@@ -538,7 +610,6 @@ class Store(Backend):
                            WHERE jobs.id = v.id AND jobs.status = 'claimed' AND jobs.attempts = v.att""",
                         {"lease": lease, "ids": [c[0] for c in durable], "att": [c[1] for c in durable]},
                     )
-            self.sched.renew(current, lease)
 
     # -- completing -----------------------------------------------------------------------------
     def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,

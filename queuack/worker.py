@@ -4,6 +4,11 @@
 them: one statement claims a batch (prefetch) and one transaction records the outcomes of many
 jobs (group commit), because on DuckDB the cost is per statement, not per row. An outcome is
 durable once its group is committed; a crash before that re-runs the job (at-least-once).
+
+When a write fails because the disk is full (StorageWriteError), nothing of it was stored: the
+Worker keeps the claims and outcomes it holds, waits with exponential backoff and writes them
+again, until space returns. A stop while the disk is still full gives up after one more try; the
+jobs whose outcomes were not stored then run again, as after a crash.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import queue as _queue
 import signal
 import threading
 import time
-from typing import Callable, Collection, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
+from .errors import StorageWriteError
 from .execution import execute
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
@@ -28,6 +34,9 @@ _TARGET_BATCH_SECONDS = 0.2  # prefetch about this much work at a time
 _IDLE_WAIT = 1.0  # longest sleep when idle; an enqueue in this process wakes it earlier
 _FIRST_BATCH = 8
 _DURABLE_CLAIM_AFTER = 0.01  # jobs slower than this on average get their claim written before they run
+_STORAGE_RETRY_FIRST = 0.2  # seconds before writing again after a failed write (disk full), doubling...
+_STORAGE_RETRY_MAX = 30.0  # ...up to this
+_NOT_STORED = object()
 
 
 class Worker:
@@ -161,28 +170,64 @@ class Worker:
         return restore
 
     # -- claiming and acknowledging ---------------------------------------------------------------
+    def _until_stored(self, write: Callable[[], Any], what: str, between: Callable[[], None] | None = None) -> Any:
+        """Call `write` (a change to the database) and return its result. While it fails because
+        the disk is full, wait with exponential backoff (calling `between`, say to renew leases) and
+        try again. Once the worker is stopping, a failure gives up: returns _NOT_STORED."""
+        delay = _STORAGE_RETRY_FIRST
+        while True:
+            try:
+                result = write()
+            except StorageWriteError as exc:
+                if self.stopping:
+                    log.error("worker %s stopping: could not %s, given up (those jobs run again): %s",
+                              self.worker_id, what, exc)
+                    return _NOT_STORED
+                log.warning("worker %s: could not %s, trying again in %.1fs: %s", self.worker_id, what, delay, exc)
+                self._stop.wait(delay)  # stop() cuts the wait short
+                delay = min(delay * 2, _STORAGE_RETRY_MAX)
+                if between is not None:
+                    between()
+                continue
+            if delay > _STORAGE_RETRY_FIRST:
+                log.warning("worker %s: the database is writable again", self.worker_id)
+            return result
+
     def _claim(self, count: int) -> list[Job]:
         # Short jobs keep their claim in memory until the group commit that records their outcome;
         # a job slow enough for a crash to matter gets a durable claim first (its attempt counts).
         durable = self._avg_job_seconds > _DURABLE_CLAIM_AFTER
-        return self._store.claim(self.queues, count, self.worker_id, self.queue.visibility_timeout,
-                                 self.only, durable=durable)
+        jobs = self._until_stored(lambda: self._store.claim(
+            self.queues, count, self.worker_id, self.queue.visibility_timeout, self.only, durable=durable),
+            "claim jobs")
+        return [] if jobs is _NOT_STORED else jobs
 
     def _prefetch_size(self, room: int) -> int:
         if self._avg_job_seconds <= 0:  # durations unknown yet: start small, so that slow jobs are not hoarded
             return min(room, self.batch_size, _FIRST_BATCH)
         return max(1, min(room, self.batch_size, int(_TARGET_BATCH_SECONDS / self._avg_job_seconds)))
 
-    def _flush(self, outcomes: list[Outcome], running: Collection[str] = ()) -> None:
+    def _flush(self, outcomes: list[Outcome], running: Collection[str] = (),
+               between: Callable[[], None] | None = None) -> None:
         """Group commit: the outcomes, and the claims of jobs still running made durable."""
         if outcomes or running:
-            self._store.complete(outcomes, self.queue.retry_policy, persist=running)
-            self.processed += sum(1 for o in outcomes if o.kind != "release")
+            stored = self._until_stored(
+                lambda: self._store.complete(outcomes, self.queue.retry_policy, persist=running),
+                f"record {len(outcomes)} outcome(s)", between)
+            if stored is not _NOT_STORED:
+                self.processed += sum(1 for o in outcomes if o.kind != "release")
             outcomes.clear()
 
     def _release(self, jobs: list[Job]) -> None:
         if jobs:
-            self._store.complete([Outcome(j.id, j.attempts, "release") for j in jobs])
+            self._until_stored(lambda: self._store.complete([Outcome(j.id, j.attempts, "release") for j in jobs]),
+                               f"give back {len(jobs)} prefetched job(s)")
+
+    def _renew(self, claims: list[tuple[str, int]]) -> None:
+        try:
+            self._store.renew(claims, self.queue.visibility_timeout)
+        except StorageWriteError as exc:  # the lease held in memory was renewed, and that is the one that counts
+            log.debug("lease renewal not written: %s", exc)
 
     def _idle(self, burst: bool, poll_interval: float | None) -> bool:
         """Nothing was claimed. Returns True when run() should return."""
@@ -218,7 +263,7 @@ class Worker:
             claims = [(j.id, j.attempts) for j in list(held)]
             if claims:
                 try:
-                    self._store.renew(claims, self.queue.visibility_timeout)
+                    self._renew(claims)
                 except Exception:  # the store closed under us: run() is ending anyway
                     log.debug("lease renewal failed", exc_info=True)
 
@@ -282,6 +327,10 @@ class Worker:
             thread.start()
         outcomes: list[Outcome] = []
         renewed = flushed = time.monotonic()
+
+        def renew_held() -> None:
+            self._renew([(j.id, j.attempts) for j in list(held.values())])
+
         try:
             while True:
                 while True:  # collect what finished
@@ -295,10 +344,10 @@ class Worker:
                                  or time.monotonic() - flushed > _FLUSH_INTERVAL):
                     with running_lock:
                         still_running = list(running)
-                    self._flush(outcomes, still_running)
+                    self._flush(outcomes, still_running, renew_held)
                     flushed = time.monotonic()
                 if self._renew_due(renewed) and held:
-                    self._store.renew([(j.id, j.attempts) for j in held.values()], self.queue.visibility_timeout)
+                    renew_held()
                     renewed = time.monotonic()
                 if self.stopping:
                     if not held:
