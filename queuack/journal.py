@@ -7,8 +7,11 @@ statement and then empties the journal. After a crash the records are replayed a
 
 Decisions:
 - The format is plain data, never pickle: whoever can write the journal must not be able to run
-  code by it. A file starts with HEADER; each record is MAGIC, the body's length, a CRC32 of the
-  length and the body, then the body: a JSON object of column -> value, bytes as {"b64": ...}.
+  code by it. A file starts with HEADER and a JSON list of the column names; each record is MAGIC,
+  the body's length, a CRC32 of the length and the body, then the body: one typed value per column
+  (a tag byte: none, 64-bit int, 64-bit float, or UTF-8 text / bytes with their length). Binary
+  rather than JSON because it costs a few microseconds a record, where JSON with base64 cost a
+  noticeable share of a lone enqueue.
 - Reading keeps every intact record. Bytes that cannot be read (a flipped bit, a record from
   another version) are skipped up to the next record that checks out, and the journal as it was
   found is copied beside it (`.damaged-<time>`) with a loud warning naming that copy: never
@@ -23,7 +26,6 @@ Decisions:
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import logging
@@ -46,23 +48,67 @@ _FRAME = struct.Struct("<4sII")  # magic, body length, crc32 of (length, body)
 _LENGTH = struct.Struct("<I")
 
 
-def encode_record(columns: Sequence[str], row: Sequence) -> bytes:
-    """A row (str, int, float, None or bytes values) as a JSON object keyed by column."""
-    return json.dumps(
-        {c: {"b64": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else v
-         for c, v in zip(columns, row)},
-        separators=(",", ":"), allow_nan=False,
-    ).encode()
+_NONE, _INT, _FLOAT, _TEXT, _BYTES = range(5)
+_TAGGED_INT = struct.Struct("<Bq")
+_TAGGED_FLOAT = struct.Struct("<Bd")
+_TAGGED_SIZE = struct.Struct("<BI")
 
 
-def decode_record(columns: Sequence[str], body: bytes) -> tuple:
-    """The row back, in `columns` order. ValueError if the body is not such a record."""
+def encode_record(row: Sequence) -> bytes:
+    """A row of None, int, float, str and bytes values as one record body."""
+    parts = []
+    for value in row:
+        if value is None:
+            parts.append(b"\x00")
+        elif isinstance(value, bytes):
+            parts += (_TAGGED_SIZE.pack(_BYTES, len(value)), value)
+        elif isinstance(value, str):
+            text = value.encode()
+            parts += (_TAGGED_SIZE.pack(_TEXT, len(text)), text)
+        elif isinstance(value, float):
+            parts.append(_TAGGED_FLOAT.pack(_FLOAT, value))
+        elif isinstance(value, int):
+            parts.append(_TAGGED_INT.pack(_INT, value))
+        else:
+            raise TypeError(f"a journal record holds None, int, float, str or bytes, not {type(value).__name__}")
+    return b"".join(parts)
+
+
+def decode_record(body: bytes, width: int) -> tuple:
+    """The `width` values of a record body. ValueError if it is not exactly that."""
+    values = []
+    pos = 0
     try:
-        data = json.loads(body)
-        return tuple(base64.b64decode(v["b64"], validate=True) if isinstance(v, dict) else v
-                     for v in (data[c] for c in columns))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"not a journal record of this version: {exc}") from None
+        for _ in range(width):
+            tag = body[pos]
+            if tag == _NONE:
+                values.append(None)
+                pos += 1
+            elif tag == _INT:
+                values.append(_TAGGED_INT.unpack_from(body, pos)[1])
+                pos += _TAGGED_INT.size
+            elif tag == _FLOAT:
+                values.append(_TAGGED_FLOAT.unpack_from(body, pos)[1])
+                pos += _TAGGED_FLOAT.size
+            elif tag in (_TEXT, _BYTES):
+                size = _TAGGED_SIZE.unpack_from(body, pos)[1]
+                start = pos + _TAGGED_SIZE.size
+                raw = body[start:start + size]
+                if len(raw) != size:
+                    raise ValueError("a value runs past the end of the record")
+                values.append(raw.decode() if tag == _TEXT else bytes(raw))
+                pos = start + size
+            else:
+                raise ValueError(f"unknown value tag {tag}")
+    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a journal record: {exc}") from None
+    if pos != len(body):
+        raise ValueError("bytes left over after the last value")
+    return tuple(values)
+
+
+def _header(columns: Sequence[str]) -> bytes:
+    return HEADER + json.dumps(list(columns)).encode() + b"\n"
 
 
 def _frame(body: bytes) -> bytes:
@@ -93,15 +139,22 @@ def _is_torn(data: bytes, pos: int) -> bool:
 
 
 def scan(data: bytes, columns: Sequence[str]) -> tuple[list[tuple], list[tuple[int, int]]]:
-    """(intact rows, damaged byte ranges) of a journal's contents after its header."""
+    """(intact rows in `columns` order, damaged byte ranges) of a journal's contents."""
+    end_of_header = data.find(b"\n", len(HEADER)) + 1
+    try:
+        written = json.loads(data[len(HEADER):end_of_header])
+        order = [written.index(c) for c in columns]
+    except ValueError:  # a damaged header, or columns this version does not have
+        return [], [(len(HEADER), len(data))]
     rows: list[tuple] = []
     damaged: list[tuple[int, int]] = []
-    pos = len(HEADER)
+    pos = end_of_header
     while pos < len(data):
         body = _frame_at(data, pos)
         if body is not None:
             try:
-                rows.append(decode_record(columns, body))
+                values = decode_record(body, len(written))
+                rows.append(tuple(values[i] for i in order))
                 pos += _FRAME.size + len(body)
                 continue
             except ValueError:
@@ -125,6 +178,7 @@ class Journal:
     def __init__(self, db_path: str):
         self.path = db_path + SUFFIX
         self._fd: int | None = None
+        self._header_size = 0
         self._records = 0  # records written since the journal was last emptied
 
     # -- at open ---------------------------------------------------------------------------------
@@ -200,19 +254,20 @@ class Journal:
     # -- while open --------------------------------------------------------------------------------
     def append(self, columns: Sequence[str], row: Sequence) -> None:
         """Write one record and sync it: durable when this returns."""
+        record = _frame(encode_record(row))
         if self._fd is None:
-            self._create()
+            self._create(_header(columns))
         fd = self._fd
         end = os.lseek(fd, 0, os.SEEK_END)
         try:
-            os.write(fd, _frame(encode_record(columns, row)))
+            os.write(fd, record)
             os.fdatasync(fd)
         except OSError as exc:  # disk full, I/O error: leave no torn record behind
             os.ftruncate(fd, end)
             raise StorageWriteError(self.path, str(exc)) from exc
         self._records += 1
 
-    def _create(self) -> None:
+    def _create(self, header: bytes) -> None:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except FileExistsError:
@@ -224,7 +279,7 @@ class Journal:
             raise QueuackError(f"cannot create the enqueue journal {self.path}: {exc.strerror}") from None
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, HEADER)
+            os.write(fd, header)
             os.fsync(fd)
             _sync_directory(self.path)  # the file itself must survive a crash, not only its bytes
         except BaseException:
@@ -232,11 +287,12 @@ class Journal:
             os.unlink(self.path)
             raise
         self._fd = fd
+        self._header_size = len(header)
 
     def clear(self) -> None:
         """Its records are stored in DuckDB: empty it."""
         if self._records:
-            os.ftruncate(self._fd, len(HEADER))
+            os.ftruncate(self._fd, self._header_size)
             self._records = 0
 
     def close(self) -> None:
