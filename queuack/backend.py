@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from .errors import QueuackError
 from .jobs import Job
 
 MEMORY = ":memory:"
@@ -217,6 +218,15 @@ class Backend(abc.ABC):
     def cancel_run(self, dag_run_id: str) -> int:
         """Mark the run cancelled and skip its jobs that are not running, with what depends on them,
         in one transaction; running jobs finish. Returns how many jobs were skipped."""
+
+    def statuses(self, ids: list[str]) -> dict[str, str]:
+        """{job id: status} for the jobs that exist, without their payloads or results."""
+        return {job.id: job.status.value for job in self.get_jobs(ids)}
+
+    def read_connection(self):
+        """A DuckDB connection to the backend's own database, for reading (DuckQueue.conn)."""
+        raise QueuackError(f"{self.path} is not a DuckDB database: DuckQueue.conn exists only for DuckDB queues; "
+                           "use the queue's methods (stats, get_job, list_dead_letters) instead")
 
     def waiting(self, queue: str, at_most: int) -> int:
         """Jobs of `queue` not claimed yet (pending or delayed, whether or not their parents are

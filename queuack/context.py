@@ -167,8 +167,20 @@ class TaskContext:
         return parent.value if parent.status == "done" else default
 
     def has_upstream(self, name: str) -> bool:
-        """Whether a parent with this name exists (its result is not loaded)."""
-        return self._by_name(name) is not None
+        """Whether a parent with this name exists and succeeded, so that upstream(name) returns its
+        result (a parent that failed under dependency_mode="any" does not count). Its status is
+        read; its result is not decoded."""
+        parent = self._by_name(name)
+        if parent is None:
+            return False
+        if parent.status is None:
+            if self._store is None:
+                return True  # parents named without a queue: nothing more to know
+            unknown = [p for p in self._parent_list() if p.status is None]
+            statuses = self._store.statuses([p.job_id for p in unknown])  # every parent's, in one read
+            for p in unknown:
+                p.status = statuses.get(p.job_id, "missing")
+        return parent.status == "done"
 
     def get_parent_names(self) -> list[str]:
         """Parent task names, in the order depends_on declared them."""

@@ -459,8 +459,7 @@ class DAG:
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.queue._live_store()
         halt = threading.Event()
-        private = getattr(self.queue, "owned_by_dag", False)
-        own_worker = self._start_own_worker(halt, poll_interval) if private else None
+        own_worker = self._start_own_worker(halt, poll_interval) if self.queue.owned_by_dag else None
         try:
             while self._unfinished():
                 self._report(callback)

@@ -110,6 +110,8 @@ def execute_here(job: Job, loader: Loader | None = None) -> Any:
     KeyboardInterrupt (see the module docstring)."""
     with _noting_sigint() as arrived:
         try:
+            if job.timeout_seconds:
+                return _run_with_timeout(job, None, loader)
             return run_job(job, loader=loader)
         except Exception:
             raise

@@ -108,6 +108,7 @@ class Job:
 
         The job's state in the queue is not changed: that is what a Worker (or `ack`) does.
         `logger` is accepted for queuack 0.1 code (`job.execute(logger=...)`) and not used.
+        A job with timeout_seconds raises JobTimeoutError once that time has passed.
         A task that raises KeyboardInterrupt, SystemExit or another BaseException raises
         TaskAbortedError here (an Exception); a Ctrl-C delivered meanwhile stays KeyboardInterrupt.
         """

@@ -113,6 +113,8 @@ class DuckQueue:
     pickle, and with json only the functions this process enqueued. See docs/RUNTIME.md.
     """
 
+    owned_by_dag = False  # the private queue of a DAG built without one: its DAGs run their own jobs
+
     def __init__(
         self,
         db_path: str = MEMORY,
@@ -280,6 +282,17 @@ class DuckQueue:
 
     def __repr__(self) -> str:
         return f"DuckQueue({self.db_path!r})"
+
+    @property
+    def conn(self):
+        """A DuckDB connection to this queue's database, for reading: SELECT from the tables in
+        queuack/schema.sql (jobs, job_dependencies, dag_runs). Each access gives a new connection
+        that sees every job enqueued so far. A job a Worker runs may still read 'pending' while its
+        claim lives in memory: get_job() and stats() report it as claimed.
+
+        Do not write through it: the queue keeps its schedule in memory and would not see the
+        change. Use enqueue, ack, nack, retry_dead_letter and purge. DuckDB queues only."""
+        return self._live_store().read_connection()
 
     def _live_store(self) -> Backend:
         if self._closed:

@@ -24,7 +24,7 @@ import duckdb
 from .errors import NotAQueueDatabaseError, QueuackError
 
 SCHEMA = "queuack"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VERSION_KEY = "schema_version"
 
 
@@ -157,4 +157,10 @@ def _from_unmarked(conn) -> None:
         conn.execute(f"DROP TABLE main.{table}")
 
 
-_UPGRADES = {0: _from_unmarked}
+def _dag_run_links(conn) -> None:
+    """Version 1 -> 2: dag_runs records the parent job of a sub-DAG run and when a run was cancelled."""
+    conn.execute("ALTER TABLE dag_runs ADD COLUMN IF NOT EXISTS parent_job_id VARCHAR")
+    conn.execute("ALTER TABLE dag_runs ADD COLUMN IF NOT EXISTS cancelled_at DOUBLE")
+
+
+_UPGRADES = {0: _from_unmarked, 1: _dag_run_links}

@@ -43,14 +43,12 @@ CREATE TABLE IF NOT EXISTS job_dependencies (
 );
 
 CREATE TABLE IF NOT EXISTS dag_runs (
-    id         VARCHAR PRIMARY KEY,
-    name       VARCHAR NOT NULL,
-    created_at DOUBLE  NOT NULL
+    id            VARCHAR PRIMARY KEY,
+    name          VARCHAR NOT NULL,
+    created_at    DOUBLE  NOT NULL,
+    parent_job_id VARCHAR,              -- the job that ran this run as its sub-DAG
+    cancelled_at  DOUBLE                -- set by DAGRun.cancel()
 );
--- Added later, so that older files gain them when opened: the job that ran a run as its sub-DAG,
--- and when a run was cancelled.
-ALTER TABLE dag_runs ADD COLUMN IF NOT EXISTS parent_job_id VARCHAR;
-ALTER TABLE dag_runs ADD COLUMN IF NOT EXISTS cancelled_at DOUBLE;
 
 -- The process that has the file open; the row is removed by a clean close. Finding one at open
 -- means the previous owner crashed.

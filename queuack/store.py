@@ -845,6 +845,21 @@ class Store(Backend):
         with self.lock:  # from the in-memory schedule: no statement
             return self.sched.waiting(queue, at_most)
 
+    def statuses(self, ids: list[str]) -> dict[str, str]:
+        return dict(self.query("SELECT id, status FROM jobs WHERE id = ANY($ids)", {"ids": ids}))
+
+    def read_connection(self) -> duckdb.DuckDBPyConnection:
+        # a cursor is a connection of its own to the same database; enqueues still in the journal
+        # are written first, so that it sees every job
+        with self.lock:
+            if self._closed:
+                raise QueuackError(f"the queue on {self.path} is closed")
+            self._flush_journal()
+            schema = self.conn.execute("SELECT current_schema()").fetchone()[0]
+            reader = self.conn.cursor()
+            reader.execute(f"SET schema = '{schema}'")  # unqualified names resolve as for the store
+            return reader
+
     def dag_run(self, dag_run_id: str) -> tuple[str, str | None, bool] | None:
         rows = self.query("SELECT name, parent_job_id, cancelled_at IS NOT NULL FROM dag_runs WHERE id = ?",
                           [dag_run_id])

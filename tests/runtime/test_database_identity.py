@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from queuack import DuckQueue, NotAQueueDatabaseError, QueuackError, Worker
 from queuack.cli import cli
+from queuack.schema import SCHEMA_VERSION
 from queuack.serialization import encode_args, encode_function
 
 from . import jobfuncs
@@ -124,7 +125,7 @@ def test_a_queue_of_the_previous_layout_is_upgraded_in_place(tmp_path):
                               "ORDER BY ALL").fetchall()
         version = conn.execute("SELECT value FROM queuack.meta WHERE key = 'schema_version'").fetchone()
     assert tables == [("queuack", t) for t in ("dag_runs", "job_dependencies", "jobs", "meta", "owner")]
-    assert version == ("1",)
+    assert version == (str(SCHEMA_VERSION),)
 
 
 def test_the_read_only_commands_read_the_previous_layout_without_upgrading_it(tmp_path):
