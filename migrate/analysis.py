@@ -869,9 +869,16 @@ def _syntax_error(source: str, exc: Exception) -> str:
     CPython's own parser names the place of the error far more precisely than LibCST's, so ask it
     first; only for code that CPython accepts and LibCST does not, report LibCST's view.
     """
+    if "\0" in source:  # CPython reports no line for it
+        at = source.index("\0")
+        line = source.count("\n", 0, at) + 1
+        column = at - (source.rfind("\n", 0, at) + 1) + 1
+        return f"line {line}, column {column}: a NUL byte, which Python source cannot contain"
     try:
         compile(source, "<file>", "exec", dont_inherit=True)
     except SyntaxError as err:
+        if not err.lineno:
+            return f"syntax error: {err.msg}"
         where = f"line {err.lineno}" + (f", column {err.offset}" if err.offset else "")
         return f"syntax error at {where}: {err.msg}"
     except (ValueError, RecursionError, MemoryError) as err:

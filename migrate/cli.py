@@ -69,7 +69,23 @@ class _ProgressBar:
             self.bar = None
 
 
-def _run(paths, settings, *, fix, stdin_filename, progress_enabled):
+def use_color(choice: str, stream) -> bool:
+    """--color always/never decide; auto follows NO_COLOR, then FORCE_COLOR, then the terminal."""
+    import os
+
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: set and not empty
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run(paths, settings, *, fix, stdin_filename, progress_enabled, warn_empty=True):
     engine = _engine()
     stdin_bytes = None
     if engine.STDIN in paths:
@@ -77,8 +93,8 @@ def _run(paths, settings, *, fix, stdin_filename, progress_enabled):
     bar = _ProgressBar(progress_enabled and sys.stderr.isatty())
     try:
         with engine.interrupts_raise():
-            return engine.run(list(paths), settings, fix=fix, stdin_bytes=stdin_bytes,
-                              stdin_filename=stdin_filename, progress=bar)
+            result = engine.run(list(paths), settings, fix=fix, stdin_bytes=stdin_bytes,
+                                stdin_filename=stdin_filename, progress=bar)
     except engine.MigrateError as exc:
         raise UsageFailure(str(exc)) from None
     except engine.Interrupted as exc:
@@ -88,6 +104,9 @@ def _run(paths, settings, *, fix, stdin_filename, progress_enabled):
         sys.exit(exc.exit_code)
     finally:
         bar.close()
+    if warn_empty and not result.n_files and not result.errors:
+        click.echo(f"warning: no Python files found under {' '.join(paths)}", err=True)
+    return result
 
 
 def _selection_options(func):
@@ -106,6 +125,10 @@ def _selection_options(func):
                      help="The path to report for source read from `-` (stdin)."),
         click.option("--isolated", is_flag=True,
                      help="Ignore [tool.queuack.migrate] in pyproject.toml."),
+        click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+                     show_default=True,
+                     help="Colour the output; auto honours NO_COLOR and FORCE_COLOR, else colours "
+                          "a terminal only."),
         click.option("--allow-direct-calls", is_flag=True,
                      help="Rewrite tasks that the scanned code also calls directly; those calls "
                           "are reported, to be updated by hand."),
@@ -142,7 +165,7 @@ def cli() -> None:
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 def scan(paths, fmt, output_file, select, ignore, exclude, extend_exclude, jobs, stdin_filename,
-         isolated, allow_direct_calls, no_progress):
+         isolated, color, allow_direct_calls, no_progress):
     """Report legacy wiring under PATH... (files, folders, or - for stdin).
 
     Exit 1 when something is found, 0 when all is clear, 2 on errors.
@@ -152,9 +175,9 @@ def scan(paths, fmt, output_file, select, ignore, exclude, extend_exclude, jobs,
     settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated,
                          allow_direct_calls)
     result = _run(paths, settings, fix=False, stdin_filename=stdin_filename,
-                  progress_enabled=fmt == "text" and not no_progress)
+                  progress_enabled=fmt == "text" and not no_progress, warn_empty=False)
     report = Report(result.findings, result.n_files, result.errors)
-    text = render(report, fmt)
+    text = render(report, fmt, color=not output_file and use_color(color, sys.stdout))
     if output_file:
         import os
 
@@ -165,7 +188,7 @@ def scan(paths, fmt, output_file, select, ignore, exclude, extend_exclude, jobs,
         except OSError as exc:
             raise UsageFailure(f"cannot write {output_file}: {exc.strerror or exc}") from None
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=True)  # render() coloured it only when asked
     sys.exit(2 if result.errors else 1 if report.findings else 0)
 
 
@@ -212,7 +235,7 @@ def _shown(path) -> str:
 @_selection_options
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, exclude,
-          extend_exclude, jobs, stdin_filename, isolated, allow_direct_calls, no_progress):
+          extend_exclude, jobs, stdin_filename, isolated, color, allow_direct_calls, no_progress):
     """Rewrite legacy wiring under PATH... to the TaskContext.
 
     With `-`, the source is read from stdin and the rewritten source goes to stdout.
@@ -221,7 +244,7 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
     rewritten file fails to parse or compile, a file is read-only or cannot be written, or the
     run is interrupted (exit 130 on Ctrl-C), every file already rewritten is put back.
     """
-    from migrate.report import finding_line
+    from migrate.report import error_text, finding_text
 
     engine = _engine()
     settings = _settings(paths, select, ignore, exclude, extend_exclude, jobs, isolated,
@@ -231,7 +254,9 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
     changed = result.changed()
     stdout_is_code = engine.STDIN in paths and not dry_run
     say_err = stdout_is_code  # the messages go to stderr when stdout carries the source
-    color = sys.stdout.isatty()
+    color_out = use_color(color, sys.stdout) and not stdout_is_code
+    color_err = use_color(color, sys.stderr)
+    color_say = color_err if say_err else color_out
 
     stdin_fixed: set[str] = set()
     if stdout_is_code:  # `apply -`: the rewritten source (or the original) goes to stdout
@@ -253,15 +278,15 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
 
     def emit_errors(errors):
         for e in sorted(errors, key=lambda e: e.path):
-            click.echo(f"{e.path}: error: {e.message}", err=True)
+            click.echo(error_text(e, color_err), err=True, color=color_err)
 
     if dry_run:
         for loaded, new in changed:
-            _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display), color)
+            _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display), color_out)
         would_change = {loaded.source.display for loaded, _ in changed}
         remaining = [f for f in result.findings if not (f.fixable and f.path in would_change)]
         for f in remaining:
-            click.echo(finding_line(f), err=True)
+            click.echo(finding_text(f, color_err), err=True, color=color_err)
         emit_errors(result.errors)
         if changed:
             tail = (f"; {_plural(len(remaining), 'finding')} cannot be fixed" if remaining
@@ -282,16 +307,14 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
         for loaded, new in changed:
             if loaded.source.display in written_set:
                 _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display),
-                            color, err=say_err)
+                            color_say, err=say_err)
     for path in written.written:
         click.echo(f"Rewrote {path}", err=say_err)
     done = set(written.written) | stdin_fixed
     fixed = [f for f in result.findings if f.fixable and f.path in done]
     remaining = [f for f in result.findings if not (f.fixable and f.path in done)]
     for f in remaining:
-        click.echo(finding_line(f), err=say_err)
-        if f.hint:
-            click.echo(f"    hint: {f.hint}", err=say_err)
+        click.echo(finding_text(f, color_say), err=say_err, color=color_say)
     errors = result.errors + written.errors
     emit_errors(errors)
     if written.aborted:
@@ -388,7 +411,7 @@ def _list_backups(engine, paths) -> None:
 @cli.command(short_help="The pre-commit entry: exit 1 where old patterns remain.")
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @_selection_options
-def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated,
+def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, isolated, color,
           allow_direct_calls):
     """The pre-commit entry: exit 1 where old patterns remain in FILE...; nothing is written.
 
@@ -396,21 +419,25 @@ def check(files, select, ignore, exclude, extend_exclude, jobs, stdin_filename, 
     """
     if not files:
         return  # pre-commit may call a hook with no files
-    from migrate.report import finding_line
+    from migrate.report import error_text, finding_text
 
     settings = _settings(files, select, ignore, exclude, extend_exclude, jobs, isolated,
                          allow_direct_calls)
     result = _run(files, settings, fix=False, stdin_filename=stdin_filename,
                   progress_enabled=False)
     findings = result.findings
+    color_out, color_err = use_color(color, sys.stdout), use_color(color, sys.stderr)
     for f in findings:
-        click.echo(finding_line(f))
+        click.echo(finding_text(f, color_out), color=color_out)
     for e in sorted(result.errors, key=lambda e: e.path):
-        click.echo(f"{e.path}: error: {e.message}", err=True)
+        click.echo(error_text(e, color_err), err=True, color=color_err)
     if findings:
         fixable = sum(1 for f in findings if f.fixable)
-        click.echo(f"Found {_plural(len(findings), 'finding')} ({fixable} fixable): run "
-                   f"`migrate apply` on these files.")
+        found = f"Found {_plural(len(findings), 'finding')}"
+        if fixable:
+            click.echo(f"{found} ({fixable} fixable): run `migrate apply` on these files.")
+        else:
+            click.echo(f"{found}, none fixable: fix them by hand as the hints say.")
     sys.exit(2 if result.errors else 1 if findings else 0)
 
 

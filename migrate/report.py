@@ -55,6 +55,29 @@ def finding_line(f: Finding) -> str:
     return f"{f.path}:{f.line}:{f.col}: {f.rule} {f.message}"
 
 
+def finding_text(f: Finding, color: bool = False) -> str:
+    """The finding's line and, below it, its hint: what text output shows for one finding."""
+    if color:
+        import click
+
+        where = click.style(f"{f.path}:{f.line}:{f.col}:", bold=True)
+        code = click.style(f.rule, fg="red" if not f.fixable else "yellow", bold=True)
+        text = f"{where} {code} {f.message}"
+        hint = click.style(f"    hint: {f.hint}", fg="cyan") if f.hint else ""
+    else:
+        text = finding_line(f)
+        hint = f"    hint: {f.hint}" if f.hint else ""
+    return f"{text}\n{hint}" if hint else text
+
+
+def error_text(e, color: bool = False) -> str:
+    if not color:
+        return f"{e.path}: error: {e.message}"
+    import click
+
+    return f"{click.style(e.path + ':', bold=True)} {click.style('error:', fg='red', bold=True)} {e.message}"
+
+
 def summary_line(report: Report) -> str:
     n = len(report.findings)
     files = _plural(report.n_files, "file")
@@ -65,14 +88,18 @@ def summary_line(report: Report) -> str:
             text += f" {failed} could not be analysed."
         return text
     if report.errors:  # a file that could not be analysed is never "clear"
-        return (f"Not clear: {failed} could not be analysed (see the errors above); "
-                f"no legacy wiring found in the rest ({files} in all).")
+        text = f"Not clear: {failed} could not be analysed (see the errors above)"
+        if report.n_files > len(report.errors):
+            text += f"; no legacy wiring found in the rest ({files} in all)"
+        return text + "."
+    if not report.n_files:
+        return "No Python files found."
     return f"All clear: no legacy wiring found in {files}."
 
 
-def format_text(report: Report) -> str:
-    lines = [finding_line(f) for f in sorted(report.findings)]
-    lines += [f"{e.path}: error: {e.message}" for e in sorted(report.errors, key=_err_key)]
+def format_text(report: Report, color: bool = False) -> str:
+    lines = [finding_text(f, color) for f in sorted(report.findings)]
+    lines += [error_text(e, color) for e in sorted(report.errors, key=_err_key)]
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
@@ -196,9 +223,9 @@ def format_sarif(report: Report, rules: dict) -> str:
     return json.dumps(sarif, indent=2) + "\n"
 
 
-def render(report: Report, fmt: str, rules: dict | None = None) -> str:
+def render(report: Report, fmt: str, rules: dict | None = None, color: bool = False) -> str:
     if fmt == "text":
-        return format_text(report)
+        return format_text(report, color)
     if fmt == "json":
         return format_json(report)
     if fmt == "github":

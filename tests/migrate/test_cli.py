@@ -44,8 +44,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_scan_text(legacy):
     r = invoke("scan", ".", "--jobs", "1")
     assert r.exit_code == 1, r.output
-    lines = r.stdout.splitlines()
+    lines = [line for line in r.stdout.splitlines() if not line.startswith("    hint: ")]
     findings, summary = lines[:-1], lines[-1]
+    assert "    hint: " in r.stdout
     assert findings and all(LINE.match(line) for line in findings)
     keys = [(m["path"], int(m["line"]), int(m["col"]), m["rule"])
             for m in map(LINE.match, findings)]
@@ -386,7 +387,7 @@ def test_scan_and_apply_from_stdin(legacy):
     source = (legacy / "single.py").read_text()
     r = invoke("scan", "-", input=source)
     assert r.exit_code == 1
-    assert all(line.startswith("-:") for line in r.stdout.splitlines()[:-1])
+    assert all(line.startswith(("-:", "    hint: ")) for line in r.stdout.splitlines()[:-1])
     r = invoke("scan", "-", "--stdin-filename", "jobs/single.py", input=source)
     assert r.stdout.startswith("jobs/single.py:")
     r = invoke("apply", "-", input=source)
@@ -514,3 +515,51 @@ def test_check_on_a_clean_file_does_not_import_libcst(legacy):
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()}
     assert "click" in imported  # the measurement did see the imports
     assert not any(name.split(".")[0] == "libcst" for name in imported)
+
+
+# --------------------------------------------------------------------------------------------
+# output polish
+
+
+def test_color_follows_the_option_then_no_color_then_force_color(legacy, monkeypatch):
+    esc = "\x1b["
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert esc not in invoke("scan", ".").stdout  # not a terminal
+    assert esc in invoke("scan", ".", "--color", "always").stdout
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert esc in invoke("scan", ".").stdout
+    assert esc not in invoke("scan", ".", "--color", "never").stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert esc not in invoke("scan", ".").stdout
+    assert esc in invoke("scan", ".", "--color", "always").stdout
+    assert esc not in invoke("scan", ".", "--format", "json").stdout
+    diff = invoke("apply", ".", "--dry-run", "--color", "always").stdout
+    assert esc in diff and esc not in invoke("apply", ".", "--dry-run").stdout
+
+
+def test_an_empty_folder_has_no_python_files(legacy):
+    (legacy / "empty").mkdir()
+    r = invoke("scan", "empty")
+    assert (r.exit_code, r.stdout) == (0, "No Python files found.\n")
+    r = invoke("apply", "empty")
+    assert r.exit_code == 0 and "warning: no Python files found under empty" in r.stderr
+
+
+def test_a_nul_byte_is_reported_with_its_line(legacy):
+    (legacy / "nul.py").write_bytes(b"x = 1\ny = 2\0\nq.get_result(x)\n")
+    r = invoke("scan", "nul.py")
+    assert r.exit_code == 2
+    assert "nul.py: error: line 2, column 6: a NUL byte, which Python source cannot contain" in r.stdout
+    assert "None" not in r.stdout and "All clear" not in r.stdout
+
+
+def test_check_does_not_advise_apply_when_nothing_is_fixable(legacy):
+    (legacy / "stuck.py").write_text(
+        "from queuack import DAG, DuckQueue\n\n\ndef t(parent_id, queue_path):\n"
+        "    return DuckQueue(queue_path).get_result(parent_id)\n\n\n"
+        "with DAG('x') as dag:\n    dag.add_job(t, args=(ids[0], 'p'))\n")
+    r = invoke("check", "stuck.py")
+    assert r.exit_code == 1 and "migrate apply" not in r.stdout
+    assert r.stdout.splitlines()[-1].startswith("Found 2 findings, none fixable")
+    assert "    hint: " in r.stdout

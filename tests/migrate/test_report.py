@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+import click
+
 from migrate import report
 from migrate.engine import FileError
 from migrate.model import Finding
@@ -32,8 +34,21 @@ def test_text_is_sorted_with_a_summary():
         "b.py:3:1: QM003 parent id computed at run time: cannot rewrite",
         "pkg/tasks.py:10:1: QM002 wiring parameters parent_id, queue_path",
         "pkg/tasks.py:12:5: QM001 reads parent 'extract' by hand",
+        "    hint: use context.upstream('extract')",
         "Found 3 findings (2 fixable) in 7 files.",
     ]
+
+
+def test_text_in_colour_styles_the_place_the_code_and_the_hint():
+    out = report.format_text(Report(FINDINGS[:1], 1), color=True)
+    assert "\x1b[1mpkg/tasks.py:12:5:\x1b[0m" in out and "\x1b[36m    hint: use context" in out
+    assert click.unstyle(out) == report.format_text(Report(FINDINGS[:1], 1))
+
+
+def test_no_files_is_not_all_clear():
+    assert report.format_text(Report([], 0)) == "No Python files found.\n"
+    out = report.format_text(Report([], 1, [FileError("x.py", "boom")]))
+    assert out.splitlines()[-1] == "Not clear: 1 file could not be analysed (see the errors above)."
 
 
 def test_text_all_clear_and_errors():
