@@ -77,9 +77,10 @@ def _write_failure(exc: BaseException) -> bool:
 
 
 def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection to a queuack database, created or upgraded as needed (see schema.py). An
-    existing file is first looked at read-only: a file that is not ours is refused unchanged
-    (opening it for writing alone would already replay and rewrite its write-ahead log)."""
+    """A connection to a queuack database, created or upgraded as needed (see schema.py); a file
+    that is not ours is refused unchanged. Opening a DuckDB file for writing changes nothing by
+    itself, unless a write-ahead log lies beside it: DuckDB replays that into the file, so such a
+    file is first looked at read-only (tests/runtime/test_database_identity.py checks both)."""
     if path == MEMORY:
         conn = duckdb.connect(path)
         schema.prepare(conn, path, found=schema.Found("empty"))
@@ -92,7 +93,9 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             _prepared(conn, path, read_only=True)
             return conn
         found = None
-        if os.path.exists(path):
+        if not os.path.exists(path):
+            files.create_database(path)
+        elif os.path.exists(path + ".wal"):  # opening it for writing would replay the log into it
             try:
                 probe = duckdb.connect(path, read_only=True)
             except duckdb.ConnectionException:
@@ -103,8 +106,6 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
                     schema.refuse_unless_ours(found, path)
                 finally:
                     probe.close()
-        else:
-            files.create_database(path)
         conn = duckdb.connect(path, config=_NO_AUTO_CHECKPOINT)
         _prepared(conn, path, found=found)
         return conn
