@@ -99,24 +99,52 @@ class Outcome:
     traceback: str | None = None
 
 
+# Guards the reference counts of every backend and the registries that share them in a process.
+registry_lock = threading.Lock()
+
+
 class Backend(abc.ABC):
     """What the runtime needs from storage. `path` names the location (never with a password);
-    `changed` is a Condition notified when work may have become claimable or a job finished."""
+    `changed` is a Condition notified when work may have become claimable or a job finished.
+
+    A subclass registers open backends in its `_registry` under `_key`, so that opening the same
+    location again shares them; the last release() unregisters and shuts down."""
 
     path: str
     changed: threading.Condition
+    _registry: dict
+    _key: object = None
+    _refs = 0
+    _closed = False
 
     # -- lifetime
-    @abc.abstractmethod
     def retain(self) -> "Backend":
-        """One more user of this backend (a DuckQueue handle); closed when the last one releases."""
+        """One more user of this backend (a DuckQueue handle)."""
+        from .errors import QueuackError
+
+        with registry_lock:
+            if self._closed:
+                raise QueuackError(f"the queue on {self.path} is closed")
+            self._refs += 1
+        return self
+
+    def release(self) -> None:
+        """Drop one reference; the last one closes the backend."""
+        with registry_lock:
+            self._refs -= 1
+            if self._refs > 0:
+                return
+            if self._key is not None and self._registry.get(self._key) is self:
+                del self._registry[self._key]
+        self._shutdown()
 
     @abc.abstractmethod
-    def release(self) -> None: ...
+    def _shutdown(self) -> None:
+        """Close connections and files, and wake whoever waits on `changed`."""
 
     @property
-    @abc.abstractmethod
-    def closed(self) -> bool: ...
+    def closed(self) -> bool:
+        return self._closed
 
     # -- writing
     @abc.abstractmethod

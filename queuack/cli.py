@@ -1,9 +1,12 @@
 """The `queuack` command: run a worker on a queue file, and look after its jobs.
 
-    queuack worker DB [--queue NAME]... [--concurrency N] [--burst] [--path DIR]...
-    queuack stats DB [--queue NAME] [--json]
-    queuack dead-letters DB [--limit N] [--json]
-    queuack retry DB JOB_ID
+    queuack worker DB|URL [--queue NAME]... [--concurrency N] [--burst] [--path DIR]...
+    queuack stats DB|URL [--queue NAME] [--json]
+    queuack dead-letters DB|URL [--limit N] [--json]
+    queuack retry DB|URL JOB_ID
+
+DB is a DuckDB queue file; URL a PostgreSQL database (postgresql://user:password@host:5432/db),
+where any number of these commands and workers may run at once.
 
 Every command opens an existing queue file and never creates one; `stats` and `dead-letters` open
 it read-only and write nothing. Problems with the file (missing, held by another process, not a
@@ -22,6 +25,7 @@ from typing import Iterator
 
 import click
 
+from .backend import is_postgres_url
 from .errors import QueuackError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
@@ -63,7 +67,8 @@ def open_queue(path: str, **options) -> Iterator[DuckQueue]:
     """The queue in an existing file; read_only=True for commands that only look (they never write).
     What queuack refuses (a file held by another process, another application's database) is a
     InputError."""
-    _check_file(path)
+    if not is_postgres_url(path):  # a server URL is checked by connecting to it
+        _check_file(path)
     try:
         queue = DuckQueue(path, **options)
     except QueuackError as exc:
@@ -96,15 +101,17 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="queuack", prog_name="queuack")
 def cli() -> None:
-    """Run and inspect queuack job queues stored in DuckDB files.
+    """Run and inspect queuack job queues: a DuckDB file, or a PostgreSQL URL
+    (postgresql://user:password@host:5432/dbname).
 
     Only one process can open a DuckDB file at a time: run these commands while no other
-    process (a worker, your application) holds the queue file.
+    process (a worker, your application) holds the queue file. A PostgreSQL queue has no such
+    limit: run any number of workers, and look at the live queue from anywhere.
     """
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", metavar="DB|URL")
 @click.option("--queue", "-Q", "queues", multiple=True, metavar="NAME",
               help="A queue to take jobs from; repeat it for several, in priority order. Default: every queue.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=1, show_default=True,
@@ -126,7 +133,8 @@ def cli() -> None:
               default="INFO", show_default=True, help="Logging detail, written to stderr.")
 def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, paths: tuple[str, ...],
            visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str) -> None:
-    """Run jobs from the queue file DB until stopped (SIGTERM or Ctrl-C finish the running jobs first).
+    """Run jobs from the queue file DB (or the PostgreSQL URL) until stopped (SIGTERM or Ctrl-C
+    finish the running jobs first).
 
     Job functions are stored by reference (module and name), so the worker must be able to import
     them: start it from your project directory, or add directories with --path.
@@ -160,7 +168,7 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", metavar="DB|URL")
 @click.option("--queue", "-Q", "queue_name", metavar="NAME", help="Only this queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
 def stats(db: str, queue_name: str | None, as_json: bool) -> None:
@@ -185,7 +193,7 @@ def stats(db: str, queue_name: str | None, as_json: bool) -> None:
 
 
 @cli.command("dead-letters")
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", metavar="DB|URL")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=100, show_default=True,
               help="Show at most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (with the full error text).")
@@ -210,7 +218,7 @@ def dead_letters(db: str, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", metavar="DB|URL")
 @click.argument("job_id")
 def retry(db: str, job_id: str) -> None:
     """Put a dead letter (a failed job) back in its queue with a fresh set of attempts."""

@@ -133,3 +133,7 @@ class StorageWriteError(QueuackError):
             "stored before is intact. Free disk space (or fix what stops the write) and try again; "
             "a running Worker keeps its jobs and retries by itself."
         )
+
+
+class BackendUnavailableError(QueuackError, ConnectionError):
+    """The database server cannot be reached (or was lost and did not come back in time)."""

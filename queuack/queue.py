@@ -281,7 +281,7 @@ class DuckQueue:
         self.close()
 
     def __repr__(self) -> str:
-        return f"DuckQueue({self.db_path!r})"
+        return f"DuckQueue({self._store.path!r})"  # a PostgreSQL URL without its password
 
     @property
     def conn(self):
@@ -296,7 +296,7 @@ class DuckQueue:
 
     def _live_store(self) -> Backend:
         if self._closed:
-            raise QueuackError(f"this DuckQueue on {self.db_path} was closed; open a new one")
+            raise QueuackError(f"this DuckQueue on {self._store.path} was closed; open a new one")
         return self._store
 
     # -- enqueueing --------------------------------------------------------------------------------

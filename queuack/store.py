@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Sequence
 
 import duckdb
 
-from .backend import JOB_COLUMNS, LOST, MEMORY, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy
+from .backend import JOB_COLUMNS, LOST, MEMORY, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy, registry_lock
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError, StorageWriteError
 from .jobs import Job, JobStatus
 from . import files, schema
@@ -54,7 +54,7 @@ log = logging.getLogger("queuack.store")
 
 
 _registry: dict[str, "Store"] = {}
-_registry_lock = threading.Lock()
+_registry_lock = registry_lock
 
 
 @atexit.register
@@ -135,6 +135,8 @@ def _prepared(conn, path: str, read_only: bool = False, found=None) -> None:
 
 class Store(Backend):
     """Shared, reference-counted access to one database."""
+
+    _registry = _registry
 
     @classmethod
     def open(cls, path: str, read_only: bool = False) -> "Store":
@@ -244,23 +246,6 @@ class Store(Backend):
         return crashed
 
     # -- lifetime -------------------------------------------------------------------------
-    def retain(self) -> "Store":
-        with _registry_lock:
-            if self._closed:
-                raise QueuackError(f"the queue on {self.path} is closed")
-            self._refs += 1
-        return self
-
-    def release(self) -> None:
-        """Drop one reference; the last one closes the connection."""
-        with _registry_lock:
-            self._refs -= 1
-            if self._refs > 0:
-                return
-            if self._key is not None and _registry.get(self._key) is self:
-                del _registry[self._key]
-        self._shutdown()
-
     def _shutdown(self) -> None:
         with self.lock:
             if self._closed:
@@ -275,10 +260,6 @@ class Store(Backend):
                 if self._journal_file is not None:
                     self._journal_file.close()  # removed when empty
                 self.changed.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @contextmanager
     def transaction(self, statements: int = 2) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -42,3 +42,21 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """The URL of a new, empty database on the session's server."""
     return pg_server.create_database(f"test_{next(_database_numbers)}")
+
+
+@pytest.fixture(scope="session")
+def _pg_shared_url(pg_server) -> str:
+    return pg_server.create_database("shared")
+
+
+@pytest.fixture
+def pg_queue_url(_pg_shared_url) -> str:
+    """The URL of a database whose queue is empty: one database for the session, emptied before
+    each test (much cheaper than a new database; use pg_url where the schema itself matters)."""
+    import psycopg
+
+    with psycopg.connect(_pg_shared_url, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '20s'")
+        if conn.execute("SELECT to_regclass('queuack.jobs')").fetchone()[0] is not None:
+            conn.execute("TRUNCATE queuack.jobs, queuack.job_dependencies, queuack.dag_runs")
+    return _pg_shared_url

@@ -20,10 +20,17 @@ def db_path(tmp_path) -> str:
     return str(tmp_path / "queue.duckdb")
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgres"])
 def queue(request, tmp_path):
-    """A fresh DuckQueue, once in memory and once on a file."""
-    path = ":memory:" if request.param == "memory" else str(tmp_path / "queue.duckdb")
+    """A fresh DuckQueue on every backend: DuckDB in memory, a DuckDB file, and PostgreSQL (a new
+    database on the session's throwaway server). Tests of what only a DuckDB file does are marked
+    `duckdb_only` and not run on PostgreSQL."""
+    if request.param == "postgres":
+        if request.node.get_closest_marker("duckdb_only"):
+            pytest.skip("DuckDB-specific: " + request.node.get_closest_marker("duckdb_only").args[0])
+        path = request.getfixturevalue("pg_queue_url")
+    else:
+        path = ":memory:" if request.param == "memory" else str(tmp_path / "queue.duckdb")
     q = DuckQueue(path)
     yield q
     q.close()

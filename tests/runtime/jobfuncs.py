@@ -175,3 +175,17 @@ def pair(a, b):
 
 def make_bytes(size):
     return b"x" * size
+
+
+def numbers(n):
+    return list(range(n))
+
+
+def square_part(part, context):
+    """A DAG node: one slice of its parent's numbers, squared."""
+    values = context.upstream("numbers")
+    return sum(v * v for v in values[part::4])
+
+
+def total(context):
+    return sum(context.get_parent_results())

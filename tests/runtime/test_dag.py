@@ -77,11 +77,10 @@ def _reset():
     GATE.set()  # never leave a task blocked
 
 
-@pytest.fixture(params=["memory", "file"])
-def q(request, tmp_path):
-    queue = DuckQueue(str(tmp_path / "q.duckdb")) if request.param == "file" else DuckQueue()
-    yield queue
-    queue.close()
+@pytest.fixture
+def q(queue):
+    """The runtime tests' queue on every backend (conftest.py)."""
+    return queue
 
 
 @pytest.fixture
@@ -94,10 +93,9 @@ def mq():
 def dag_rows(queue, dag):
     """Rows of this DAG in the database: jobs, edges and the run record."""
     store = queue._live_store()
-    jobs = store.query("SELECT count(*) FROM jobs WHERE dag_run_id = ?", [dag.dag_run_id])[0][0]
-    ids = list(dag.jobs.values())
-    edges = store.query("SELECT count(*) FROM job_dependencies WHERE child_id = ANY($ids)", {"ids": ids})[0][0]
-    runs = store.query("SELECT count(*) FROM dag_runs WHERE id = ?", [dag.dag_run_id])[0][0]
+    jobs = len(store.dag_nodes(dag.dag_run_id))
+    edges = sum(len(parents) for parents in store.parents(list(dag.jobs.values())).values())
+    runs = 1 if store.dag_run(dag.dag_run_id) is not None else 0
     return jobs, edges, runs
 
 

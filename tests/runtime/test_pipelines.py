@@ -30,11 +30,10 @@ def load(context):
     return {"count": len(rows), "total": sum(rows), "run": context.dag_run_id}
 
 
-@pytest.fixture(params=["memory", "file"])
-def q(request, tmp_path):
-    queue = DuckQueue(str(tmp_path / "pipe.duckdb")) if request.param == "file" else DuckQueue()
-    yield queue
-    queue.close()
+@pytest.fixture
+def q(queue):
+    """The runtime tests' queue on every backend (conftest.py)."""
+    return queue
 
 
 def test_linear(q):

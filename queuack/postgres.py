@@ -1,0 +1,636 @@
+"""The PostgreSQL backend: one queue shared by any number of processes and hosts (psycopg 3).
+
+There is no owner process, so nothing is scheduled in memory: readiness is a column (`remaining`,
+the parents not done yet), decremented in the statement that completes a parent; a claim is one
+`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING ...`, so workers never
+claim the same job nor wait on each other's locks. Every claim carries a lease; any process
+reclaims expired leases (the attempt counts, and a job that kills every worker ends failed).
+
+Decisions:
+- Round trips cost, not rows: a batch of outcomes of one kind is one statement (unnest of arrays),
+  children are made ready in that same statement, and a statement that does everything runs in
+  autocommit (atomic on its own) instead of inside BEGIN/COMMIT.
+- Idle workers LISTEN on the `queuack` channel; inserts and completions that make work ready
+  NOTIFY in their own transaction. Workers still poll (Worker's idle wait) in case a notification
+  is lost, e.g. while the listener reconnects.
+- A lost connection is reopened with backoff and the operation retried, for up to
+  `reconnect_timeout` seconds. Retrying is safe: an outcome only applies to the claim it names
+  (status and attempt), and inserts ignore ids already stored. A claim whose commit was lost
+  expires and runs again: at-least-once, never silently dropped.
+- Concurrent completions can lock the same children in different orders; PostgreSQL then aborts
+  one with a deadlock error, and that transaction is retried like a lost connection.
+- The schema lives in its own PostgreSQL schema `queuack` (postgres.sql) with a version in
+  queuack.meta; creating it takes an advisory lock, so processes starting at once do not race, and
+  a newer version than this code knows is refused.
+- Times are unix seconds from the client's clock, as on DuckDB: hosts sharing a queue should keep
+  their clocks in sync (NTP), since delays and leases compare them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from contextlib import nullcontext
+from importlib import resources
+from typing import Callable, Iterable, Sequence, TypeVar
+
+from .backend import JOB_COLUMNS, LOST, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy, registry_lock
+from .errors import BackendUnavailableError, DAGValidationError, JobNotFoundError, QueuackError
+from .jobs import Job, JobStatus
+
+try:
+    import psycopg
+    from psycopg import conninfo as _conninfo
+except ImportError:  # reported when a PostgreSQL URL is opened
+    psycopg = None
+
+log = logging.getLogger("queuack.postgres")
+
+SCHEMA_VERSION = 1
+_SCHEMA_LOCK = 0x7175657561636B  # "queuack": the advisory lock that serialises schema creation
+CHANNEL = "queuack"
+CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast
+RECONNECT_TIMEOUT = 60.0  # seconds an operation keeps retrying a lost connection
+
+T = TypeVar("T")
+
+_J = ", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))
+_INSERT_COLUMNS = ("id, queue, status, priority, codec, func, args, kwargs, created_at, execute_after, attempts, "
+                   "max_attempts, timeout_seconds, node_name, dag_run_id, dependency_mode, remaining, alive")
+_INSERT_TYPES = ("text, text, text, int, text, bytea, bytea, bytea, float8, float8, int, int, float8, text, text, "
+                 "text, int, int")
+
+INSERT_JOBS = f"""
+    WITH ins AS (
+        INSERT INTO queuack.jobs ({_INSERT_COLUMNS})
+        SELECT * FROM unnest({", ".join(f"%s::{t}[]" for t in _INSERT_TYPES.split(", "))})
+        ON CONFLICT (id) DO NOTHING RETURNING 1)
+    SELECT count(*), pg_notify('{CHANNEL}', '') FROM ins"""
+
+INSERT_EDGES = """
+    INSERT INTO queuack.job_dependencies (child_id, parent_id, position)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::int[]) ON CONFLICT DO NOTHING"""
+
+LOCK_PARENTS = "SELECT id, status, node_name FROM queuack.jobs WHERE id = ANY(%s) ORDER BY id FOR SHARE"
+
+# Children of the parents in `d` (child_id, n parents) that were waiting: one parent fewer to wait
+# for, or none for an "any" child. Shared by completion and by inserts whose parents are done.
+_MAKE_READY = """
+    UPDATE queuack.jobs c SET remaining = CASE WHEN c.dependency_mode = 'any' THEN 0 ELSE c.remaining - d.n END
+    FROM d WHERE c.id = d.child_id AND c.status = 'pending' AND c.remaining > 0
+    RETURNING c.remaining"""
+
+COMPLETE_DONE = f"""
+    WITH v AS (SELECT * FROM unnest(%(ids)s::text[], %(att)s::int[], %(res)s::bytea[]) AS v(id, att, result)),
+    done AS (
+        UPDATE queuack.jobs j SET status = 'done', result = v.result, completed_at = %(now)s,
+               lease_expires_at = NULL, error = NULL, traceback = NULL
+        FROM v WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
+        RETURNING j.id),
+    d AS (SELECT e.child_id, count(*) AS n FROM queuack.job_dependencies e JOIN done ON done.id = e.parent_id
+          GROUP BY e.child_id),
+    kids AS ({_MAKE_READY})
+    SELECT id FROM done
+    UNION ALL SELECT NULL FROM (SELECT pg_notify('{CHANNEL}', '') FROM kids WHERE remaining = 0 LIMIT 1) woke"""
+
+PARENTS_DONE = f"""
+    WITH d AS (SELECT child_id, count(*) AS n FROM queuack.job_dependencies
+               WHERE parent_id = ANY(%(ids)s) AND child_id = ANY(%(only)s) GROUP BY child_id)
+    {_MAKE_READY}"""
+
+_LAST = "(v.last OR j.attempts >= j.max_attempts)"
+COMPLETE_ERROR = f"""
+    UPDATE queuack.jobs j SET
+        status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,
+        execute_after = CASE WHEN {_LAST} THEN j.execute_after ELSE v.retry_at END,
+        completed_at = CASE WHEN {_LAST} THEN %(now)s END,
+        error = v.error, traceback = v.tb, lease_expires_at = NULL
+    FROM unnest(%(ids)s::text[], %(att)s::int[], %(last)s::bool[], %(at)s::float8[], %(err)s::text[],
+                %(tb)s::text[]) AS v(id, att, last, retry_at, error, tb)
+    WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
+    RETURNING j.id, j.status, j.execute_after"""
+
+RELEASE = """
+    UPDATE queuack.jobs j SET status = 'pending', attempts = j.attempts - 1, lease_expires_at = NULL,
+           claimed_by = NULL, claimed_at = NULL
+    FROM unnest(%(ids)s::text[], %(att)s::int[]) AS v(id, att)
+    WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
+    RETURNING j.id"""
+
+# Children that can no longer run because these parents failed or were skipped: an "all" child
+# is skipped; an "any" child loses a parent that could succeed, and is skipped when none is left.
+_DOOMED = "(c.dependency_mode = 'all' OR c.alive - d.n <= 0)"
+SKIP_CHILDREN = f"""
+    WITH d AS (SELECT child_id, count(*) AS n FROM queuack.job_dependencies
+               WHERE parent_id = ANY(%(ids)s) {{only}} GROUP BY child_id)
+    UPDATE queuack.jobs c SET alive = c.alive - d.n,
+        status = CASE WHEN {_DOOMED} THEN 'skipped' ELSE c.status END,
+        completed_at = CASE WHEN {_DOOMED} THEN %(now)s END,
+        error = CASE WHEN {_DOOMED} THEN %(why)s END
+    FROM d WHERE c.id = d.child_id AND c.status = 'pending' AND c.remaining > 0
+    RETURNING c.id, c.status"""
+
+CANCEL_RUN = """
+    UPDATE queuack.jobs SET status = 'skipped', completed_at = %s, error = 'skipped: its DAG run was cancelled'
+    WHERE dag_run_id = %s AND status = 'pending' RETURNING id"""
+
+EXPIRED = """
+    SELECT id, attempts, max_attempts FROM queuack.jobs
+    WHERE status = 'claimed' AND lease_expires_at < %s
+    ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED"""
+
+ANY_EXPIRED = "SELECT 1 FROM queuack.jobs WHERE status = 'claimed' AND lease_expires_at < %s LIMIT 1"
+
+RENEW = """
+    UPDATE queuack.jobs j SET lease_expires_at = %(lease)s
+    FROM unnest(%(ids)s::text[], %(att)s::int[]) AS v(id, att)
+    WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att"""
+
+NEXT_WAKEUP = """
+    SELECT least((SELECT min(execute_after) FROM queuack.jobs
+                  WHERE status = 'pending' AND remaining = 0 AND execute_after > %(now)s),
+                 (SELECT min(lease_expires_at) FROM queuack.jobs WHERE status = 'claimed'))"""
+
+RETRY_FAILED = f"""
+    WITH r AS (UPDATE queuack.jobs SET status = 'pending', attempts = 0, execute_after = %(now)s,
+                      completed_at = NULL, claimed_by = NULL
+               WHERE id = %(id)s AND status = 'failed' RETURNING id)
+    SELECT id, pg_notify('{CHANNEL}', '') FROM r"""
+
+PURGE = """
+    WITH gone AS (
+        SELECT id FROM queuack.jobs j
+        WHERE status = ANY(%(st)s) AND completed_at < %(before)s AND (%(q)s::text IS NULL OR queue = %(q)s)
+          AND NOT EXISTS (SELECT 1 FROM queuack.job_dependencies d JOIN queuack.jobs c ON c.id = d.child_id
+                          WHERE d.parent_id = j.id AND c.status IN ('pending', 'claimed'))),
+    edges AS (DELETE FROM queuack.job_dependencies
+              WHERE child_id IN (SELECT id FROM gone) OR parent_id IN (SELECT id FROM gone)),
+    deleted AS (DELETE FROM queuack.jobs WHERE id IN (SELECT id FROM gone) RETURNING id)
+    SELECT count(*) FROM deleted"""
+
+PURGE_RUNS = """
+    DELETE FROM queuack.dag_runs r WHERE NOT EXISTS (SELECT 1 FROM queuack.jobs WHERE dag_run_id = r.id)"""
+
+
+def _claim_sql(by_queue: bool, only: bool) -> str:
+    where = ["status = 'pending'", "remaining = 0", "execute_after <= %(now)s"]
+    order = "priority DESC, seq"
+    if by_queue:  # the given queues in their order, then priority, then FIFO
+        where.append("queue = ANY(%(queues)s)")
+        order = "array_position(%(queues)s, queue), " + order
+    if only:
+        where.append("id = ANY(%(only)s)")
+    return f"""
+        UPDATE queuack.jobs j SET status = 'claimed', attempts = j.attempts + 1, claimed_by = %(worker)s,
+               claimed_at = %(now)s, lease_expires_at = %(lease)s
+        FROM (SELECT id FROM queuack.jobs WHERE {" AND ".join(where)}
+              ORDER BY {order} LIMIT %(n)s FOR UPDATE SKIP LOCKED) picked
+        WHERE j.id = picked.id
+        RETURNING {_J}, j.seq"""
+
+
+_CLAIMS = {(q, o): _claim_sql(q, o) for q in (False, True) for o in (False, True)}
+
+
+# -- connection settings ------------------------------------------------------------------------
+def _settings(url: str) -> dict[str, str]:
+    """What libpq will use: the URL, then the PG* environment variables, then libpq's defaults."""
+    params = _conninfo.conninfo_to_dict(url)
+    env = {"host": "PGHOST", "port": "PGPORT", "dbname": "PGDATABASE", "user": "PGUSER", "service": "PGSERVICE"}
+    out = {k: str(v) for k, v in params.items() if v not in (None, "")}
+    for key, var in env.items():
+        if key not in out and os.environ.get(var):
+            out[key] = os.environ[var]
+    return out
+
+
+def describe(url: str) -> str:
+    """The server and database a URL points at, for messages: never the password."""
+    s = _settings(url)
+    user = s.get("user") or os.environ.get("USER") or "?"
+    where = f"postgresql://{user}@{s.get('host', 'localhost')}:{s.get('port', '5432')}/{s.get('dbname', user)}"
+    return where + (f" (service {s['service']})" if "service" in s else "")
+
+
+def _scrub(text: str, url: str) -> str:
+    password = _settings(url).get("password")
+    return text.replace(password, "***") if password else text
+
+
+_registry: dict[tuple[str, int], "PostgresBackend"] = {}
+
+
+class PostgresBackend(Backend):
+    """Shared, reference-counted access to one PostgreSQL database from this process."""
+
+    _registry = _registry
+
+    @classmethod
+    def open(cls, url: str) -> "PostgresBackend":
+        if psycopg is None:
+            raise QueuackError(
+                f"{describe_safely(url)} is a PostgreSQL URL, and the PostgreSQL driver is not installed: "
+                'pip install "queuack[postgres]" (it brings psycopg 3).')
+        key = (url, os.getpid())  # a forked child opens connections of its own
+        with registry_lock:
+            backend = _registry.get(key)
+            if backend is None or backend._closed:
+                backend = _registry[key] = cls(url)
+                backend._key = key
+            backend._refs += 1
+            return backend
+
+    def __init__(self, url: str, reconnect_timeout: float = RECONNECT_TIMEOUT):
+        self.url = url
+        self.path = describe(url)
+        self.reconnect_timeout = reconnect_timeout
+        self.lock = threading.RLock()  # one connection, one statement or transaction at a time
+        self.changed = threading.Condition()
+        self._conn = None
+        self._listener: threading.Thread | None = None
+        self._conn = self._connect()
+        self._ensure_schema(self._conn)
+
+    # -- connections ---------------------------------------------------------------------------
+    def _connect(self):
+        params = _conninfo.conninfo_to_dict(self.url)
+        extra = {} if "connect_timeout" in params or os.environ.get("PGCONNECT_TIMEOUT") else {
+            "connect_timeout": CONNECT_TIMEOUT}
+        try:
+            return psycopg.connect(self.url, autocommit=True, application_name="queuack", **extra)
+        except psycopg.Error as exc:
+            reason = _scrub(str(exc).strip(), self.url).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BackendUnavailableError(
+                f"cannot connect to PostgreSQL at {self.path}: {reason}. Check that the server is running "
+                "and reachable, and the URL's host, port, database and credentials (or PGHOST, PGPORT, "
+                "PGDATABASE, PGUSER, PGPASSWORD)."
+            ) from None
+
+    def _ensure_schema(self, conn) -> None:
+        version = self._schema_version(conn)
+        if version is None:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+                # Another process may have created it meanwhile; the DDL says IF NOT EXISTS and the
+                # version row is inserted only once (the catalog lookup above may not see a
+                # table created by a transaction that committed while we waited for the lock).
+                conn.execute(resources.files("queuack").joinpath("postgres.sql").read_text())
+                conn.execute("INSERT INTO queuack.meta VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
+                             [str(SCHEMA_VERSION)])
+                version = self._schema_version(conn)
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise QueuackError(
+                f"the queue in {self.path} has schema version {version}, written by a newer queuack; this "
+                f"queuack understands version {SCHEMA_VERSION} at most. Upgrade queuack on this host."
+            )
+
+    @staticmethod
+    def _schema_version(conn) -> int | None:
+        if conn.execute("SELECT to_regclass('queuack.meta')").fetchone()[0] is None:
+            return None
+        row = conn.execute("SELECT value FROM queuack.meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else None
+
+    def _run(self, work: Callable[..., T]) -> T:
+        """work(connection), retried on a new connection when the old one was lost (server restart,
+        network) or when PostgreSQL aborted it to break a deadlock, for up to reconnect_timeout."""
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay = 0.05
+        while True:
+            with self.lock:
+                if self._closed:
+                    raise QueuackError(f"the queue on {self.path} is closed")
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = self._connect()
+                    return work(self._conn)
+                except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                    problem = "a deadlock between concurrent completions"
+                except BackendUnavailableError as exc:
+                    problem = str(exc)
+                except psycopg.OperationalError as exc:
+                    if self._conn is not None and not self._conn.closed and not self._conn.broken:
+                        raise
+                    problem = f"the connection was lost ({_scrub(str(exc).strip(), self.url)})"
+                    self._conn = None
+            if time.monotonic() + delay > deadline:
+                raise BackendUnavailableError(f"PostgreSQL at {self.path} did not answer for "
+                                              f"{self.reconnect_timeout:g}s: {problem}")
+            log.warning("%s: %s; retrying in %.2fs", self.path, problem, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        with self.lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+        self._notify_local()
+        if self._listener is not None and self._listener is not threading.current_thread():
+            self._listener.join(timeout=5)
+
+    def _notify_local(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    # -- inserting ----------------------------------------------------------------------------------
+    def insert(self, jobs: list[NewJob], dag_run: tuple[str, str] | None = None) -> None:
+        now = time.time()
+        batch = {j.id for j in jobs}
+        external = sorted({p for j in jobs for p in j.parents if p not in batch})
+        columns = list(zip(*[
+            (j.id, j.queue, "pending", j.priority, j.codec, j.func, j.args, j.kwargs, now, j.execute_after, 0,
+             j.max_attempts, j.timeout_seconds, j.node_name, j.dag_run_id, j.dependency_mode,
+             len(j.parents), len(j.parents)) for j in jobs]))
+        edges = [(j.id, p, pos) for j in jobs for pos, p in enumerate(j.parents)]
+
+        def work(conn):
+            with conn.transaction() if edges or dag_run else nullcontext():
+                status = {}
+                if external:
+                    status = {r[0]: r[1] for r in conn.execute(LOCK_PARENTS, [external])}
+                    missing = [p for p in external if p not in status]
+                    if missing:
+                        raise DAGValidationError(
+                            f"depends_on names job id(s) that are not in this queue: {', '.join(missing)}. "
+                            "Enqueue the parent first, or depend on a task name inside the DAG.")
+                if jobs:
+                    conn.execute(INSERT_JOBS, [list(c) for c in columns])
+                if edges:
+                    conn.execute(INSERT_EDGES, [list(c) for c in zip(*edges)])
+                if dag_run is not None:
+                    conn.execute("INSERT INTO queuack.dag_runs (id, name, created_at) VALUES (%s, %s, %s) "
+                                 "ON CONFLICT DO NOTHING",
+                                 [dag_run[0], dag_run[1], now])
+                new = [j.id for j in jobs if j.parents]
+                done = [p for p, s in status.items() if s == "done"]
+                if done:
+                    conn.execute(PARENTS_DONE, {"ids": done, "only": new})
+                dead = [p for p, s in status.items() if s in ("failed", "skipped")]
+                if dead:
+                    self._skip_children(conn, dead, now, only=new)
+
+        self._run(work)
+        self._notify_local()
+
+    # -- claiming -------------------------------------------------------------------------------------
+    def claim(self, queues: Sequence[str] | None, count: int, worker_id: str, lease_seconds: float,
+              only: set[str] | None = None, durable: bool = True) -> list[Job]:
+        if only is not None and not only:
+            return []
+        self.reclaim_expired()
+        now = time.time()
+        params = {"now": now, "lease": now + lease_seconds, "worker": worker_id, "n": count,
+                  "queues": list(queues) if queues is not None else None,
+                  "only": list(only) if only is not None else None}
+        sql = _CLAIMS[(queues is not None, only is not None)]
+        rows = self._run(lambda conn: conn.execute(sql, params).fetchall())
+        order = {q: i for i, q in enumerate(queues or ())}
+        rows.sort(key=lambda r: (order.get(r[4], 0), -r[6], r[-1]))  # RETURNING keeps no order
+        return [self._job(r[:-1]) for r in rows]
+
+    def reclaim_expired(self) -> int:
+        """Claims whose lease ran out (their worker died, hung or lost the network) count as an
+        attempt: the job runs again, or fails for good when that was its last attempt."""
+        now = time.time()
+        if not self._query(ANY_EXPIRED, [now]):  # the usual case: one cheap look, no transaction
+            return 0
+
+        def work(conn):
+            with conn.transaction():
+                rows = conn.execute(EXPIRED, [now]).fetchall()
+                lost = []
+                for job_id, attempt, max_attempts in rows:
+                    last = attempt >= max_attempts
+                    lost.append(Outcome(job_id, attempt, "expired",
+                                        error=LOST["expired"][last].format(attempt=attempt, of=max_attempts)))
+                return self._complete(conn, lost, RetryPolicy(), now) if lost else set()
+
+        reclaimed = self._run(work)
+        if reclaimed:
+            log.warning("%s: %d expired lease(s) reclaimed", self.path, len(reclaimed))
+        return len(reclaimed)
+
+    def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
+        if claims:
+            params = {"lease": time.time() + lease_seconds, "ids": [c[0] for c in claims],
+                      "att": [c[1] for c in claims]}
+            self._run(lambda conn: conn.execute(RENEW, params))
+
+    # -- completing ---------------------------------------------------------------------------------
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
+                 persist: Iterable[str] = ()) -> set[str]:
+        if not outcomes:
+            return set()
+        policy = policy or RetryPolicy()
+        now = time.time()
+
+        def work(conn):
+            kinds = {"done" if o.kind == "done" else "release" if o.kind == "release" else "error" for o in outcomes}
+            with conn.transaction() if len(kinds) > 1 or "error" in kinds else nullcontext():
+                return self._complete(conn, outcomes, policy, now)
+
+        applied = self._run(work)
+        self._notify_local()
+        return applied
+
+    def _complete(self, conn, outcomes: list[Outcome], policy: RetryPolicy, now: float) -> set[str]:
+        """Apply outcomes on `conn` (inside a transaction when there is more than one statement)."""
+        done = [o for o in outcomes if o.kind == "done"]
+        release = [o for o in outcomes if o.kind == "release"]
+        errors = [o for o in outcomes if o.kind not in ("done", "release")]
+        applied: set[str] = set()
+        if done:
+            rows = conn.execute(COMPLETE_DONE, {"ids": [o.job_id for o in done], "att": [o.attempt for o in done],
+                                                "res": [o.result for o in done], "now": now}).fetchall()
+            applied |= {r[0] for r in rows if r[0] is not None}
+        if release:
+            rows = conn.execute(RELEASE, {"ids": [o.job_id for o in release],
+                                          "att": [o.attempt for o in release]}).fetchall()
+            applied |= {r[0] for r in rows}
+        if errors:
+            retry_at = [now if o.kind in LOST else now + policy.delay(o.attempt) for o in errors]
+            rows = conn.execute(COMPLETE_ERROR, {
+                "ids": [o.job_id for o in errors], "att": [o.attempt for o in errors],
+                "last": [o.kind == "fail" for o in errors], "at": retry_at, "err": [o.error for o in errors],
+                "tb": [o.traceback for o in errors], "now": now}).fetchall()
+            applied |= {r[0] for r in rows}
+            failed = [r[0] for r in rows if r[1] == "failed"]
+            if failed:
+                self._skip_children(conn, failed, now)
+            if any(r[1] == "pending" and r[2] <= now for r in rows):
+                conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+        if release and applied:
+            conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+        return applied
+
+    def _skip_children(self, conn, parents: list[str], now: float, only: list[str] | None = None) -> int:
+        """Skip what can no longer run because these failed, down the graph. Returns how many."""
+        frontier = parents
+        skipped = 0
+        while frontier:
+            sql = SKIP_CHILDREN.format(only="AND child_id = ANY(%(only)s)" if only is not None else "")
+            rows = conn.execute(sql, {"ids": frontier, "now": now, "why": SKIPPED_ERROR, "only": only}).fetchall()
+            frontier = [r[0] for r in rows if r[1] == "skipped"]
+            skipped += len(frontier)
+            only = None  # jobs skipped now have only children of their own batch, or none
+        return skipped
+
+    def cancel_run(self, dag_run_id: str) -> int:
+        now = time.time()
+
+        def work(conn):
+            with conn.transaction():
+                conn.execute("UPDATE queuack.dag_runs SET cancelled_at = %s WHERE id = %s AND cancelled_at IS NULL",
+                             [now, dag_run_id])
+                unclaimed = [r[0] for r in conn.execute(CANCEL_RUN, [now, dag_run_id])]
+                return len(unclaimed) + self._skip_children(conn, unclaimed, now)
+
+        skipped = self._run(work)
+        self._notify_local()
+        return skipped
+
+    def retry_failed(self, job_id: str) -> None:
+        rows = self._run(lambda conn: conn.execute(RETRY_FAILED, {"id": job_id, "now": time.time()}).fetchall())
+        if not rows:
+            job = self.get_job(job_id)  # JobNotFoundError for an unknown id
+            raise QueuackError(f"job {job_id} is {job.status.value!r}, not failed: only dead letters can be retried")
+        self._notify_local()
+
+    def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int:
+        def work(conn):
+            with conn.transaction():
+                count = conn.execute(PURGE, {"st": list(statuses), "before": before, "q": queue}).fetchone()[0]
+                conn.execute(PURGE_RUNS)
+                return count
+
+        return self._run(work)
+
+    # -- waiting ------------------------------------------------------------------------------------
+    def next_wakeup(self) -> float | None:
+        return self._query(NEXT_WAKEUP, {"now": time.time()})[0][0]
+
+    def wait_for_work(self, timeout: float) -> None:
+        self._ensure_listener()
+        with self.changed:
+            self.changed.wait(timeout)
+
+    def _ensure_listener(self) -> None:
+        with registry_lock:
+            if self._listener is None and not self._closed:
+                self._listener = threading.Thread(target=self._listen, name="queuack-pg-listener", daemon=True)
+                self._listener.start()
+
+    def _listen(self) -> None:
+        """Wake waiting workers on NOTIFY. A lost connection is reopened; the Worker's polling
+        covers what was missed meanwhile."""
+        delay = 0.1
+        while not self._closed:
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                                     application_name="queuack-listener") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    delay = 0.1
+                    self._notify_local()  # anything may have happened while not listening
+                    while not self._closed:
+                        if any(True for _ in conn.notifies(timeout=0.2, stop_after=1)):
+                            self._notify_local()
+            except psycopg.Error as exc:
+                if self._closed:
+                    return
+                log.debug("%s: listener connection lost (%s); reconnecting", self.path, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    # -- reading ------------------------------------------------------------------------------------
+    def _query(self, sql: str, params=None) -> list[tuple]:
+        return self._run(lambda conn: conn.execute(sql, params).fetchall())
+
+    def _job(self, row: tuple) -> Job:
+        job = Job(*row, _store=self)
+        status = JobStatus(row[5])
+        job.status = JobStatus.DELAYED if status is JobStatus.PENDING and row[9] > time.time() else status
+        return job
+
+    def get_job(self, job_id: str) -> Job:
+        rows = self._query(f"SELECT {JOB_COLUMNS} FROM queuack.jobs WHERE id = %s", [job_id])
+        if not rows:
+            raise JobNotFoundError(job_id)
+        return self._job(rows[0])
+
+    def get_jobs(self, ids: list[str]) -> list[Job]:
+        by_id = {r[0]: r for r in self._query(f"SELECT {JOB_COLUMNS} FROM queuack.jobs WHERE id = ANY(%s)", [ids])}
+        return [self._job(by_id[i]) for i in ids if i in by_id]
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        return {r[0] for r in self._query("SELECT id FROM queuack.jobs WHERE id = ANY(%s)", [sorted(set(ids))])}
+
+    def unfinished(self, ids: Iterable[str]) -> int:
+        return self._query("SELECT count(*) FROM queuack.jobs WHERE id = ANY(%s) AND status IN ('pending', 'claimed')",
+                           [list(ids)])[0][0]
+
+    def results(self, ids: list[str]) -> dict[str, tuple[str, str, bytes | None, str | None]]:
+        rows = self._query("SELECT id, status, codec, result, error FROM queuack.jobs WHERE id = ANY(%s)", [ids])
+        return {r[0]: r[1:] for r in rows}
+
+    def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+        out: dict[str, list[tuple[str, str | None]]] = {c: [] for c in child_ids}
+        for child, parent, name in self._query(
+            """SELECT d.child_id, d.parent_id, p.node_name FROM queuack.job_dependencies d
+               LEFT JOIN queuack.jobs p ON p.id = d.parent_id
+               WHERE d.child_id = ANY(%s) ORDER BY d.child_id, d.position""", [child_ids]):
+            out[child].append((parent, name))
+        return out
+
+    def stats(self, queue: str | None = None) -> dict[str, int]:
+        counts = {s.value: 0 for s in JobStatus}
+        for status, delayed, n in self._query(
+            """SELECT status, status = 'pending' AND execute_after > %(now)s, count(*) FROM queuack.jobs
+               WHERE %(q)s::text IS NULL OR queue = %(q)s GROUP BY 1, 2""", {"now": time.time(), "q": queue}):
+            counts["delayed" if delayed else status] += n
+        return counts
+
+    def queue_names(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT queue FROM queuack.jobs ORDER BY queue")]
+
+    def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
+        return self._query("SELECT id, node_name, status FROM queuack.jobs WHERE dag_run_id = %s ORDER BY seq",
+                           [dag_run_id])
+
+    def waiting(self, queue: str, at_most: int) -> int:
+        return self._query("SELECT count(*) FROM (SELECT 1 FROM queuack.jobs WHERE queue = %s AND status = 'pending' "
+                           "LIMIT %s) w", [queue, at_most])[0][0]
+
+    def dag_run(self, dag_run_id: str) -> tuple[str, str | None, bool] | None:
+        rows = self._query("SELECT name, parent_job_id, cancelled_at IS NOT NULL FROM queuack.dag_runs WHERE id = %s",
+                           [dag_run_id])
+        return rows[0] if rows else None
+
+    def link_subdag(self, dag_run_id: str, parent_job_id: str) -> None:
+        self._run(lambda conn: conn.execute("UPDATE queuack.dag_runs SET parent_job_id = %s WHERE id = %s",
+                                            [parent_job_id, dag_run_id]))
+
+    def subdag_runs(self, parent_job_ids: list[str]) -> dict[str, str]:
+        return dict(self._query(
+            """SELECT DISTINCT ON (parent_job_id) parent_job_id, id FROM queuack.dag_runs
+               WHERE parent_job_id = ANY(%s) ORDER BY parent_job_id, created_at DESC""", [parent_job_ids]))
+
+    def dag_started(self, dag_run_id: str) -> bool:
+        return self._query("SELECT EXISTS (SELECT 1 FROM queuack.jobs WHERE dag_run_id = %s AND attempts > 0)",
+                           [dag_run_id])[0][0]
+
+    def dead_letters(self, limit: int) -> list[Job]:
+        return [self._job(r) for r in self._query(
+            f"SELECT {JOB_COLUMNS} FROM queuack.jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT %s",
+            [limit])]
+
+
+def describe_safely(url: str) -> str:
+    try:
+        return describe(url) if psycopg is not None else url.split("@")[-1]
+    except Exception:
+        return "the URL"

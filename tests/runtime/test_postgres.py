@@ -1,0 +1,211 @@
+"""What only a shared server makes possible: many worker processes on one queue, workers that die,
+a server that restarts, the command line on a live queue, and the server's own errors.
+
+The behaviours every backend shares run against PostgreSQL through the `queue` fixture."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from queuack import DAG, DuckQueue, JobStatus
+from queuack.errors import BackendUnavailableError, QueuackError
+
+from . import jobfuncs
+from .conftest import TESTS_DIR, python_process, subprocess_env
+
+
+def worker_process(url: str, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "queuack", "worker", url, "--path", str(TESTS_DIR), *options],
+                            env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition, timeout: float = 120.0, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout:g}s")
+        time.sleep(0.05)
+
+
+def stop(*workers: subprocess.Popen) -> list[str]:
+    outputs = []
+    for w in workers:
+        if w.poll() is None:
+            w.send_signal(signal.SIGTERM)
+    for w in workers:
+        out, err = w.communicate(timeout=60)
+        outputs.append(err)
+    return outputs
+
+
+def log_counts(path) -> collections.Counter:
+    return collections.Counter(int(line) for line in path.read_text().split()) if path.exists() else collections.Counter()
+
+
+# -- connecting ------------------------------------------------------------------------------------
+def test_an_unreachable_server_fails_at_once_naming_where_without_the_password():
+    with pytest.raises(BackendUnavailableError) as caught:
+        DuckQueue("postgresql://alice:s3cret-pw@127.0.0.1:1/jobs")
+    message = str(caught.value)
+    assert "127.0.0.1:1/jobs" in message and "alice" in message
+    assert "s3cret-pw" not in message and "s3cret-pw" not in repr(caught.value)
+
+
+def test_the_queue_shows_its_url_without_the_password(pg_queue_url):
+    url = pg_queue_url.replace("postgres@", "postgres:hunter2@")
+    with DuckQueue(url) as q:
+        assert "hunter2" not in repr(q) and "hunter2" not in q._live_store().path
+        assert q._live_store().path.endswith("/shared")
+
+
+def test_postgres_scheme_and_libpq_environment_select_the_server(pg_server, pg_queue_url, monkeypatch):
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", str(pg_server.port))
+    monkeypatch.setenv("PGUSER", "postgres")
+    monkeypatch.setenv("PGDATABASE", "shared")
+    with DuckQueue("postgres://") as q:
+        job = q.enqueue(jobfuncs.add, args=(1, 2))
+    with DuckQueue(pg_queue_url) as q:
+        assert q.get_job(job).status is JobStatus.PENDING
+
+
+# -- the schema ---------------------------------------------------------------------------------------
+def test_a_schema_newer_than_the_code_is_refused(pg_url):
+    DuckQueue(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE queuack.meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(QueuackError, match="schema version 99, written by a newer queuack"):
+        DuckQueue(pg_url)
+
+
+def test_processes_creating_the_schema_at_once_do_not_race(pg_url):
+    script = f"""
+import sys
+from queuack import DuckQueue
+sys.stdin.readline()  # start together
+with DuckQueue({pg_url!r}) as q:
+    q.enqueue(print, args=("x",))
+"""
+    processes = [python_process(script, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in processes:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, errors
+    with DuckQueue(pg_url) as q:
+        assert q.stats()["pending"] == 4
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT value FROM queuack.meta").fetchall() == [("1",)]
+
+
+# -- many processes ------------------------------------------------------------------------------------
+def test_three_workers_drain_what_a_fourth_process_enqueues_each_job_once(pg_queue_url, tmp_path):
+    log = tmp_path / "runs.log"
+    total = 2000
+    workers = [worker_process(pg_queue_url, "--concurrency", "2") for _ in range(3)]
+    enqueuer = python_process(f"""
+from queuack import DuckQueue
+from runtime import jobfuncs
+with DuckQueue({pg_queue_url!r}) as q:
+    for start in range(0, {total}, 100):
+        q.enqueue_batch([(jobfuncs.append_to_log, ({str(log)!r}, n), None) for n in range(start, start + 50)])
+        for n in range(start + 50, start + 100):
+            q.enqueue(jobfuncs.append_to_log, args=({str(log)!r}, n))
+""")
+    assert enqueuer.wait(timeout=120) == 0
+    with DuckQueue(pg_queue_url) as q:
+        wait_until(lambda: q.stats()["done"] == total, what=f"{total} jobs done")
+        errors = stop(*workers)
+        assert q.stats() == {"pending": 0, "claimed": 0, "done": total, "failed": 0, "delayed": 0, "skipped": 0}
+    assert [w.returncode for w in workers] == [0, 0, 0], errors
+    counts = log_counts(log)
+    assert sorted(counts) == list(range(total)) and set(counts.values()) == {1}
+
+
+def test_a_killed_worker_s_jobs_finish_elsewhere_after_the_lease(pg_queue_url, tmp_path):
+    log = tmp_path / "runs.log"
+    with DuckQueue(pg_queue_url) as q:
+        ids = q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 0.05), None) for n in range(60)])
+        victim = worker_process(pg_queue_url, "--visibility-timeout", "2", "--concurrency", "4")
+        wait_until(lambda: sum(log_counts(log).values()) >= 8, what="the first worker to start jobs")
+        victim.kill()
+        victim.communicate(timeout=30)
+        survivor = worker_process(pg_queue_url, "--visibility-timeout", "2")
+        wait_until(lambda: q.stats()["done"] == len(ids), what="every job done")
+        stop(survivor)
+        jobs = [q.get_job(i) for i in ids]
+    assert all(j.status is JobStatus.DONE for j in jobs)
+    counts = log_counts(log)
+    assert sorted(counts) == list(range(60))  # nothing lost
+    rerun = [j for j in jobs if counts[j.result] > 1]
+    assert all(j.attempts == 2 for j in rerun)  # a job the killed worker held counted that attempt
+
+
+def test_a_dag_submitted_here_runs_on_two_other_processes(pg_queue_url):
+    workers = [worker_process(pg_queue_url, "--concurrency", "2") for _ in range(2)]
+    with DuckQueue(pg_queue_url) as q:
+        with DAG("spread", queue=q) as dag:
+            dag.add_job(jobfuncs.numbers, name="numbers", args=(100,))
+            for part in range(4):
+                dag.add_job(jobfuncs.square_part, name=f"part{part}", args=(part,), depends_on="numbers")
+            dag.add_job(jobfuncs.total, name="total", depends_on=[f"part{p}" for p in range(4)])
+        assert dag.wait_for_completion(timeout=120)
+        assert dag.get_result("total") == sum(v * v for v in range(100))
+        hosts = {q.get_job(job_id).claimed_by for job_id in dag.jobs.values()}
+    stop(*workers)
+    assert all(h for h in hosts)
+
+
+def test_a_server_restart_mid_run_loses_nothing(pg_server, pg_queue_url, tmp_path):
+    log = tmp_path / "runs.log"
+    with DuckQueue(pg_queue_url) as q:
+        ids = q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 0.02), None) for n in range(150)])
+    worker = worker_process(pg_queue_url, "--concurrency", "2")
+    wait_until(lambda: sum(log_counts(log).values()) >= 20, what="the worker to start")
+    pg_server.restart()
+    with DuckQueue(pg_queue_url) as q:
+        wait_until(lambda: q.stats()["done"] == len(ids), what="every job done after the restart")
+        assert worker.poll() is None  # the worker lived through it
+        stderr = stop(worker)[0]
+    assert "connection was lost" in stderr and "retrying" in stderr
+    assert sorted(log_counts(log)) == list(range(150))
+    assert worker.returncode == 0
+
+
+def test_stats_dead_letters_and_retry_from_other_processes_on_a_live_queue(pg_queue_url, tmp_path):
+    log = tmp_path / "runs.log"
+    with DuckQueue(pg_queue_url, retry_backoff=0) as q:
+        q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 0.05), None) for n in range(40)])
+        bad = q.enqueue(jobfuncs.fail, args=("broken",), max_attempts=1)
+        worker = worker_process(pg_queue_url)
+        try:
+            wait_until(lambda: sum(log_counts(log).values()) >= 3, what="the worker to start")
+            live = subprocess.run([sys.executable, "-m", "queuack", "stats", pg_queue_url, "--json"],
+                                  env=subprocess_env(), capture_output=True, text=True, timeout=60)
+            assert live.returncode == 0, live.stderr
+            assert '"done"' in live.stdout
+            wait_until(lambda: q.get_job(bad).status is JobStatus.FAILED, what="the dead letter")
+            letters = subprocess.run([sys.executable, "-m", "queuack", "dead-letters", pg_queue_url],
+                                     env=subprocess_env(), capture_output=True, text=True, timeout=60)
+            assert bad in letters.stdout and "broken" in letters.stdout
+            again = subprocess.run([sys.executable, "-m", "queuack", "retry", pg_queue_url, bad],
+                                   env=subprocess_env(), capture_output=True, text=True, timeout=60)
+            assert again.returncode == 0 and "pending again" in again.stdout
+            wait_until(lambda: q.get_job(bad).attempts == 1 and q.get_job(bad).status is JobStatus.FAILED
+                       and q.stats()["done"] == 40, what="the retried job to fail again and the rest to finish")
+        finally:
+            stop(worker)
+
+
+def test_the_cli_names_an_unreachable_server():
+    result = subprocess.run([sys.executable, "-m", "queuack", "stats", "postgresql://bob:pw-secret@127.0.0.1:1/q"],
+                            env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "127.0.0.1:1/q" in result.stderr and "pw-secret" not in result.stderr
