@@ -8,8 +8,9 @@ Two codecs:
   can write it.
 - "json": arguments and results must be JSON values that come back equal (dicts with str keys,
   lists, str, finite numbers, bool, None): a tuple, a non-string key or NaN is refused with its
-  path rather than stored changed. Functions are stored as "module:qualname" references. A queue set to JSON never unpickles: a
-  row that says "pickle" is refused (UntrustedError), whatever wrote it.
+  path rather than stored changed. Functions are stored as "module:qualname" references. A
+  queue set to JSON never unpickles: a row that says "pickle" is refused (UntrustedError),
+  whatever wrote it.
 
 Which functions a worker may run (the allow-list, a Loader): naming a function is enough to run
 it, so a JSON file is only as safe as the list of functions its workers accept. Like Celery and
@@ -17,7 +18,8 @@ huey, which run registered tasks only, a JSON queue runs only the functions this
 enqueued itself (its own code named them, not the file) and those its `allow` names. A pickle
 queue runs any function by default: the file can run code through the arguments anyway, so an
 allow-list there catches mistakes, not attackers. The check reads the stored reference and never
-imports a module it refuses.
+imports a module it refuses, and a reference must be the function's own name: an allowed module
+does not lend out what it imported ("myapp.tasks:os.system" is refused).
 """
 
 from __future__ import annotations
@@ -301,9 +303,19 @@ class Loader:
                     "Worker(..., allow=[...]) or `queuack worker --allow MODULE`."
                 )
         if codec == "json":
-            module, _, qualname = blob.decode().partition(":")
-            return _resolve(module, qualname)
+            return self._resolve_json(blob.decode(), what)
         return pickle.loads(blob)
+
+    def _resolve_json(self, reference: str, what: str) -> Callable:
+        module, _, qualname = reference.partition(":")
+        func = _resolve(module, qualname)
+        own = f"{getattr(func, '__module__', None)}:{getattr(func, '__qualname__', None)}"
+        if not self.any and own != reference:  # reached through another module's attributes
+            raise UntrustedError(
+                f"{what} names {reference}, which is {own}: a job must name a function by its own "
+                f"module and name, and this worker runs {self.describe()}"
+            )
+        return func
 
     def value(self, blob: bytes | None, codec: str, what: str = "the value") -> Any:
         self._check_codec(codec, what)

@@ -117,6 +117,18 @@ def test_a_json_row_naming_os_system_does_not_run(db_path, tmp_path):
     assert not marker.exists()
 
 
+def test_an_allowed_module_does_not_lend_out_what_it_imported(db_path, tmp_path):
+    marker = tmp_path / "shell-ran"
+    with DuckQueue(db_path, serializer="json") as q:
+        job_id = q.enqueue(jobfuncs.echo, args=(f"touch {marker}",))
+    # runtime.jobfuncs imports os: os.system is reachable as an attribute of an allowed module
+    tamper(db_path, "UPDATE jobs SET func = 'runtime.jobfuncs:os.system'::BLOB WHERE id = ?", [job_id])
+    with DuckQueue(db_path, serializer="json", allow=["runtime.jobfuncs"]) as q:
+        Worker(q).run(burst=True)
+        failed_because(q, job_id, "names runtime.jobfuncs:os.system, which is", "by its own module and name")
+    assert not marker.exists()
+
+
 def test_a_refused_module_is_never_imported_and_allowing_it_runs_the_job(db_path, tmp_path, monkeypatch):
     module, marker = untrusted_module(tmp_path, monkeypatch)
     with DuckQueue(db_path, serializer="json", retry_backoff=0) as q:
