@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
@@ -16,6 +17,13 @@ from .jobs import Job
 from .queue import DuckQueue, new_job_id
 
 log = logging.getLogger("queuack")
+
+# DAG options of queuack 0.1 that this DAG does not need, and why
+_NO_EFFECT = {
+    "validate": "a DAG is always validated when it is submitted",
+    "fail_fast": "a DAG that does not validate is always refused (DAGValidationError)",
+    "timing": "each job's created_at and completed_at are in dag.get_jobs()",
+}
 
 
 class DAGStatus(str, Enum):
@@ -49,9 +57,14 @@ class DAG:
 
     def __init__(self, name: str, queue: DuckQueue | None = None, description: str | None = None,
                  validate: bool = True, fail_fast: bool = True, timing: bool = False):
-        # validate, fail_fast and timing are accepted so that queuack 0.1 code keeps running: a DAG
-        # is always validated when it is submitted, and an invalid one is always refused; timing
-        # has no effect.
+        # validate, fail_fast and timing are accepted so that queuack 0.1 code keeps running, with
+        # a warning where they would change something there: a DAG is always validated when it is
+        # submitted, an invalid one is always refused, and no timing lines are printed.
+        for option, value, default in (("validate", validate, True), ("fail_fast", fail_fast, True),
+                                       ("timing", timing, False)):
+            if value != default:
+                warnings.warn(f"DAG({option}={value!r}) has no effect: {_NO_EFFECT[option]}",
+                              DeprecationWarning, stacklevel=2)
         if not name or not isinstance(name, str):
             raise ValueError("a DAG needs a name (a non-empty string)")
         self.name = name

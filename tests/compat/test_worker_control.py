@@ -54,3 +54,10 @@ def test_dag_execute_refuses_a_positional_number():
     with pytest.raises(TypeError, match="keyword arguments only"):
         dag.execute(0.5)
     assert dag.execute(poll_interval=0.01, timeout=20)
+
+
+def test_0_1_dag_options_without_effect_warn():
+    with pytest.warns(DeprecationWarning, match=r"DAG\(timing=True\) has no effect"):
+        DAG("t", timing=True)
+    with pytest.warns(DeprecationWarning, match=r"DAG\(fail_fast=False\) has no effect"):
+        DAG("t", fail_fast=False)

@@ -882,7 +882,8 @@ def test_the_queuack_01_readme_pipeline_runs_unchanged(capsys):
 
 
 def test_queuack_01_dag_options_are_accepted(mq, capsys):
-    dag = DAG("options", mq, "a description", validate=True, fail_fast=False, timing=True)
+    with pytest.warns(DeprecationWarning, match="has no effect"):  # fail_fast and timing
+        dag = DAG("options", mq, "a description", validate=True, fail_fast=False, timing=True)
     assert dag.description == "a description"
     dag.add_job(value, name="a", args=(1,))
     dag.add_job(boom, name="b", max_attempts=1)
@@ -896,8 +897,8 @@ def test_queuack_01_dag_options_are_accepted(mq, capsys):
     rows = dag.get_jobs()
     assert [(r["name"], r["status"]) for r in rows] == [("a", "done"), ("b", "failed"), ("c", "skipped")]
     assert rows[0]["id"] == dag.jobs["a"] and rows[0]["completed_at"] is not None
-    with pytest.raises(DAGValidationError):  # validate=False does not let an invalid DAG through
-        bad = DAG("bad", mq, validate=False)
+    with pytest.raises(DAGValidationError), pytest.warns(DeprecationWarning):
+        bad = DAG("bad", mq, validate=False)  # validate=False does not let an invalid DAG through
         bad.add_job(value, name="x", args=(1,), depends_on="missing")
         bad.submit()
 
