@@ -94,7 +94,10 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             return conn
         found = None
         if not os.path.exists(path):
-            files.create_database(path)
+            try:
+                files.create_database(path)
+            except OSError as exc:
+                raise QueuackError(f"cannot create the queue database {path}: {exc.strerror or exc}") from None
         elif os.path.exists(path + ".wal"):  # opening it for writing would replay the log into it
             try:
                 probe = duckdb.connect(path, read_only=True)
@@ -143,6 +146,8 @@ class Store(Backend):
         """The store of this database; read_only=True reads a file that no one in this process has
         open without writing anything to it (the store of one that is open is shared instead)."""
         if path == MEMORY:
+            if read_only:
+                raise QueuackError("read_only=True needs the path of an existing queue file, not :memory:")
             store = cls(path)
             store._refs = 1
             return store

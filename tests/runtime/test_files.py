@@ -184,3 +184,10 @@ def test_files_are_owner_only_whatever_the_umask(tmp_path):
                          text=True, timeout=60, check=True).stdout
     modes = dict(line.split() for line in out.splitlines())
     assert modes == {db: "0o600", db + ".wal": "0o600", db + ".queuack-journal": "0o600"}
+
+
+def test_a_database_that_cannot_be_created_is_a_clear_error(tmp_path):
+    with pytest.raises(QueuackError, match="cannot create the queue database .*No such file or directory"):
+        DuckQueue(str(tmp_path / "no-such-dir" / "queue.duckdb"))
+    with pytest.raises(QueuackError, match="read_only=True needs the path of an existing queue file"):
+        DuckQueue(read_only=True)
