@@ -16,7 +16,7 @@ def add(s: Scheduler, job_id: str, queue="default", priority=50, seq=None, after
 
 
 def take(s: Scheduler, n=10, queues=None, now=NOW, lease=NOW + 30, only=None) -> list[str]:
-    return [job_id for job_id, _, _ in s.take(queues, n, "w1", lease, now, only)]
+    return [taken[0] for taken in s.take(queues, n, "w1", lease, now, only)]
 
 
 def test_higher_priority_first_then_first_in_first_out():
@@ -55,8 +55,8 @@ def test_only_takes_the_named_jobs_and_leaves_the_others_ready():
 
 def test_take_counts_the_attempt_and_returns_it():
     s = Scheduler()
-    add(s, "a", after=NOW - 5)
-    assert s.take(None, 1, "w1", NOW + 30, NOW) == [("a", 1, NOW - 5)]
+    add(s, "a", seq=7, after=NOW - 5)
+    assert s.take(None, 1, "w1", NOW + 30, NOW) == [("a", 7, 1, NOW - 5)]
     assert s.owns("a", 1) and not s.owns("a", 2)
     assert s.memory_claim("a") == (1, "w1", NOW)
 
@@ -67,7 +67,7 @@ def test_untake_puts_the_job_back_uncounted():
     take(s)
     s.untake(["a"], NOW)
     assert s.memory_claim("a") is None
-    assert s.take(None, 1, "w2", NOW + 30, NOW) == [("a", 1, NOW)]
+    assert s.take(None, 1, "w2", NOW + 30, NOW) == [("a", 1, 1, NOW)]
 
 
 def test_a_delayed_job_becomes_ready_when_its_time_comes():
@@ -112,7 +112,7 @@ def test_retry_keeps_the_attempt_and_waits_for_its_backoff():
     s.retry("a", NOW + 2, NOW)
     assert take(s) == []
     s.promote_due(NOW + 2)
-    assert s.take(None, 1, "w1", NOW + 30, NOW + 2)[0][:2] == ("a", 2)
+    assert [(t[0], t[2]) for t in s.take(None, 1, "w1", NOW + 30, NOW + 2)] == [("a", 2)]
 
 
 def test_memory_claims_until_marked_durable():
@@ -224,3 +224,71 @@ def test_waiting_counts_unclaimed_jobs_of_one_queue_up_to_a_bound():
     assert s.waiting("default", at_most=10) == 2
     assert s.waiting("default", at_most=1) == 1
     assert s.waiting("mail", at_most=10) == 1
+
+
+@pytest.mark.parametrize("job_id", [
+    "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b",   # a canonical UUID: kept as a 128-bit int
+    "0F8E4C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B",   # upper case: kept as the string, not confused with the above
+    "00000000-0000-0000-0000-000000000000",
+    "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5_",
+    "job-42",
+])
+def test_any_id_comes_back_exactly_as_given(job_id):
+    s = Scheduler()
+    add(s, job_id)
+    assert job_id in s and s.unfinished([job_id, "other"]) == 1
+    assert take(s) == [job_id]
+    assert s.owns(job_id, 1)
+    assert s.finish(job_id, succeeded=True, now=NOW) is False
+    assert job_id not in s and len(s) == 0
+
+
+def test_ids_that_differ_only_in_case_are_two_jobs():
+    s = Scheduler()
+    add(s, "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", priority=2)
+    add(s, "0F8E4C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B", priority=1)
+    assert take(s) == ["0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "0F8E4C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B"]
+
+
+def test_adding_a_job_twice_is_refused():
+    s = Scheduler()
+    add(s, "a")
+    with pytest.raises(ValueError, match="already scheduled"):
+        add(s, "a")
+
+
+def test_a_reused_slot_is_not_confused_with_its_previous_job():
+    s = Scheduler()
+    add(s, "old", after=NOW + 5, seq=1)
+    add(s, "parent", seq=2)
+    add(s, "child", mode="any", waiting_on=["parent", "old"], seq=3)
+    assert take(s) == ["parent"]
+    s.finish("parent", succeeded=True, now=NOW)
+    assert take(s) == ["child"]
+    s.finish("child", succeeded=True, now=NOW)  # its slot is free again...
+    add(s, "new", waiting_on=["x"], seq=4)        # ...and taken by a job that waits for another parent
+    s.promote_due(NOW + 5)
+    assert take(s, now=NOW + 5) == ["old"]
+    s.finish("old", succeeded=True, now=NOW + 5)  # "old" still lists "child" as its child
+    assert take(s, now=NOW + 5) == []             # which must not wake "new"
+    assert s.finish("x", succeeded=True, now=NOW + 5) is True
+    assert take(s, now=NOW + 5) == ["new"]
+
+
+def test_many_jobs_come_out_in_priority_then_fifo_order():
+    s = Scheduler()
+    for i in range(1000):
+        add(s, f"j{i}", queue=f"q{i % 3}", priority=i % 7, seq=i)
+    order = take(s, n=2000)
+    expected = sorted((f"j{i}" for i in range(1000)), key=lambda j: (-(int(j[1:]) % 7), int(j[1:])))
+    assert order == expected
+
+
+def test_waiting_forgets_finished_jobs():
+    s = Scheduler()
+    add(s, "a")
+    add(s, "b")
+    take(s, n=1)
+    s.finish("a", succeeded=True, now=NOW)
+    assert s.waiting("default", at_most=10) == 1
+    assert s.waiting("nosuchqueue", at_most=10) == 0
