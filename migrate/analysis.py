@@ -37,7 +37,7 @@ from migrate.index import (
     is_suppressed,
     related_pattern,
 )
-from migrate.model import Finding, FileResult, RuleSelection
+from migrate.model import Finding, FileResult, RuleSelection, Violation
 
 __all__ = ["summarize", "build_index", "fix_file", "FileSummary", "ProjectIndex", "suppressions"]
 
@@ -992,19 +992,6 @@ def _summarize(path: str, source: str, module: str | None, is_package: bool) -> 
 # pass two
 
 
-class Report:
-    """What a rule says about one node; analysis turns it into a Finding with a position."""
-
-    __slots__ = ("node", "code", "message", "hint", "fixable")
-
-    def __init__(self, node: cst.CSTNode, code: str, message: str, hint: str | None, fixable: bool):
-        self.node = node
-        self.code = code
-        self.message = message
-        self.hint = hint
-        self.fixable = fixable
-
-
 class FileContext:
     """The second pass's view of one file: its plans from the index, next to their nodes."""
 
@@ -1066,21 +1053,24 @@ def _fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelect
         result.error = "the file changed between the scan and the rewrite; run again"
         return result
     rules = _rule_objects()
-    reports: list[Report] = []
+    violations: list[Violation] = []
     for rule in rules:
-        reports.extend(rule.check(ctx))
-    if not reports:
+        violations.extend(rule.check(ctx))
+    if not violations:
         return result
     positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
     sup = suppressions(source)
     findings: set[Finding] = set()
-    for r in reports:
-        if not selection.enabled(r.code):
+    for v in violations:
+        if not selection.enabled(v.code):
             continue
-        pos = positions[r.node].start
-        if is_suppressed(r.code, sup.get(pos.line, frozenset())):
+        pos = positions[v.node].start
+        if is_suppressed(v.code, sup.get(pos.line, frozenset())):
             continue
-        findings.add(Finding(path, pos.line, pos.column + 1, r.code, r.message, r.fixable, r.hint))
+        fixable, hint = v.fixable, v.hint
+        if fixable and not fix_allowed(v.task, selection):  # what apply would leave alone
+            fixable, hint = False, _why_not_applied(v.task, selection)
+        findings.add(Finding(path, pos.line, pos.column + 1, v.code, v.message, fixable, hint))
     result.findings = sorted(findings)
     if fix:
         new_tree = _apply_fixes(ctx, selection)
@@ -1119,14 +1109,23 @@ def _keep_untouched_lines(source: str, printed: str, new: str) -> str | None:
     return "".join(out)
 
 
-def fix_allowed(plan: TaskPlan, selection: RuleSelection) -> bool:
+def fix_allowed(plan: TaskPlan | None, selection: RuleSelection) -> bool:
     """A task and its sites are rewritten together, or not at all."""
-    if not plan.fixable:
+    if plan is None or not plan.fixable:
         return False
     for code in ("QM001", "QM002"):
         if not selection.enabled(code) or is_suppressed(code, plan.blocked):
             return False
     return True
+
+
+def _why_not_applied(plan: TaskPlan | None, selection: RuleSelection) -> str:
+    if plan is not None and all(selection.enabled(code) for code in ("QM001", "QM002")):
+        return (
+            "a suppression comment (# noqa, # migrate: ignore) on a line this rewrite touches "
+            "keeps apply from making it"
+        )
+    return "QM001 and QM002 are applied together: select both (and ignore neither) to fix this"
 
 
 class _Apply(cst.CSTTransformer):

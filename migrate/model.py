@@ -34,6 +34,22 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Violation:
+    """What a rule says about one node of a file; the analysis adds the position (a Finding).
+
+    ``task`` is the plan (an index TaskPlan) whose rewrite fixes a fixable violation: it is fixable
+    in the output only when apply would make that rewrite with the selected rules.
+    """
+
+    node: object  # a libcst node
+    code: str
+    message: str
+    hint: str | None
+    fixable: bool
+    task: object = None
+
+
+@dataclass(frozen=True)
 class RuleSelection:
     """Which rule codes are active: `select` (empty: all) minus `ignore`."""
 

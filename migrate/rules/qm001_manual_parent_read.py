@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate.model import Violation
 from migrate.rules._edit import string_literal
 
 
@@ -139,8 +140,6 @@ def build(dag, path):
     ]
 
     def check(self, ctx):
-        from migrate.analysis import Report
-
         for plan, _node, reads in ctx.tasks:
             if not plan.fixable:
                 continue
@@ -148,22 +147,24 @@ def build(dag, path):
                 parent = plan.parent_of(param)
                 if isinstance(parent, tuple):
                     names = ", ".join(f'"{n}"' for n in parent)
-                    yield Report(
+                    yield Violation(
                         call,
                         self.code,
                         f'task "{plan.name}" reads its parents {names} one by one through '
                         f"DuckQueue(...).get_result(); use {plan.ctx_name}.get_parent_results()",
                         "with depends_on listing exactly these parents in this order, the list is the same",
                         True,
+                        plan,
                     )
                     continue
-                yield Report(
+                yield Violation(
                     call,
                     self.code,
                     f'task "{plan.name}" reads its parent "{parent}" through DuckQueue(...).get_result(); '
                     f'use {plan.ctx_name}.upstream("{parent}")',
                     "the rewrite also removes the queue it opens and closes",
                     True,
+                    plan,
                 )
 
 

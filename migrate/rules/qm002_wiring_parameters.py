@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate.model import Violation
 from migrate.rules._edit import append_item, insert_item, remove_items, string_literal
 
 
@@ -117,18 +118,17 @@ def build(q, path):
     ]
 
     def check(self, ctx):
-        from migrate.analysis import Report
-
         for plan, node, _reads in ctx.tasks:
             if plan.fixable:
                 params = ", ".join(plan.remove_params)
-                yield Report(
+                yield Violation(
                     node.name,
                     self.code,
                     f'task "{plan.name}" takes its wiring as parameters ({params}); '
                     f"take a {plan.ctx_name} parameter instead",
                     f"the runtime passes the context to a parameter named {plan.ctx_name}",
                     True,
+                    plan,
                 )
         for plan, call in ctx.sites:
             if plan.fixable:
@@ -136,13 +136,14 @@ def build(q, path):
                 what = "the parent ids" if len(plan.parents) > 1 else "the parent id"
                 if plan.passes_path:
                     what += " and the queue path"
-                yield Report(
+                yield Violation(
                     call,
                     self.code,
                     f'enqueue of "{plan.task_name}" passes {what} by hand '
                     f"({', '.join(plan.passed)}); drop them and depend on {names}",
                     None,
                     True,
+                    ctx.task_plans.get(plan.task),
                 )
 
 

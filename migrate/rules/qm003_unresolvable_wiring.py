@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from migrate.model import Violation
+
 
 class UnresolvableWiring:
     """A task wires its parent by hand, but the rewrite cannot prove who the parent is.
@@ -110,11 +112,9 @@ q.enqueue(transform, args=(e, "jobs.duckdb"), depends_on=e)
     ]
 
     def check(self, ctx):
-        from migrate.analysis import Report
-
         for plan, node, _reads in ctx.tasks:
             if not plan.fixable:
-                yield Report(
+                yield Violation(
                     node.name,
                     self.code,
                     f'task "{plan.name}" wires its parent by hand but cannot be migrated: {plan.reason}',
@@ -123,7 +123,7 @@ q.enqueue(transform, args=(e, "jobs.duckdb"), depends_on=e)
                 )
         for plan, call in ctx.sites:
             if not plan.fixable:
-                yield Report(
+                yield Violation(
                     call,
                     self.code,
                     f'enqueue of "{plan.task_name}" cannot be migrated: {plan.reason}',
@@ -131,4 +131,4 @@ q.enqueue(transform, args=(e, "jobs.duckdb"), depends_on=e)
                     False,
                 )
         for plan, call in ctx.calls:
-            yield Report(call, self.code, plan.reason, plan.hint, False)
+            yield Violation(call, self.code, plan.reason, plan.hint, False)

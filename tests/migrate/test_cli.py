@@ -563,3 +563,13 @@ def test_check_does_not_advise_apply_when_nothing_is_fixable(legacy):
     assert r.exit_code == 1 and "migrate apply" not in r.stdout
     assert r.stdout.splitlines()[-1].startswith("Found 2 findings, none fixable")
     assert "    hint: " in r.stdout
+
+
+def test_scan_and_apply_agree_on_what_is_fixable_under_select(legacy):
+    for selected in (["--select", "QM001"], ["--select", "QM002"], ["--ignore", "QM002"], []):
+        scanned = json.loads(invoke("scan", ".", "--format", "json", *selected).stdout)
+        fixable = {f["path"] for f in scanned["findings"] if f["fixable"]}
+        applied = invoke("apply", ".", "--dry-run", *selected).stdout
+        rewritten = set(re.findall(r"^\+\+\+ b/(\S+)", applied, re.M))
+        assert fixable == rewritten, selected
+        assert bool(rewritten) == (selected == [])
