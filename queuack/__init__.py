@@ -3,7 +3,7 @@
 import logging as _logging
 
 from .context import TaskContext, get_context, set_context
-from .decorators import async_task
+from .decorators import async_task, job
 from .dag import DAG, DAGRun, DAGRunStatus, DAGStatus
 from .errors import (
     BackpressureError,
@@ -75,6 +75,7 @@ __all__ = [
     "async_task",
     "generator_task",
     "get_context",
+    "job",
     "job_status_to_node_status",
     "node_status_to_job_status",
     "set_context",

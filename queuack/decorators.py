@@ -15,7 +15,7 @@ from typing import Callable
 
 from .streaming import async_generator_task, generator_task
 
-__all__ = ["async_generator_task", "async_task", "generator_task"]
+__all__ = ["async_generator_task", "async_task", "generator_task", "job"]
 
 
 def async_task(func: Callable) -> Callable:
@@ -32,3 +32,19 @@ def async_task(func: Callable) -> Callable:
         return coroutine
 
     return wrapper
+
+
+def job(queue_instance, queue: str = "default", priority: int = 50, delay_seconds: float = 0,
+        max_attempts: int = 3) -> Callable:
+    """queuack 0.1's `@job(q)`: the function stays callable as it is, and `func.delay(*args,
+    **kwargs)` enqueues a call of it on `q` with these options, returning the job id."""
+
+    def decorator(func: Callable) -> Callable:
+        def delay(*args, **kwargs) -> str:
+            return queue_instance.enqueue(func, args=args, kwargs=kwargs, queue=queue, priority=priority,
+                                          delay_seconds=delay_seconds, max_attempts=max_attempts)
+
+        func.delay = delay
+        return func
+
+    return decorator

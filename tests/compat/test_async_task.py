@@ -42,3 +42,15 @@ def test_a_plain_function_is_left_as_it_is():
         return 1
 
     assert async_task(plain) is plain
+
+
+def test_job_decorator_adds_delay():
+    from queuack import DuckQueue, Worker, job
+
+    q = DuckQueue()
+    delayed = job(q, queue="mail", priority=70)(seed)
+    job_id = delayed.delay()
+    record = q.get_job(job_id)
+    assert record.queue == "mail" and record.priority == 70
+    Worker(q, queues=["mail"]).run(burst=True)
+    assert q.get_result(job_id) == 100 and delayed() == 100
