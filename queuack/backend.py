@@ -38,6 +38,14 @@ JOB_COLUMNS = (
     "node_name, dag_run_id, dependency_mode"
 )
 
+# What `queuack copy` moves: every stored column of a job except its lease (see Snapshot).
+COPY_COLUMNS = (
+    "id, queue, status, priority, seq, codec, func, args, kwargs, created_at, execute_after, attempts, "
+    "max_attempts, timeout_seconds, claimed_by, claimed_at, completed_at, result, error, traceback, node_name, "
+    "dag_run_id, dependency_mode"
+)
+RUN_COLUMNS = "id, name, created_at, parent_job_id, cancelled_at"
+
 SKIPPED_ERROR = "skipped: a job it depends on failed or was skipped"
 
 # Outcomes the queue records itself when a claim is lost: (message when the job runs again,
@@ -101,6 +109,17 @@ class Outcome:
 
 # Guards the reference counts of every backend and the registries that share them in a process.
 registry_lock = threading.Lock()
+
+
+@dataclass
+class Snapshot:
+    """A queue's whole content, for `queuack copy`: jobs as COPY_COLUMNS rows, edges as (child id,
+    parent id, position), DAG runs as RUN_COLUMNS rows. A job that was claimed is exported as
+    pending (its attempt stays counted): its worker belongs to the source."""
+
+    jobs: list[tuple]
+    edges: list[tuple]
+    runs: list[tuple]
 
 
 class Backend(abc.ABC):
@@ -264,6 +283,16 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def dead_letters(self, limit: int) -> list[Job]: ...
+
+    # -- moving a queue between backends
+    @abc.abstractmethod
+    def export_rows(self) -> Snapshot:
+        """Everything stored, read in one consistent view."""
+
+    @abc.abstractmethod
+    def import_rows(self, snapshot: Snapshot) -> None:
+        """Add a snapshot's rows in one transaction (ids already stored are kept as they are) and
+        make its unfinished jobs claimable as their parents allow. For a queue no worker is using."""
 
 
 def is_postgres_url(location: str) -> bool:

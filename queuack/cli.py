@@ -232,6 +232,43 @@ def retry(db: str, job_id: str) -> None:
                f"{job.queue!r} with {plural(job.max_attempts, 'attempt')}")
 
 
+@cli.command()
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@click.option("--append", is_flag=True, help="Add to the jobs DST already holds instead of refusing.")
+def copy(src: str, dst: str, append: bool) -> None:
+    """Copy a whole queue from SRC to DST (a DuckDB file or a PostgreSQL URL, either way): pending,
+    delayed and failed jobs, finished jobs with their results, DAG runs with their dependencies.
+
+    Stop the workers of SRC first: a job claimed there is copied as pending (its attempt counts) and
+    runs again on DST. A new DuckDB file is created for DST; DST already holding jobs is refused
+    unless --append (jobs with the same id are then left as DST has them). SRC is not changed.
+    """
+    if src == dst:
+        raise InputError("SRC and DST are the same queue: give another destination.")
+    with open_queue(src, read_only=True) as source:
+        snapshot = source._live_store().export_rows()
+        source_name = source._live_store().path
+    try:
+        target = DuckQueue(dst)
+    except QueuackError as exc:
+        raise InputError(str(exc)) from None
+    target_name = target._live_store().path
+    try:
+        held = sum(target.stats().values())
+        if held and not append:
+            raise InputError(f"{target_name} already holds {plural(held, 'job')}: pass --append to add "
+                             f"the jobs of {source_name} to them, or copy into an empty queue.")
+        target._live_store().import_rows(snapshot)
+        counts = target.stats()
+    finally:
+        target.close()
+    by_status = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    click.echo(f"copied {plural(len(snapshot.jobs), 'job')}, {plural(len(snapshot.edges), 'dependency edge')} and "
+               f"{plural(len(snapshot.runs), 'DAG run')}; {target_name} "
+               f"now holds {by_status or 'nothing'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script `queuack` (and `python -m queuack`)."""
     try:

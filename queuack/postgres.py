@@ -36,7 +36,8 @@ from contextlib import nullcontext
 from importlib import resources
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from .backend import JOB_COLUMNS, LOST, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy, registry_lock
+from .backend import (COPY_COLUMNS, JOB_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERROR, Backend, NewJob, Outcome,
+                      RetryPolicy, Snapshot, registry_lock)
 from .errors import BackendUnavailableError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 
@@ -135,6 +136,34 @@ SKIP_CHILDREN = f"""
 CANCEL_RUN = """
     UPDATE queuack.jobs SET status = 'skipped', completed_at = %s, error = 'skipped: its DAG run was cancelled'
     WHERE dag_run_id = %s AND status = 'pending' RETURNING id"""
+
+EXPORT_JOBS = f"""
+    SELECT {COPY_COLUMNS.replace("status", "CASE WHEN status = 'claimed' THEN 'pending' ELSE status END", 1)}
+    FROM queuack.jobs ORDER BY seq"""
+
+_COPY_TYPES = ("text, text, text, int, bigint, text, bytea, bytea, bytea, float8, float8, int, int, float8, text, "
+               "float8, float8, bytea, text, text, text, text, text")
+IMPORT_JOBS = f"""
+    INSERT INTO queuack.jobs ({COPY_COLUMNS})
+    SELECT * FROM unnest({", ".join(f"%s::{t}[]" for t in _COPY_TYPES.split(", "))})
+    ON CONFLICT (id) DO NOTHING"""
+
+IMPORT_RUNS = f"""
+    INSERT INTO queuack.dag_runs ({RUN_COLUMNS})
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::float8[]) ON CONFLICT DO NOTHING"""
+
+# Readiness of imported unfinished jobs, from their parents' statuses (a parent no longer stored
+# counts as done, as it was purged after finishing).
+IMPORT_READINESS = """
+    UPDATE queuack.jobs c SET
+        remaining = CASE WHEN c.dependency_mode = 'any' AND s.done > 0 THEN 0 ELSE s.open END,
+        alive = s.open + s.done
+    FROM (SELECT d.child_id,
+                 count(*) FILTER (WHERE p.status IN ('pending', 'claimed')) AS open,
+                 count(*) FILTER (WHERE p.status = 'done' OR p.id IS NULL) AS done
+          FROM queuack.job_dependencies d LEFT JOIN queuack.jobs p ON p.id = d.parent_id
+          WHERE d.child_id = ANY(%s) GROUP BY d.child_id) s
+    WHERE c.id = s.child_id AND c.status = 'pending'"""
 
 EXPIRED = """
     SELECT id, attempts, max_attempts FROM queuack.jobs
@@ -509,6 +538,38 @@ class PostgresBackend(Backend):
                 return count
 
         return self._run(work)
+
+    # -- moving a queue (queuack copy) --------------------------------------------------------------
+    def export_rows(self) -> Snapshot:
+        def work(conn):
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one view
+                jobs = conn.execute(EXPORT_JOBS).fetchall()
+                edges = conn.execute("SELECT child_id, parent_id, position FROM queuack.job_dependencies "
+                                     "ORDER BY child_id, position").fetchall()
+                runs = conn.execute(f"SELECT {RUN_COLUMNS} FROM queuack.dag_runs ORDER BY created_at").fetchall()
+                return Snapshot(jobs, edges, runs)
+
+        return self._run(work)
+
+    def import_rows(self, snapshot: Snapshot) -> None:
+        width = len(COPY_COLUMNS.split(","))
+        jobs = [list(c) for c in zip(*snapshot.jobs)] or [[] for _ in range(width)]
+        edges = [list(c) for c in zip(*snapshot.edges)] or [[], [], []]
+        runs = [list(c) for c in zip(*snapshot.runs)] or [[] for _ in range(5)]
+
+        def work(conn):
+            with conn.transaction():
+                conn.execute(IMPORT_JOBS, jobs)
+                conn.execute(INSERT_EDGES, edges)
+                conn.execute(IMPORT_RUNS, runs)
+                conn.execute(IMPORT_READINESS, [jobs[0]])
+                conn.execute("SELECT setval(pg_get_serial_sequence('queuack.jobs', 'seq'), "
+                             "greatest((SELECT max(seq) FROM queuack.jobs), 1))")
+                conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+
+        self._run(work)
+        self._notify_local()
 
     # -- waiting ------------------------------------------------------------------------------------
     def next_wakeup(self) -> float | None:

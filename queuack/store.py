@@ -33,7 +33,8 @@ from typing import Iterable, Iterator, Sequence
 
 import duckdb
 
-from .backend import JOB_COLUMNS, LOST, MEMORY, SKIPPED_ERROR, Backend, NewJob, Outcome, RetryPolicy, registry_lock
+from .backend import (COPY_COLUMNS, JOB_COLUMNS, LOST, MEMORY, RUN_COLUMNS, SKIPPED_ERROR, Backend, NewJob, Outcome,
+                      RetryPolicy, Snapshot, registry_lock)
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError, StorageWriteError
 from .jobs import Job, JobStatus
 from . import files, schema
@@ -949,6 +950,41 @@ class Store(Backend):
                     [now, job_id],
                 )
             self.sched.add(job_id, queue, priority, seq, now, mode, max_attempts, now)
+            self.changed.notify_all()
+
+    # -- moving a queue (queuack copy) --------------------------------------------------------------
+    def export_rows(self) -> Snapshot:
+        with self.lock:
+            claimed = dict(self.sched.claimed())  # claims that may so far live only in memory
+            columns = [c.strip() for c in COPY_COLUMNS.split(",")]
+            at = columns.index("attempts")
+            jobs = []
+            for row in self.query(f"SELECT {COPY_COLUMNS} FROM jobs ORDER BY seq"):
+                if row[2] == "claimed" or row[0] in claimed:
+                    row = row[:2] + ("pending",) + row[3:at] + (claimed.get(row[0], row[at]),) + row[at + 1:]
+                jobs.append(row)
+            edges = self.query("SELECT child_id, parent_id, position FROM job_dependencies ORDER BY child_id, position")
+            runs = self.query(f"SELECT {RUN_COLUMNS} FROM dag_runs ORDER BY created_at")
+        return Snapshot(jobs, edges, runs)
+
+    def import_rows(self, snapshot: Snapshot) -> None:
+        with self.lock:
+            with self.transaction() as conn:
+                for table, columns, rows in (("job_dependencies", "child_id, parent_id, position", snapshot.edges),
+                                             ("jobs", COPY_COLUMNS, snapshot.jobs),
+                                             ("dag_runs", RUN_COLUMNS, snapshot.runs)):
+                    if rows:
+                        width = len(rows[0])
+                        values = "SELECT " + ", ".join(f"unnest($c{i}) AS c{i}" for i in range(width))
+                        if table == "job_dependencies":  # no key: skip the edges of jobs already stored
+                            values = f"SELECT * FROM ({values}) WHERE c0 NOT IN (SELECT id FROM jobs)"
+                        verb = "INSERT" if table == "job_dependencies" else "INSERT OR IGNORE"
+                        conn.execute(f"{verb} INTO {table} ({columns}) {values}",
+                                     {f"c{i}": [r[i] for r in rows] for i in range(width)})
+            # the schedule is derived from the rows, as when the file is opened
+            self.sched = Scheduler()
+            self._parent_names.clear()
+            self._load()
             self.changed.notify_all()
 
     def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int:

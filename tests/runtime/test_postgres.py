@@ -209,3 +209,53 @@ def test_the_cli_names_an_unreachable_server():
                             env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "127.0.0.1:1/q" in result.stderr and "pw-secret" not in result.stderr
+
+
+# -- queuack copy ------------------------------------------------------------------------------------
+def copy_command(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "queuack", "copy", *args], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_copy_moves_a_half_done_dag_a_dead_letter_and_a_delayed_job_to_postgres_and_back(pg_url, tmp_path):
+    source = str(tmp_path / "jobs.duckdb")
+    with DuckQueue(source, retry_backoff=0) as q:
+        with DAG("spread", queue=q) as dag:
+            dag.add_job(jobfuncs.numbers, name="numbers", args=(100,))
+            for part in range(4):
+                dag.add_job(jobfuncs.square_part, name=f"part{part}", args=(part,), depends_on="numbers")
+            dag.add_job(jobfuncs.total, name="total", depends_on=[f"part{p}" for p in range(4)])
+        dead = q.enqueue(jobfuncs.fail, args=("kept",), max_attempts=1, queue="other")
+        later = q.enqueue(jobfuncs.add, args=(2, 3), delay_seconds=3600, queue="other")
+        for _ in range(3):  # numbers and two of its parts done
+            job = q.claim(queue="default")
+            q.ack(job, result=job.execute())
+        q.ack(q.claim(queue="other"), error="kept")  # the dead letter
+        before = q.stats()
+        jobs = dag.jobs
+    assert before["done"] == 3 and before["failed"] == 1 and before["delayed"] == 1
+
+    result = copy_command(source, pg_url)
+    assert result.returncode == 0, result.stderr
+    assert "copied 8 jobs, 8 dependency edges and 1 DAG run" in result.stdout
+    with DuckQueue(pg_url) as pq:
+        assert pq.stats() == before
+        assert pq.list_dead_letters()[0].id == dead
+        assert pq.get_result(jobs["numbers"]) == list(range(100))
+        from queuack import Worker
+        Worker(pq).run(burst=True)  # the rest of the DAG runs on PostgreSQL, reading results copied over
+        assert pq.get_result(jobs["total"]) == sum(v * v for v in range(100))
+        assert pq.get_job(later).status is JobStatus.DELAYED
+        after = pq.stats()
+
+    refused = copy_command(source, pg_url)
+    assert refused.returncode == 2 and "already holds 8 jobs" in refused.stderr and "--append" in refused.stderr
+
+    back = str(tmp_path / "back.duckdb")
+    result = copy_command(pg_url, back)
+    assert result.returncode == 0, result.stderr
+    with DuckQueue(back) as q:
+        assert q.stats() == after
+        assert q.get_result(jobs["total"]) == sum(v * v for v in range(100))
+        assert [n for _, n, _ in q._live_store().dag_nodes(q.get_job(jobs["total"]).dag_run_id)] == [
+            "numbers", "part0", "part1", "part2", "part3", "total"]
