@@ -490,7 +490,7 @@ class DAG:
     def _start_own_worker(self, halt: threading.Event, poll_interval: float):
         from .worker import Worker
 
-        worker = Worker(self.queue, only=self.jobs.values())
+        worker = Worker(self.queue)  # every job of the private queue: an external parent too
         threading.Thread(target=self._drive, args=(worker, halt, poll_interval), daemon=True,
                          name=f"queuack-dag-{self.name}").start()
         return worker

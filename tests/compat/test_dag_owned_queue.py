@@ -70,3 +70,15 @@ def test_a_dag_on_another_dags_private_queue_runs_when_waited_for():
         dag.add_node(extract, name="extract")
         dag.submit()
         assert dag.wait_for_completion(timeout=20, poll_interval=0.01)
+
+
+def test_an_external_parent_on_the_private_queue_runs_too():
+    with DAG("external") as dag:
+        outside = dag.queue.enqueue(extract)
+        dag.add_node(transform_outside, name="after", depends_on=outside)
+        dag.submit()
+        assert dag.wait_for_completion(timeout=20, poll_interval=0.01)
+
+
+def transform_outside():
+    return "after"
