@@ -10,17 +10,17 @@ Two passes, as the engine drives them:
 3. ``fix_file(path, source, index, selection, fix)`` parses a file that the index names again and
    lets every rule report on it and, when asked, rewrite it.
 
-No ScopeProvider is used; PositionProvider only for files that have something to report.
+No ScopeProvider is used, and no PositionProvider but where ``migrate.positions`` cannot match a
+reported node to its ``ast`` twin. In one process, pass two reuses pass one's tree and walk.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import Counter, defaultdict
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+
 
 from migrate.index import (
     ALL,
@@ -38,6 +38,9 @@ from migrate.index import (
     related_pattern,
 )
 from migrate.model import Finding, FileResult, RuleSelection, Violation
+from migrate.positions import Positions
+from migrate.rules._edit import child_fields as _child_fields, dotted, hooks
+from migrate.splice import splice
 
 __all__ = ["summarize", "build_index", "fix_file", "FileSummary", "ProjectIndex", "suppressions"]
 
@@ -91,15 +94,6 @@ def suppressions(source: str) -> dict[int, frozenset[str]]:
 
 # --------------------------------------------------------------------------------------------
 # small helpers on nodes
-
-
-def dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
 
 def string_value(node: cst.BaseExpression) -> str | None:
@@ -184,30 +178,6 @@ class _FuncState:
                 self.path_params.append(arg.value)
 
 
-_SKIP_FIELDS = frozenset(
-    {
-        "leading_lines", "lines_after_decorators", "header", "footer", "lpar", "rpar", "lbracket",
-        "rbracket", "lbrace", "rbrace", "comma", "semicolon", "equal", "colon", "newline", "dot",
-        "relative", "asynchronous", "operator", "default_indent", "default_newline", "encoding",
-        "has_trailing_newline", "star", "value_whitespace",
-    }
-)
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_HOOKS: dict[tuple[type, type], tuple] = {}
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = tuple(
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
-        )
-        _FIELDS[cls] = names
-    return names
-
-
 class Collector(cst.CSTVisitor):
     """One walk over a module that collects tasks, enqueue sites, imports and bindings.
 
@@ -258,16 +228,7 @@ class Collector(cst.CSTVisitor):
         this walk reads the dataclass fields instead, in the same order, and keeps node identity.
         """
         cls = type(node)
-        key = (type(self), cls)
-        hooks = _HOOKS.get(key)
-        if hooks is None:
-            name = cls.__name__
-            hooks = tuple(
-                fn if fn is not None and not fn.__module__.startswith("libcst") else None
-                for fn in (getattr(type(self), "visit_" + name, None), getattr(type(self), "leave_" + name, None))
-            )
-            _HOOKS[key] = hooks
-        visit, leave = hooks
+        visit, leave = hooks(type(self), cls)
         if visit is None or visit(self, node) is not False:
             for field in _child_fields(cls):
                 value = getattr(node, field)
@@ -895,6 +856,35 @@ def _parse(source: str) -> cst.Module:
     return cst.parse_module(source)
 
 
+# Trees parsed by ``summarize(keep=True)``, for ``fix_file`` in the same process: each file is
+# parsed and walked once. The engine keeps them only when both passes run in its own process,
+# and drops those the index does not name as soon as it is built.
+_KEPT: dict[str, tuple[str, cst.Module, "Collector"]] = {}
+
+
+def keep_only(paths: set[str] | frozenset[str]) -> None:
+    """Forget the kept trees of every file but `paths`."""
+    for path in [p for p in _KEPT if p not in paths]:
+        del _KEPT[path]
+
+
+def _positions(source: str, tree: cst.Module, collector: "Collector") -> Positions:
+    """Positions for the nodes a finding or a suppression can name, with what the walk knows
+    about each (which def a name belongs to, which module-level function a call sits in)."""
+    positions = Positions(source, tree)
+    for name, node in collector.function_nodes.items():
+        positions.def_name(node.name, name)
+    for name, reads in collector.read_nodes.items():
+        for call in reads:
+            if isinstance(call, cst.Call):
+                positions.inside(call, name)
+    for site, node in zip(collector.sites, collector.site_nodes):
+        positions.inside(node, site.scope.partition(".")[0] or None)
+    for call, node in zip(collector.calls, collector.call_nodes):
+        positions.inside(node, call.caller)
+    return positions
+
+
 #: LibCST recurses once a nesting level when it walks or prints a tree: a few hundred adjacent
 #: string literals (a long SQL text) exceed Python's default limit of 1,000 frames.
 DEEP_RECURSION_LIMIT = 100_000
@@ -939,16 +929,19 @@ def with_deep_stack(fn, *args):
     return value
 
 
-def summarize(path: str, source: str, module: str | None) -> FileSummary:
-    """Parse ``source`` once and collect what the index needs. Never raises on bad input."""
+def summarize(path: str, source: str, module: str | None, keep: bool = False) -> FileSummary:
+    """Parse ``source`` once and collect what the index needs. Never raises on bad input.
+
+    With ``keep``, the tree stays in this process for ``fix_file``."""
     is_package = path.replace("\\", "/").rsplit("/", 1)[-1] == "__init__.py"
     try:
-        return with_deep_stack(_summarize, path, source, module, is_package)
+        return with_deep_stack(_summarize, path, source, module, is_package, keep)
     except RecursionError:
         return FileSummary(path, module, is_package, error=TOO_DEEP)
 
 
-def _summarize(path: str, source: str, module: str | None, is_package: bool) -> FileSummary:
+def _summarize(path: str, source: str, module: str | None, is_package: bool, keep: bool
+               ) -> FileSummary:
     try:
         tree = _parse(source)
     except cst.ParserSyntaxError as exc:
@@ -958,14 +951,16 @@ def _summarize(path: str, source: str, module: str | None, is_package: bool) -> 
     collector = Collector(tree, module, is_package)
     collector.run(tree)
     collector.finish()
+    if keep:
+        _KEPT[path] = (source, tree, collector)
     sup = suppressions(source)
     if sup and (collector.tasks or collector.sites or collector.calls):
-        positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = _positions(source, tree, collector)
 
         def codes(nodes) -> frozenset[str]:
             out: set[str] = set()
             for n in nodes:
-                out |= sup.get(positions[n].start.line, frozenset())
+                out |= sup.get(positions.start(n)[0], frozenset())
             return frozenset(out)
 
         for name, info in collector.tasks.items():
@@ -1030,24 +1025,29 @@ def _rule_objects():
 
 def fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool) -> FileResult:
     """Report on one file the index names and, when ``fix`` is true, rewrite it."""
+    kept = _KEPT.pop(path, None)
     if not index.has_file(path):
         return FileResult(path)
     try:
-        return with_deep_stack(_fix_file, path, source, index, selection, fix)
+        return with_deep_stack(_fix_file, path, source, index, selection, fix, kept)
     except RecursionError:
         return FileResult(path, error=TOO_DEEP)
 
 
-def _fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool) -> FileResult:
+def _fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelection, fix: bool,
+              kept: tuple | None) -> FileResult:
     result = FileResult(path)
-    try:
-        tree = _parse(source)
-    except cst.ParserSyntaxError as exc:
-        result.error = _syntax_error(source, exc)
-        return result
-    collector = Collector(tree)
-    collector.run(tree)
-    collector.finish()
+    if kept is not None and kept[0] == source:  # pass one's tree and walk, in this process
+        _, tree, collector = kept
+    else:
+        try:
+            tree = _parse(source)
+        except cst.ParserSyntaxError as exc:
+            result.error = _syntax_error(source, exc)
+            return result
+        collector = Collector(tree)
+        collector.run(tree)
+        collector.finish()
     ctx = FileContext(path, tree, collector, index)
     if ctx.mismatch:
         result.error = "the file changed between the scan and the rewrite; run again"
@@ -1058,24 +1058,26 @@ def _fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelect
         violations.extend(rule.check(ctx))
     if not violations:
         return result
-    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = _positions(source, tree, collector)
     sup = suppressions(source)
     findings: set[Finding] = set()
     for v in violations:
         if not selection.enabled(v.code):
             continue
-        pos = positions[v.node].start
-        if is_suppressed(v.code, sup.get(pos.line, frozenset())):
+        line, column = positions.start(v.node)
+        if is_suppressed(v.code, sup.get(line, frozenset())):
             continue
         fixable, hint = v.fixable, v.hint
         if fixable and not fix_allowed(v.task, selection):  # what apply would leave alone
             fixable, hint = False, _why_not_applied(v.task, selection)
-        findings.add(Finding(path, pos.line, pos.column + 1, v.code, v.message, fixable, hint))
+        findings.add(Finding(path, line, column + 1, v.code, v.message, fixable, hint))
     result.findings = sorted(findings)
     if fix:
         new_tree = _apply_fixes(ctx, selection)
         if new_tree is not None:
-            new_source = _keep_untouched_lines(source, tree.code, new_tree.code)
+            new_source = splice(source, tree, new_tree)
+            if new_source is None:  # the statement-wise splice did not line up: print it all
+                new_source = _keep_untouched_lines(source, tree.code, new_tree.code)
             if new_source is None:
                 result.error = (
                     "LibCST does not print this file back exactly as it was, so it is not rewritten; "
@@ -1129,27 +1131,22 @@ def _why_not_applied(plan: TaskPlan | None, selection: RuleSelection) -> str:
 
 
 class _Apply(cst.CSTTransformer):
+    """Rewrites the tasks and enqueue sites that the plans allow, nothing else."""
+
     def __init__(self, funcs: dict[int, TaskPlan], calls: dict[int, SitePlan], rewrite_task, rewrite_site):
         super().__init__()
         self.funcs = funcs
         self.calls = calls
         self.rewrite_task = rewrite_task
         self.rewrite_site = rewrite_site
-        self.changed = False
 
     def leave_FunctionDef(self, original_node, updated_node):
         plan = self.funcs.get(id(original_node))
-        if plan is None:
-            return updated_node
-        self.changed = True
-        return self.rewrite_task(updated_node, plan)
+        return updated_node if plan is None else self.rewrite_task(updated_node, plan)
 
     def leave_Call(self, original_node, updated_node):
         plan = self.calls.get(id(original_node))
-        if plan is None:
-            return updated_node
-        self.changed = True
-        return self.rewrite_site(updated_node, plan)
+        return updated_node if plan is None else self.rewrite_site(updated_node, plan)
 
 
 def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | None:
@@ -1171,9 +1168,11 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
     def rewrite_task(node: cst.FunctionDef, plan: TaskPlan) -> cst.FunctionDef:
         return rewrite_params(rewrite_body(node, plan), plan)
 
-    applier = _Apply(funcs, calls, rewrite_task, rewrite_site)
-    new = ctx.module.visit(applier)
-    if not applier.changed:
+    from migrate.rules._edit import transform
+
+    # `transform` keeps every node it does not change: the unchanged statements are not printed
+    new = transform(ctx.module, _Apply(funcs, calls, rewrite_task, rewrite_site))
+    if new is ctx.module:
         return None
     if funcs:
         module_name = next(iter(funcs.values())).module

@@ -556,7 +556,7 @@ class RunResult:
         return out
 
 
-def _summarize(item: tuple[str, str, str | None]):
+def _summarize(item: tuple[str, str, str | None, bool]):
     from migrate import analysis
 
     return analysis.summarize(*item)
@@ -584,6 +584,11 @@ def _mp_context():
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
+
+
+def _in_process(jobs: int, total: int) -> bool:
+    """Whether `_map` works in this process (few items, or one job) or in a pool."""
+    return jobs <= 1 or total < PARALLEL_MIN_FILES
 
 
 def _init_pool_worker(initializer, initargs) -> None:
@@ -615,7 +620,7 @@ def _map(func, items: list, jobs: int, stage: str, progress: Progress | None,
     results: list = [None] * total
     if progress:
         progress(stage, 0, total)
-    if jobs <= 1 or total < PARALLEL_MIN_FILES:
+    if _in_process(jobs, total):
         if initializer:
             initializer(*initargs)
         for i, item in enumerate(items):
@@ -654,6 +659,9 @@ def run(
     sources = discover(paths, settings, stdin_filename, result.errors)
     result.n_files = len(sources)
     candidates: list[LoadedFile] = []
+    # Memory follows the candidates, not the tree: the text of a file the prefilter drops is not
+    # kept (it is read again only if the index asks for it, see `related` below).
+    passed_over: list[SourceFile] = []
     for src in sources:
         try:
             loaded = load(src, stdin_bytes)
@@ -666,19 +674,25 @@ def run(
             if _could_matter_undecoded(src, stdin_bytes, might_need_migration):
                 result.errors.append(FileError(src.display, f"cannot read: {_describe(exc)}"))
             continue
-        result.files.append(loaded)
         result.results[src.display] = FileResult(src.display)
         if might_need_migration(loaded.text):
             candidates.append(loaded)
+            result.files.append(loaded)
+        elif src.fspath is None:
+            result.files.append(loaded)  # stdin cannot be read again; `apply -` echoes it
+        else:
+            passed_over.append(src)
     result.n_candidates = len(candidates)
     if not candidates:
         return result
 
     from migrate import analysis  # imports libcst: only now that some file may need it
 
+    # When both passes run in this process, pass one's trees serve pass two: one parse a file.
+    keep = _in_process(settings.jobs, len(candidates))
     summaries = _map(
         _summarize,
-        [(c.source.display, c.text, c.source.module) for c in candidates],
+        [(c.source.display, c.text, c.source.module, keep) for c in candidates],
         settings.jobs, "Indexing", progress,
     )
     good = []
@@ -694,15 +708,16 @@ def run(
     by_path = {c.source.display: c for c in candidates}
     related = analysis.related_pattern(index)
     if related is not None:  # files that may call a task directly or import DuckQueue from it
-        others = [f for f in result.files
-                  if f.source.display not in by_path and related.search(f.text)]
-        more = _map(_summarize, [(f.source.display, f.text, f.source.module) for f in others],
-                    settings.jobs, "Indexing", progress)
+        others = [f for f in _reload(passed_over) if related.search(f.text)]
+        result.files += others
+        more = _map(_summarize, [(f.source.display, f.text, f.source.module, keep)
+                                 for f in others], settings.jobs, "Indexing", progress)
         more = [m for m in more if not isinstance(m, Exception) and m.error is None]
         if more:
             by_path.update((f.source.display, f) for f in others)
             index = analysis.build_index(good + more, settings.allow_direct_calls)
     wanted = index.files_to_fix()
+    analysis.keep_only(wanted)
     todo = [(p, by_path[p].text) for p in sorted(wanted) if p in by_path]
     fixed = _map(_fix, todo, settings.jobs, "Analysing", progress,
                  initializer=_init_fix_worker, initargs=(index, settings.selection, fix))
@@ -714,7 +729,17 @@ def run(
             result.errors.append(FileError(path, str(res.error)))
             res = FileResult(path, findings=list(res.findings))
         result.results[path] = res
+    analysis.keep_only(frozenset())
     return result
+
+
+def _reload(sources: list[SourceFile]) -> Iterator[LoadedFile]:
+    """The files again, one at a time; those that can no longer be read are left out."""
+    for src in sources:
+        try:
+            yield load(src)
+        except (OSError, SyntaxError, UnicodeDecodeError, LookupError):
+            continue
 
 
 def _could_matter_undecoded(src: SourceFile, stdin_bytes: bytes | None, prefilter) -> bool:

@@ -12,6 +12,92 @@ import libcst as cst
 T = TypeVar("T", bound=cst.CSTNode)
 
 
+# Fields that hold only whitespace, brackets, commas and other tokens: no walk enters them.
+_SKIP_FIELDS = frozenset(
+    {
+        "leading_lines", "lines_after_decorators", "header", "footer", "lpar", "rpar", "lbracket",
+        "rbracket", "lbrace", "rbrace", "comma", "semicolon", "equal", "colon", "newline", "dot",
+        "relative", "asynchronous", "operator", "default_indent", "default_newline", "encoding",
+        "has_trailing_newline", "star", "value_whitespace",
+    }
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_HOOKS: dict[tuple[type, type], tuple] = {}
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold statements or expressions, in field order."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        import dataclasses
+
+        names = _FIELDS[cls] = tuple(
+            f.name for f in dataclasses.fields(cls)
+            if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace"))
+    return names
+
+
+def hooks(owner: type, cls: type) -> tuple:
+    """(visit_<Node>, leave_<Node>) of a visitor or transformer class for a node class; None for
+    a hook it does not define (LibCST's own no-op defaults count as not defined)."""
+    found = _HOOKS.get((owner, cls))
+    if found is None:
+        name = cls.__name__
+        found = _HOOKS[(owner, cls)] = tuple(
+            fn if fn is not None and not fn.__module__.startswith("libcst") else None
+            for fn in (getattr(owner, "visit_" + name, None), getattr(owner, "leave_" + name, None)))
+    return found
+
+
+def transform(node: T, transformer: cst.CSTTransformer) -> T:
+    """``node.visit(transformer)`` for the visit_<Node> and leave_<Node> hooks, at a fraction of
+    the cost: LibCST's visit rebuilds every node on the way, this rebuilds only the nodes whose
+    children or hooks changed something, and every other node stays the same object (which also
+    lets ``migrate.splice`` print only what changed). Children are visited in field order, which is
+    source order except where a node lists them otherwise (a def's decorators come after its
+    body); fields of only whitespace and tokens (``_SKIP_FIELDS``) are not entered, so hooks on
+    ``EmptyLine``, ``Comma`` and the like do not run; a leave_ hook may return
+    ``FlattenSentinel`` or ``RemovalSentinel`` inside a list."""
+    cls = type(node)
+    visit, leave = hooks(type(transformer), cls)
+    updated = node
+    if visit is None or visit(transformer, node) is not False:
+        changes = {}
+        for name in child_fields(cls):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                new = transform(value, transformer)
+                if new is not value:
+                    changes[name] = new
+            elif isinstance(value, (list, tuple)) and value and isinstance(value[0], cst.CSTNode):
+                items, changed = [], False
+                for item in value:
+                    new = transform(item, transformer)
+                    if new is item:
+                        items.append(item)
+                        continue
+                    changed = True
+                    if isinstance(new, cst.FlattenSentinel):
+                        items.extend(new.nodes)
+                    elif not isinstance(new, cst.RemovalSentinel):
+                        items.append(new)
+                if changed:
+                    changes[name] = type(value)(items)
+        if changes:
+            updated = node.with_changes(**changes)
+    return updated if leave is None else leave(transformer, node, updated)
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a name or a chain of attributes, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
 def string_literal(value: str, quote: str = '"') -> cst.SimpleString:
     escaped = value.replace("\\", "\\\\").replace(quote, "\\" + quote)
     return cst.SimpleString(f"{quote}{escaped}{quote}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.model import Violation
-from migrate.rules._edit import string_literal
+from migrate.rules._edit import string_literal, transform
 
 
 class ManualParentRead:
@@ -174,7 +174,7 @@ def build(dag, path):
 
 def rewrite_body(node: cst.FunctionDef, plan) -> cst.FunctionDef:
     """Replace the manual reads in ``node`` and drop the queue it opened for them."""
-    return node.visit(_BodyRewriter(plan))
+    return transform(node, _BodyRewriter(plan))
 
 
 def _is_blank(line: cst.EmptyLine) -> bool:
