@@ -144,7 +144,7 @@ def scan(data: bytes, columns: Sequence[str]) -> tuple[list[tuple], list[tuple[i
     try:
         written = json.loads(data[len(HEADER):end_of_header])
         order = [written.index(c) for c in columns]
-    except ValueError:  # a damaged header, or columns this version does not have
+    except (ValueError, AttributeError):  # a damaged header, or columns this version does not have
         return [], [(len(HEADER), len(data))]
     rows: list[tuple] = []
     damaged: list[tuple[int, int]] = []

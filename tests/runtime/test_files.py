@@ -16,7 +16,7 @@ import pytest
 
 from queuack import DuckQueue, QueuackError, Worker
 from queuack.errors import JournalDamagedWarning
-from queuack.journal import MAGIC
+from queuack.journal import HEADER, MAGIC, scan
 
 from . import jobfuncs
 from .conftest import python_process, subprocess_env
@@ -191,3 +191,9 @@ def test_a_database_that_cannot_be_created_is_a_clear_error(tmp_path):
         DuckQueue(str(tmp_path / "no-such-dir" / "queue.duckdb"))
     with pytest.raises(QueuackError, match="read_only=True needs the path of an existing queue file"):
         DuckQueue(read_only=True)
+
+
+@pytest.mark.parametrize("columns_line", [b'{"id": 1}\n', b"[\"id\", \"other\"\n", b'["other"]\n'])
+def test_a_journal_whose_column_list_is_unreadable_is_all_set_aside(columns_line):
+    data = HEADER + columns_line + b"records"
+    assert scan(data, ["id"]) == ([], [(len(HEADER), len(data))])
