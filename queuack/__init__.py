@@ -28,7 +28,7 @@ from .mermaid import MermaidColorScheme
 from .pool import WorkerPool
 from .queue import DuckQueue
 from .subdag import SubDAGError
-from .streaming import StreamReader, StreamWriter, async_generator_task, generator_task
+from .streaming import StreamReader, StreamWriter, async_generator_task, generator_task, streaming_task
 from .status import NodeStatus, job_status_to_node_status, node_status_to_job_status
 from .worker import Worker
 
@@ -79,4 +79,5 @@ __all__ = [
     "job_status_to_node_status",
     "node_status_to_job_status",
     "set_context",
+    "streaming_task",
 ]

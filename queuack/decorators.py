@@ -13,9 +13,9 @@ import functools
 import inspect
 from typing import Callable
 
-from .streaming import async_generator_task, generator_task
+from .streaming import async_generator_task, generator_task, streaming_task
 
-__all__ = ["async_generator_task", "async_task", "generator_task", "job"]
+__all__ = ["async_generator_task", "async_task", "generator_task", "job", "streaming_task"]
 
 
 def async_task(func: Callable) -> Callable:

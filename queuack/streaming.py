@@ -28,7 +28,9 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, AsyncIterable, Callable, Iterable, Iterator
 
@@ -282,3 +284,23 @@ def async_generator_task(format: str = "jsonl", *, directory: str | os.PathLike 
         return wrapper
 
     return decorator
+
+
+def streaming_task(func: Callable) -> Callable:
+    """queuack 0.1's marker for a task that reads and writes files and returns their path(s)
+    instead of the data: it runs the function unchanged, logs its duration, and warns when the
+    result is not a path or a list of paths (a large value stored as a result bloats the queue)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        result = func(*args, **kwargs)
+        paths = result if isinstance(result, (list, tuple)) else [result]
+        if result is not None and not all(isinstance(p, (str, os.PathLike)) for p in paths):
+            warnings.warn(f"streaming task {func.__name__} returned {type(result).__name__}, not file path(s): "
+                          "return the path of a file holding the data", UserWarning, stacklevel=2)
+        log.info("%s finished in %.2fs", func.__name__, time.perf_counter() - started)
+        return result
+
+    wrapper.stream_format = "files"
+    return wrapper

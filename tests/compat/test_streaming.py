@@ -106,3 +106,21 @@ def test_async_generator_task_writes_items_as_they_arrive(tmp_path):
 
     path = asyncio.run(produce(3))
     assert list(StreamReader(path, typed=True)) == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_streaming_task_passes_paths_through_and_warns_about_data(tmp_path):
+    from queuack import streaming_task
+
+    @streaming_task
+    def writes(context=None):
+        path = tmp_path / "out.jsonl"
+        StreamWriter(path).write([{"a": 1}])
+        return str(path)
+
+    @streaming_task
+    def returns_data():
+        return [{"a": 1}]
+
+    assert writes().endswith("out.jsonl")
+    with pytest.warns(UserWarning, match="not file path"):
+        returns_data()
