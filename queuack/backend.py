@@ -178,10 +178,17 @@ class Backend(abc.ABC):
         for lease_seconds. durable=False lets a backend keep the claim in memory until the outcome."""
 
     @abc.abstractmethod
-    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
-                 persist: Iterable[str] = ()) -> set[str]:
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None) -> set[str]:
         """Record outcomes in one transaction, children made ready or skipped with them; returns
-        the ids applied. `persist`: running jobs whose in-memory claims must become durable."""
+        the ids applied."""
+
+    def job_started(self, job_id: str, attempt: int) -> None:
+        """The Worker is about to run this claimed job. A backend that keeps claims in memory
+        (durable=False) notes it where the death of the process cannot erase it, so that a job
+        that takes its process down is charged its attempt, and no other job is."""
+
+    def job_finished(self, job_id: str, attempt: int) -> None:
+        """The job's function returned (its outcome is about to be recorded)."""
 
     @abc.abstractmethod
     def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:

@@ -451,8 +451,7 @@ class PostgresBackend(Backend):
             self._run(lambda conn: conn.execute(RENEW, params))
 
     # -- completing ---------------------------------------------------------------------------------
-    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
-                 persist: Iterable[str] = ()) -> set[str]:
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None) -> set[str]:
         if not outcomes:
             return set()
         policy = policy or RetryPolicy()

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Iterable, Iterator, Sequence
 
 import duckdb
@@ -39,6 +39,7 @@ from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, Q
 from .jobs import Job, JobStatus
 from . import files, schema
 from .journal import Journal
+from .startlog import StartLog
 from .scheduler import Scheduler, gate
 
 _INSERT_COLUMNS = (
@@ -187,15 +188,18 @@ class Store(Backend):
         self._seq = 0
         self._unflushed: list[tuple] = []  # journalled INSERT rows not yet in DuckDB
         self._journal_file: Journal | None = None
-        self._after_crash = False
+        self._start_log = StartLog(path) if path != MEMORY and not read_only else None
         try:
             if read_only:
                 self._show_journal()
                 return
             self._open_journal()
-            self._after_crash = self._take_ownership()
+            crashed = self._take_ownership()
+            self._replay_start_log()
             self._load()
-            self._recover()
+            self._recover(crashed)
+            if self._start_log is not None:
+                self._start_log.discard()  # what it said is in the database now
         except Exception:
             self.conn.close()
             if self._journal_file is not None:
@@ -241,10 +245,8 @@ class Store(Backend):
             self._journal_file.clear()
 
     def _take_ownership(self) -> bool:
-        """Mark the file as open by this process; True when the previous owner did not close it
-        (it crashed or was killed). After a crash every claim is written before its job runs, so
-        that a job which kills its process has its attempts counted and ends in the dead letters
-        instead of running forever. A clean close clears the mark."""
+        """Mark the file as open by this process (its PID); True when the previous owner did not
+        close it (it crashed or was killed). A clean close clears the mark."""
         if self.path == MEMORY:
             return False
         crashed = self.conn.execute("SELECT count(*) FROM owner").fetchone()[0] > 0
@@ -267,6 +269,8 @@ class Store(Backend):
                 self.conn.close()
                 if self._journal_file is not None:
                     self._journal_file.close()  # removed when empty
+                if self._start_log is not None:
+                    self._start_log.close()
                 self.changed.notify_all()
 
     @contextmanager
@@ -386,13 +390,38 @@ class Store(Backend):
                 self.sched.add(job_id, queue, priority, seq, after, mode, max_attempts, now, waiting_on, satisfied,
                                attempts=attempts, claimed=status == "claimed")
 
-    def _recover(self) -> None:
+    def _replay_start_log(self) -> None:
+        """Jobs that a process that is gone started and never finished (see startlog.py) become
+        claims of that process, which _recover then charges. A row that moved on since (its outcome
+        was committed, or it was charged already) no longer matches the claim and is left alone."""
+        running = self._start_log.read() if self._start_log is not None else {}
+        if running:
+            with self.transaction(statements=1) as conn:
+                conn.execute(
+                    """UPDATE jobs SET status = 'claimed', attempts = v.att
+                       FROM (SELECT unnest($ids) AS id, unnest($att) AS att) v
+                       WHERE jobs.id = v.id AND jobs.status = 'pending' AND jobs.attempts = v.att - 1""",
+                    {"ids": list(running), "att": list(running.values())},
+                )
+
+    def _recover(self, crashed: bool) -> None:
         """Jobs still marked claimed belong to a process that is gone (only one process can own the
         file): their attempt counts; they run again, or fail (skipping what depends on them) when it
         was their last. The same path as an expired lease."""
         abandoned = [Outcome(job_id, attempt, "abandoned") for job_id, attempt in self.sched.claimed()]
         if abandoned:
             self.complete(abandoned)
+        if crashed or abandoned:
+            log.warning("%s: the process that had it open before ended without closing it; %d job(s) it "
+                        "was running were charged an attempt", self.path, len(abandoned))
+
+    def job_started(self, job_id: str, attempt: int) -> None:
+        if self._start_log is not None:
+            self._start_log.started(job_id, attempt)
+
+    def job_finished(self, job_id: str, attempt: int) -> None:
+        if self._start_log is not None:
+            self._start_log.finished(job_id, attempt)
 
     def next_wakeup(self) -> float | None:
         """When time alone will make work claimable (a delay ends, a lease runs out), or None."""
@@ -522,9 +551,9 @@ class Store(Backend):
         """Claim up to `count` ready jobs (only those in `only`, when given) with a lease.
 
         durable=True writes the claim (status, attempt count, lease) before returning. The Worker
-        passes durable=False for short jobs: the claim then lives in memory, where every reader in
-        this process sees it, and reaches the file with the job's outcome in the next group commit
-        (or with persist_claims). If the process dies first, the job is simply pending again.
+        passes durable=False: the claim then lives in memory, where every reader in this process
+        sees it, and reaches the file with the job's outcome in the next group commit. If the
+        process dies first, the job is pending again, charged only if it had started (startlog.py).
         """
         with self.lock:
             self._writable()
@@ -537,7 +566,6 @@ class Store(Backend):
             if not taken:
                 return []
             picked = [job_id for job_id, _, _, _ in taken]
-            durable = durable or self._after_crash
             try:
                 rows = self._read_claimed(taken)
                 jobs = []
@@ -548,7 +576,7 @@ class Store(Backend):
                     job.execute_after_ts = execute_after
                     jobs.append(job)
                 if durable:
-                    self._persist_claims(self.conn, picked, in_transaction=False)
+                    self._persist_claims(picked)
             except BaseException:
                 self.sched.untake(picked, time.time())
                 raise
@@ -593,7 +621,7 @@ class Store(Backend):
                 {"lo": lo, "hi": hi, "ids": rest}))
         return rows
 
-    def _persist_claims(self, conn, ids: Iterable[str], in_transaction: bool = True) -> None:
+    def _persist_claims(self, ids: Iterable[str]) -> None:
         """Write in-memory claims to the file (status claimed, attempt counted, lease)."""
         todo = self.sched.memory_claims(ids)
         if not todo:
@@ -604,14 +632,9 @@ class Store(Backend):
                  FROM (SELECT unnest($ids) AS id, unnest($att) AS att, unnest($w) AS w, unnest($at) AS at,
                               unnest($lease) AS lease) v
                  WHERE jobs.id = v.id AND jobs.status = 'pending'"""
-        with self.transaction(statements=1) if not in_transaction else nullcontext(conn) as tx:
-            tx.execute(sql, params)
+        with self.transaction(statements=1) as conn:
+            conn.execute(sql, params)
         self.sched.mark_durable(params["ids"])
-
-    def persist_claims(self, ids: Iterable[str]) -> None:
-        """Make in-memory claims durable, so that a crash counts their attempt."""
-        with self.lock:
-            self._persist_claims(self.conn, list(ids), in_transaction=False)
 
     def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
         """Extend the leases of jobs that are still running (the Worker's heartbeat)."""
@@ -632,10 +655,8 @@ class Store(Backend):
                     )
 
     # -- completing -----------------------------------------------------------------------------
-    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None,
-                 persist: Iterable[str] = ()) -> set[str]:
-        """Record how claimed jobs ended, in one transaction (with the claims in `persist` made
-        durable, for the Worker's group commit). Returns the ids that were applied.
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None) -> set[str]:
+        """Record how claimed jobs ended, in one transaction. Returns the ids that were applied.
 
         An outcome counts only for the current claim of its job: when the lease expired and the
         job went back to the queue or to another worker, the stale outcome is ignored. Each UPDATE
@@ -664,13 +685,11 @@ class Store(Backend):
             applied: set[str] = set()
             skipped: list[str] = []
             alive_lost: dict[str, int] = {}
-            persist = [i for i in persist if i in sched and not sched.is_durable(i)]
             durable_release = [o for o in release if sched.is_durable(o.job_id)]
-            groups = [done, retry, fail, durable_release, persist]
+            groups = [done, retry, fail, durable_release]
             statements = sum(1 for g in groups if g) + (1 if any(sched.has_children(o.job_id) for o in fail) else 0)
             if statements:
                 with self.transaction(statements) as conn:
-                    self._persist_claims(conn, persist)
                     applied |= self._write_outcomes(conn, done, "done", now, extra={
                         "res": [o.result for o in done]})
                     applied |= self._write_outcomes(conn, retry, "pending", now, extra={

@@ -33,7 +33,6 @@ _FLUSH_INTERVAL = 0.05  # seconds an outcome may wait for its group commit
 _TARGET_BATCH_SECONDS = 0.2  # prefetch about this much work at a time
 _IDLE_WAIT = 1.0  # longest sleep when idle; an enqueue in this process wakes it earlier
 _FIRST_BATCH = 8
-_DURABLE_CLAIM_AFTER = 0.01  # jobs slower than this on average get their claim written before they run
 _STORAGE_RETRY_FIRST = 0.2  # seconds before writing again after a failed write (disk full), doubling...
 _STORAGE_RETRY_MAX = 30.0  # ...up to this
 _NOT_STORED = object()
@@ -194,11 +193,10 @@ class Worker:
             return result
 
     def _claim(self, count: int) -> list[Job]:
-        # Short jobs keep their claim in memory until the group commit that records their outcome;
-        # a job slow enough for a crash to matter gets a durable claim first (its attempt counts).
-        durable = self._avg_job_seconds > _DURABLE_CLAIM_AFTER
+        # Claims live in memory until the group commit that records their outcomes: a crash
+        # charges only the jobs that had started (see _run_one), not the prefetched ones.
         jobs = self._until_stored(lambda: self._store.claim(
-            self.queues, count, self.worker_id, self.queue.visibility_timeout, self.only, durable=durable),
+            self.queues, count, self.worker_id, self.queue.visibility_timeout, self.only, durable=False),
             "claim jobs")
         return [] if jobs is _NOT_STORED else jobs
 
@@ -207,12 +205,11 @@ class Worker:
             return min(room, self.batch_size, _FIRST_BATCH)
         return max(1, min(room, self.batch_size, int(_TARGET_BATCH_SECONDS / self._avg_job_seconds)))
 
-    def _flush(self, outcomes: list[Outcome], running: Collection[str] = (),
-               between: Callable[[], None] | None = None) -> None:
-        """Group commit: the outcomes, and the claims of jobs still running made durable."""
-        if outcomes or running:
+    def _flush(self, outcomes: list[Outcome], between: Callable[[], None] | None = None) -> None:
+        """Group commit: the outcomes, in one transaction."""
+        if outcomes:
             stored = self._until_stored(
-                lambda: self._store.complete(outcomes, self.queue.retry_policy, persist=running),
+                lambda: self._store.complete(outcomes, self.queue.retry_policy),
                 f"record {len(outcomes)} outcome(s)", between)
             if stored is not _NOT_STORED:
                 self.processed += sum(1 for o in outcomes if o.kind != "release")
@@ -243,8 +240,12 @@ class Worker:
         return self.stopping
 
     def _run_one(self, job: Job) -> Outcome:
+        self._store.job_started(job.id, job.attempts)  # from here on, a crash charges this attempt
         started = time.perf_counter()
-        outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+        try:
+            outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+        finally:
+            self._store.job_finished(job.id, job.attempts)
         elapsed = time.perf_counter() - started
         self._avg_job_seconds = elapsed if self._avg_job_seconds == 0 else 0.8 * self._avg_job_seconds + 0.2 * elapsed
         if outcome.kind != "done":
@@ -302,24 +303,16 @@ class Worker:
         todo: _queue.Queue[Job | None] = _queue.Queue()
         results: _queue.Queue[Outcome] = _queue.Queue()
         held: dict[str, Job] = {}  # claimed and not yet acknowledged
-        running: set[str] = set()
-        running_lock = threading.Lock()
 
         def executor() -> None:
             while True:
                 job = todo.get()
                 if job is None:
                     return
-                with running_lock:
-                    if job.id not in held or self.stopping:
-                        results.put(Outcome(job.id, job.attempts, "release"))
-                        continue
-                    running.add(job.id)
-                try:
-                    results.put(self._run_one(job))
-                finally:
-                    with running_lock:
-                        running.discard(job.id)
+                if job.id not in held or self.stopping:
+                    results.put(Outcome(job.id, job.attempts, "release"))
+                    continue
+                results.put(self._run_one(job))
 
         threads = [threading.Thread(target=executor, name=f"queuack-worker-{i}", daemon=True)
                    for i in range(self.concurrency)]
@@ -342,9 +335,7 @@ class Worker:
                     outcomes.append(outcome)
                 if outcomes and (not held or len(outcomes) >= self.batch_size
                                  or time.monotonic() - flushed > _FLUSH_INTERVAL):
-                    with running_lock:
-                        still_running = list(running)
-                    self._flush(outcomes, still_running, renew_held)
+                    self._flush(outcomes, renew_held)
                     flushed = time.monotonic()
                 if self._renew_due(renewed) and held:
                     renew_held()

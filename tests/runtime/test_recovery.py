@@ -132,15 +132,51 @@ def test_a_clean_close_keeps_claims_for_the_next_opener_to_recover(tmp_path):
         assert reopened.claim().attempts == 2
 
 
-def test_a_job_that_kills_its_worker_ends_in_the_dead_letters(tmp_path):
-    """Short jobs keep their claims in memory, but after a crash the queue writes every claim
-    first: the job that keeps killing its process has its attempts counted and stops."""
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_kill_charges_only_the_jobs_that_had_started(tmp_path, concurrency):
+    """Jobs prefetched but not started go back as they were: with max_attempts=1 they must not
+    become dead letters that never ran."""
+    db = str(tmp_path / "queue.duckdb")
+    log = tmp_path / "ran.log"
+    with DuckQueue(db) as q:  # 20 ms jobs: the worker prefetches about ten at a time
+        ids = [q.enqueue(jobfuncs.append_to_log, args=(str(log), n, 0.02), max_attempts=1) for n in range(40)]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "queuack", "worker", db, "--concurrency", str(concurrency), "--path", str(TESTS_DIR)],
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_lines(log, 14, worker)  # past the first batch, in the middle of the next ones
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=30)
+    started = read_log(log)
+    assert len(started) < 40, "the kill came too late to test anything"
+
+    with DuckQueue(db) as q:
+        records = {n: q.get_job(job_id) for n, job_id in enumerate(ids)}
+        failed = {n for n, r in records.items() if r.status == JobStatus.FAILED}
+        # only a job running at the kill is charged (with one attempt, it is a dead letter)
+        assert len(failed) <= concurrency and failed <= set(started[-concurrency:]), (failed, started)
+        for n in failed:
+            assert "ended before it finished" in records[n].error
+        never_started = [n for n in range(40) if n not in started]
+        assert all(records[n].status == JobStatus.PENDING and records[n].attempts == 0 for n in never_started)
+        Worker(q, concurrency=2).run(burst=True)
+        assert q.stats()["done"] == 40 - len(failed)
+
+
+def test_a_poison_job_ends_in_the_dead_letters_whatever_opens_the_file_between_restarts(tmp_path):
+    """A job that kills its worker (os._exit, a segfault) is charged an attempt by each crash, even
+    when other processes open the file between restarts (a health check running `queuack stats`,
+    an application that enqueues): a supervisor restarting the worker ends with it in the dead
+    letters. The jobs around it run once and are never charged for its crashes."""
     db = str(tmp_path / "queue.duckdb")
     with DuckQueue(db) as q:
-        poison = q.enqueue(jobfuncs.kill_own_process, args=("boom",), max_attempts=2, priority=90)
-        fine = q.enqueue_batch([(jobfuncs.echo, (n,), None) for n in range(5)])
+        before = [q.enqueue(jobfuncs.echo, args=(n,), max_attempts=1, priority=90) for n in range(3)]
+        poison = q.enqueue(jobfuncs.kill_own_process, args=("boom",), max_attempts=2, priority=80)
+        behind = [q.enqueue(jobfuncs.echo, args=(n,), max_attempts=1, priority=70) for n in range(3, 6)]
     crashes = 0
-    for _ in range(5):
+    for _ in range(6):  # the supervisor
         worker = subprocess.run(
             [sys.executable, "-m", "queuack", "worker", db, "--burst", "--path", str(TESTS_DIR)],
             cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=120,
@@ -149,13 +185,19 @@ def test_a_job_that_kills_its_worker_ends_in_the_dead_letters(tmp_path):
             break
         assert worker.returncode == -signal.SIGKILL, worker.stderr
         crashes += 1
-    assert worker.returncode == 0, "the poison job was still being retried after 5 crashes"
-    assert crashes <= 3  # the first crash is not counted (its claim lived in memory), then two attempts
+        health = subprocess.run([sys.executable, "-m", "queuack", "stats", db, "--json"],
+                                env=subprocess_env(), capture_output=True, text=True, timeout=120)
+        assert health.returncode == 0, health.stderr
+        with DuckQueue(db) as q:  # opened for writing and closed cleanly between restarts
+            q.stats()
+    assert worker.returncode == 0, "the poison job was still being retried after 6 crashes"
+    assert crashes == 2  # one per attempt
     with DuckQueue(db) as q:
         record = q.get_job(poison)
         assert record.status == JobStatus.FAILED and record.attempts == 2
         assert "ended before it finished" in record.error
-        assert [q.get_result(i) for i in fine] == list(range(5))
+        assert [q.get_result(i) for i in before + behind] == list(range(6))
+        assert all(q.get_job(i).attempts == 1 for i in before + behind)
 
 
 def test_jobs_enqueued_one_by_one_survive_a_kill_right_after_enqueue(tmp_path):
