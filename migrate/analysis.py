@@ -158,6 +158,12 @@ class _FuncState:
             and (dotted(param.annotation.annotation) or "").endswith("TaskContext")
             for param in (*p.posonly_params, *p.params, *p.kwonly_params)
         )
+        # a task written with annotations gets an annotated context parameter too
+        self.annotated = node.returns is not None or any(
+            param.annotation is not None
+            for param in (*p.posonly_params, *p.params, *p.kwonly_params, p.star_arg, p.star_kwarg)
+            if isinstance(param, cst.Param)
+        )
         self.queue_vars: Counter[str] = Counter()
         self.reads: list[tuple[str | None, str, cst.Call]] = []
         self.list_reads: list[tuple[str, cst.ListComp]] = []  # [q.get_result(x) for x in <param>]
@@ -814,6 +820,7 @@ class Collector(cst.CSTVisitor):
             problem=problem,
             problem_hint=hint,
             bound=f.bound,
+            annotation=(task_context_name(self.imports) or "TaskContext") if f.annotated else None,
         )
         self.task_nodes[name] = f.node
         self.read_nodes[name] = [r[2] for r in f.reads] + [r[1] for r in f.list_reads]
@@ -993,6 +1000,7 @@ class FileContext:
     def __init__(self, path: str, module: cst.Module, collector: Collector, index: ProjectIndex):
         self.path = path
         self.module = module
+        self.imports = collector.imports
         self.task_plans = {p.qualname: p for p in index.tasks.values()}
         self.imported = index.imported
         self.tasks: list[tuple[TaskPlan, cst.FunctionDef, list[tuple[str, cst.Call]]]] = []
@@ -1176,9 +1184,17 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
         return None
     if funcs:
         module_name = next(iter(funcs.values())).module
-        if module_name:
-            new = _drop_unused_queue_import(new, module_name, ctx.imported)
+        add = any(p.annotation for p in funcs.values()) and task_context_name(ctx.imports) is None
+        new = _update_queuack_import(new, module_name, ctx.imported, add)
     return new
+
+
+def task_context_name(imports: dict[str, str]) -> str | None:
+    """The name this module imports TaskContext under, if it does."""
+    for local, target in imports.items():
+        if target in ("queuack.TaskContext", "queuack.context.TaskContext"):
+            return local
+    return None
 
 
 class _NameCounter(Collector):
@@ -1205,16 +1221,20 @@ class _NameCounter(Collector):
             self.strings.add(value)
 
 
-def _drop_unused_queue_import(module: cst.Module, module_name: str, imported: frozenset[str]) -> cst.Module:
-    """Remove ``DuckQueue`` from a module-level ``from queuack import ...`` once nothing uses it.
+def _update_queuack_import(
+    module: cst.Module, module_name: str | None, imported: frozenset[str], add_task_context: bool
+) -> cst.Module:
+    """Remove ``DuckQueue`` from a module-level ``from queuack import ...`` once nothing uses it,
+    and bring in ``TaskContext`` when an annotated task now takes ``context: TaskContext``.
 
-    Only at module level, only when no other scanned module imports it from here (directly or
-    with ``*``) and no string (``__all__``) names it.
+    DuckQueue goes only when no other scanned module imports it from here (directly or with
+    ``*``) and no string (``__all__``) names it. TaskContext joins the first ``from queuack
+    import`` line, or gets a line of its own after the module's last import.
     """
-    if f"{module_name}.DuckQueue" in imported or f"{module_name}.*" in imported:
-        return module
-    counter = _NameCounter(module)
-    counter.run(module)
+    from migrate.rules._edit import append_item, remove_items
+
+    keep_queue = not module_name or f"{module_name}.DuckQueue" in imported or f"{module_name}.*" in imported
+    counter = None
     body = list(module.body)
     for i, stmt in enumerate(body):
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -1226,16 +1246,19 @@ def _drop_unused_queue_import(module: cst.Module, module_name: str, imported: fr
             continue
         drop = set()
         for j, alias in enumerate(imp.names):
-            if not isinstance(alias.name, cst.Name) or alias.name.value != "DuckQueue":
+            if keep_queue or not isinstance(alias.name, cst.Name) or alias.name.value != "DuckQueue":
                 continue
+            if counter is None:
+                counter = _NameCounter(module)
+                counter.run(module)
             local = alias.asname.name.value if alias.asname is not None else "DuckQueue"
             if counter.counts[local] == 0 and local not in counter.strings:
                 drop.add(j)
-        if not drop:
+        if not drop and not add_task_context:
             continue
-        from migrate.rules._edit import remove_items
-
         names = remove_items(imp.names, drop)
+        if add_task_context:
+            names = append_item(names, cst.ImportAlias(name=cst.Name("TaskContext")))
         if names:
             body[i] = stmt.with_changes(body=[imp.with_changes(names=names)])
         else:
@@ -1246,6 +1269,15 @@ def _drop_unused_queue_import(module: cst.Module, module_name: str, imported: fr
                     while lines and lines[0].comment is None:
                         lines.pop(0)
                 body[i] = body[i].with_changes(leading_lines=lines)
+        return module.with_changes(body=body)
+    if add_task_context:
+        at = 0
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom)):
+                at = i + 1
+            elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr):
+                at = 1  # after the module docstring
+        body.insert(at, cst.parse_statement("from queuack import TaskContext\n"))
         return module.with_changes(body=body)
     return module
 

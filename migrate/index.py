@@ -58,6 +58,7 @@ class TaskInfo:
     problem_hint: str | None = None
     suppressed: frozenset[str] = frozenset()  # codes suppressed on its def line or read lines
     bound: bool = False  # a class method: its first parameter (cls) is not passed at enqueue
+    annotation: str | None = None  # annotated task: the name to annotate its context with
 
     def positional(self) -> list[str]:
         """The parameters that ``args=`` fills, in order."""
@@ -145,6 +146,7 @@ class TaskPlan:
     hint: str | None = None
     blocked: frozenset[str] = frozenset()  # suppression codes on any line the rewrite touches
     module: str | None = None  # the dotted module name the task is defined in
+    annotation: str | None = None  # "TaskContext" (or its local alias) when the task is annotated
 
     def parent_of(self, param: str) -> str | None:
         return dict(self.parents).get(param)
@@ -833,6 +835,7 @@ def build_index(summaries: list[FileSummary], allow_direct_calls: bool = False) 
             quote=plans[0][1].quote,
             blocked=frozenset(blocked),
             module=summary.module,
+            annotation=task.annotation,
         )
         for s, site, plan, _ in plans:
             index.sites[(s.path, site.ordinal)] = SitePlan(

@@ -29,7 +29,8 @@ class WiringParameters:
 
     - removes the id and path parameters from the signature and adds ``context`` (``ctx`` when
       ``context`` is taken). When the remaining parameters have defaults or a ``*``, ``context``
-      becomes keyword-only.
+      becomes keyword-only. A task written with annotations gets ``context: TaskContext``, and
+      ``TaskContext`` joins the module's ``from queuack import ...`` (or gets its own line).
     - removes the matching arguments at every enqueue site: from ``args=`` (a tuple or list) and
       from ``kwargs=`` (a dict literal or ``dict(...)``), by keyword or by position
       (``add_job(func, name, depends_on, args, kwargs)``, the builder's
@@ -190,7 +191,8 @@ def rewrite_params(node: cst.FunctionDef, plan) -> cst.FunctionDef:
     else:
         where = "pos"
     at = sum(1 for k in kinds if order.index(k) <= order.index(where))
-    nodes = insert_item(nodes, at, cst.Param(name=cst.Name(plan.ctx_name)))
+    annotation = cst.Annotation(cst.Name(plan.annotation)) if plan.annotation else None
+    nodes = insert_item(nodes, at, cst.Param(name=cst.Name(plan.ctx_name), annotation=annotation))
     kinds.insert(at, where)
 
     out: dict[str, list] = {k: [] for k in order}

@@ -455,3 +455,21 @@ def test_a_file_nested_deeper_than_the_recursion_limit_is_analysed():
     assert results["tasks.py"].error is None
     assert {f.rule for f in results["tasks.py"].findings} == {"QM001", "QM002"}
     assert "def transform(context)" in results["tasks.py"].new_source
+
+
+def test_an_annotated_task_without_a_from_queuack_import_gets_one():
+    tasks = textwrap.dedent(
+        '''
+        """Tasks."""
+        import queuack as qk
+
+        def transform(parent_id: str, queue_path: str):
+            with qk.DuckQueue(queue_path) as q:
+                return q.get_result(parent_id)
+        '''
+    )
+    files = {"tasks.py": tasks, "pipeline.py": pipeline("from tasks import transform", "transform")}
+    new = analyze_sources(files, fix=True)["tasks.py"].new_source
+    assert new.splitlines()[1:4] == ['"""Tasks."""', "import queuack as qk", "from queuack import TaskContext"]
+    assert "def transform(context: TaskContext):" in new
+    compile(new, "tasks.py", "exec")
