@@ -7,6 +7,7 @@ from .decorators import async_task, job
 from .dag import DAG, DAGRun, DAGRunStatus, DAGStatus
 from .errors import (
     BackpressureError,
+    DAGAlreadySubmittedError,
     DAGNotSubmittedError,
     DAGRunNotFoundError,
     DAGValidationError,
@@ -42,6 +43,7 @@ __all__ = [
     "BackpressureError",
     "DAG",
     "DAGStatus",
+    "DAGAlreadySubmittedError",
     "DAGNotSubmittedError",
     "DAGRun",
     "DAGRunNotFoundError",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
-from .errors import DAGNotSubmittedError, DAGRunNotFoundError, DAGValidationError
+from .errors import DAGAlreadySubmittedError, DAGNotSubmittedError, DAGRunNotFoundError, DAGValidationError
 from .jobs import Job
 from .queue import DuckQueue, new_job_id
 
@@ -105,7 +105,7 @@ class DAG:
         depends_on: a task name in this DAG (also one added later), a list of them, or the id of
         a job already in the queue."""
         if self._submitted:
-            raise DAGValidationError(f"DAG {self.name!r} was already submitted; build a new DAG for more tasks")
+            raise DAGAlreadySubmittedError(f"DAG {self.name!r} was already submitted; build a new DAG for more tasks")
         if name is None:
             base = getattr(func, "__name__", "task")
             name, n = base, 1
@@ -304,10 +304,12 @@ class DAG:
             path.append(parent)
             current = parent
 
-    def validate(self) -> None:
-        """Raise DAGValidationError if the DAG cannot be submitted."""
+    def validate(self) -> list[str]:
+        """Raise DAGValidationError if the DAG cannot be submitted. Returns the warnings, a list as
+        in queuack 0.1: always empty, since whatever would not run is an error."""
         resolved, _ = self._resolve()
         self._topological(resolved)
+        return []
 
     def submit(self) -> str:
         """Validate and store every job in one transaction. Returns the dag_run_id; a second call does nothing."""

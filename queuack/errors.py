@@ -21,8 +21,8 @@ class DatabaseLockedError(QueuackError):
         )
 
 
-class JobNotFoundError(QueuackError, KeyError):
-    """No job with this id exists in the queue."""
+class JobNotFoundError(QueuackError, KeyError, ValueError):
+    """No job with this id exists in the queue. Also a ValueError, which queuack 0.1's get_result raised."""
 
     def __init__(self, job_id: str):
         self.job_id = job_id
@@ -32,8 +32,9 @@ class JobNotFoundError(QueuackError, KeyError):
         return self.args[0]
 
 
-class JobNotDoneError(QueuackError):
-    """The job exists but has no result (yet): its status says why."""
+class JobNotDoneError(QueuackError, ValueError):
+    """The job exists but has no result (yet): its status says why. Also a ValueError, which
+    queuack 0.1 raised there."""
 
     def __init__(self, job_id: str, status: str, error: str | None = None):
         self.job_id = job_id
@@ -74,6 +75,10 @@ class DAGValidationError(QueuackError, ValueError):
 class DAGNotSubmittedError(QueuackError, RuntimeError):
     """A DAG was asked about its run before it was submitted. Also a RuntimeError, which is what
     queuack 0.1 raised there."""
+
+
+class DAGAlreadySubmittedError(DAGValidationError, RuntimeError):
+    """A task was added to a DAG after its submission. Also a RuntimeError, as in queuack 0.1."""
 
 
 class DAGRunNotFoundError(QueuackError, LookupError, ValueError):

@@ -21,8 +21,8 @@ log = logging.getLogger("queuack.worker")
 class WorkerPool:
     def __init__(self, queue, num_workers: int = 4, concurrency: int = 1, *,
                  poll_interval: float | None = None, queues=None):
-        if not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(f"num_workers must be an int >= 1, not {num_workers!r}")
+        if not isinstance(num_workers, int) or num_workers < 0:  # 0: a pool that runs nothing, as in 0.1
+            raise ValueError(f"num_workers must be an int >= 0, not {num_workers!r}")
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, not {concurrency!r}")
         self.queue = queue

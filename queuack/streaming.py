@@ -81,6 +81,7 @@ class _Sink:
 
     def __init__(self, path: Path, format: str):
         self.path, self.format, self.count = path, format, 0
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
         table = format in ("csv", "parquet")
         # table formats are staged as JSON lines, then converted by DuckDB
@@ -213,6 +214,8 @@ class StreamReader:
                     yield pickle.load(fh)
                 except EOFError:
                     return
+                except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError) as exc:
+                    raise ValueError(f"Corrupted pickle file {self.path}: {exc}") from exc
 
     def _table(self) -> Iterator[dict]:
         if self.format == "csv" and self.path.stat().st_size == 0:

@@ -81,3 +81,25 @@ def test_a_version_1_file_gains_the_dag_run_columns(tmp_path):
         dag.add_node(value, name="a", args=(1,))
     assert DAGRun(q, dag.dag_run_id).cancel() == 1 and DAGRun(q, dag.dag_run_id).get_parent_job() is None
     q.close()
+
+
+def test_0_1_exception_types_still_catch_the_errors(tmp_path):
+    from queuack import DAGAlreadySubmittedError, StreamReader, StreamWriter
+
+    q = DuckQueue()
+    with pytest.raises(ValueError):  # 0.1's get_result raised ValueError for both
+        q.get_result("nope")
+    job = q.enqueue(value, args=(1,))
+    with pytest.raises(ValueError, match="has no result"):
+        q.get_result(job)
+    dag = DAG("d", queue=q)
+    dag.submit()
+    with pytest.raises(RuntimeError):
+        dag.add_job(value, name="late", args=(1,))
+    assert isinstance(DAGAlreadySubmittedError("x"), ValueError)
+    assert DAG("v").validate() == []
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(b"\x80\x04\x95garbage")
+    with pytest.raises(ValueError, match="Corrupted pickle file"):
+        list(StreamReader(bad))
+    assert StreamWriter(tmp_path / "deep" / "er" / "x.jsonl").write([1]) == 1

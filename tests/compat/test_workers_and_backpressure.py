@@ -81,8 +81,8 @@ def test_worker_pool_as_in_0_1():
         assert pool.running
     assert not pool.running and pool.processed == 4
     assert pool.stop(timeout=1) is True  # stopping twice is harmless
-    with pytest.raises(ValueError, match="num_workers must be an int >= 1"):
-        WorkerPool(q, num_workers=0)
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0"):
+        WorkerPool(q, num_workers=-1)
     q.close()
 
 
