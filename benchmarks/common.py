@@ -21,6 +21,9 @@ PROJECT_PYTHON = Path(sys.executable)
 PEER_ENVS = {
     "queuack013": ["queuack==0.1.3"],
     "peers": ["huey==3.5.4", "persist-queue==1.1.0", "ruff==0.17.6"],
+    # the PostgreSQL queues, each in its own environment (their drivers and pins differ)
+    "pgqueuer": ["pgqueuer==1.6.0", "asyncpg==0.32.0"],
+    "procrastinate": ["procrastinate==3.10.0", "psycopg[binary]>=3.1,<4"],
 }
 
 

@@ -1,4 +1,4 @@
-"""The speed targets of issues 6 and 13 and how each is judged from the collected rows.
+"""The speed targets of issues 6, 10 and 13 and how each is judged from the collected rows.
 
 Absolute targets compare the median; ratio targets take the ratio within each
 round (subjects measured back to back) and compare the median of those.
@@ -19,9 +19,18 @@ PQ = "persist-queue 1.1 SQLiteAckQueue"
 FLOOR = "(ref: bare DuckDB INSERT per job)"
 UPDATE_FLOOR = "(ref: bare DuckDB UPDATE per node)"
 
+OURS_PG = "Queuack on PostgreSQL"
+PGQUEUER = "PgQueuer 1.6 (asyncpg)"
+PROCRASTINATE = "procrastinate 3.10"
+
 ENQ_ONE = "enqueue one by one"
 ENQ_BATCH = "enqueue batch"
 DRAIN = "drain through worker"
+
+PG_ENQ_BATCH = "enqueue batch"
+PG_DRAIN_1 = "drain, 1 worker process"
+PG_DRAIN_4 = "drain, 4 worker processes"
+PG_FANOUT = "DAG fan-out 1 -> N, 2 processes"
 
 FANOUT = "DAG fan-out 1 -> N, execute"
 CHAIN = "DAG chain of N, execute"
@@ -134,6 +143,13 @@ def all_targets(scan_figure: str = SCAN) -> list[Target]:
         Target("queue", DRAIN, OURS, ">= 5,000 jobs/s", at_least(5_000)),
         Target("queue", DRAIN, OURS, ">= 25x queuack 0.1.3", ratio_at_least(25, Q013)),
         Target("queue", DRAIN, OURS, ">= 3x best SQLite peer", ratio_at_least(3, HUEY, PQ)),
+        # issue 10: PostgreSQL, side by side on one throwaway server
+        Target("postgres", PG_ENQ_BATCH, OURS_PG, ">= PgQueuer", ratio_at_least(1, PGQUEUER)),
+        Target("postgres", PG_DRAIN_1, OURS_PG, ">= PgQueuer", ratio_at_least(1, PGQUEUER)),
+        Target("postgres", PG_DRAIN_1, OURS_PG, ">= 5x procrastinate", ratio_at_least(5, PROCRASTINATE)),
+        Target("postgres", PG_DRAIN_4, OURS_PG, ">= PgQueuer", ratio_at_least(1, PGQUEUER)),
+        Target("postgres", PG_DRAIN_4, OURS_PG, ">= 5x procrastinate", ratio_at_least(5, PROCRASTINATE)),
+        Target("postgres", PG_FANOUT, OURS_PG, ">= 2,000 nodes/s", at_least(2_000)),
         Target("dag", FANOUT, OURS, ">= 2,000 nodes/s", at_least(2_000)),
         Target("dag", CHAIN, OURS, ">= 300 nodes/s", at_least(300)),
         Target("dag", SUBMIT, OURS, "<= 1 s", at_most(1.0, "{:.2f} s")),

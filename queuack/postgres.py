@@ -32,6 +32,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from contextlib import nullcontext
 from importlib import resources
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -54,6 +55,7 @@ _SCHEMA_LOCK = 0x7175657561636B  # "queuack": the advisory lock that serialises 
 CHANNEL = "queuack"
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast
 RECONNECT_TIMEOUT = 60.0  # seconds an operation keeps retrying a lost connection
+_RESULT_CACHE_BYTES = 32 * 1024 * 1024  # done results kept in memory for the TaskContexts of children
 
 T = TypeVar("T")
 
@@ -66,7 +68,7 @@ _INSERT_TYPES = ("text, text, text, int, text, bytea, bytea, bytea, float8, floa
 INSERT_JOBS = f"""
     WITH ins AS (
         INSERT INTO queuack.jobs ({_INSERT_COLUMNS})
-        SELECT * FROM unnest({", ".join(f"%s::{t}[]" for t in _INSERT_TYPES.split(", "))})
+        SELECT * FROM unnest({", ".join(f"%b::{t}[]" for t in _INSERT_TYPES.split(", "))})
         ON CONFLICT (id) DO NOTHING RETURNING 1)
     SELECT count(*), pg_notify('{CHANNEL}', '') FROM ins"""
 
@@ -84,7 +86,7 @@ _MAKE_READY = """
     RETURNING c.remaining"""
 
 COMPLETE_DONE = f"""
-    WITH v AS (SELECT * FROM unnest(%(ids)s::text[], %(att)s::int[], %(res)s::bytea[]) AS v(id, att, result)),
+    WITH v AS (SELECT * FROM unnest(%(ids)b::text[], %(att)b::int[], %(res)b::bytea[]) AS v(id, att, result)),
     done AS (
         UPDATE queuack.jobs j SET status = 'done', result = v.result, completed_at = %(now)s,
                lease_expires_at = NULL, error = NULL, traceback = NULL
@@ -145,7 +147,7 @@ _COPY_TYPES = ("text, text, text, int, bigint, text, bytea, bytea, bytea, float8
                "float8, float8, bytea, text, text, text, text, text")
 IMPORT_JOBS = f"""
     INSERT INTO queuack.jobs ({COPY_COLUMNS})
-    SELECT * FROM unnest({", ".join(f"%s::{t}[]" for t in _COPY_TYPES.split(", "))})
+    SELECT * FROM unnest({", ".join(f"%b::{t}[]" for t in _COPY_TYPES.split(", "))})
     ON CONFLICT (id) DO NOTHING"""
 
 IMPORT_RUNS = f"""
@@ -279,6 +281,10 @@ class PostgresBackend(Backend):
         self.changed = threading.Condition()
         self._conn = None
         self._listener: threading.Thread | None = None
+        self._cache_lock = threading.Lock()
+        self._claimed_parents: dict[str, list[tuple[str, str | None]]] = {}  # read with a claim, for its context
+        self._results: OrderedDict[str, tuple[str, bytes | None]] = OrderedDict()  # done results, LRU
+        self._results_bytes = 0
         self._conn = self._connect()
         self._ensure_schema(self._conn)
 
@@ -420,6 +426,11 @@ class PostgresBackend(Backend):
         rows = self._run(lambda conn: conn.execute(sql, params).fetchall())
         order = {q: i for i, q in enumerate(queues or ())}
         rows.sort(key=lambda r: (order.get(r[4], 0), -r[6], r[-1]))  # RETURNING keeps no order
+        in_dags = [r[0] for r in rows if r[20] is not None]
+        if in_dags:  # the TaskContexts of DAG jobs need their parents: one read for the batch
+            parents = self.parents(in_dags)
+            with self._cache_lock:
+                self._claimed_parents.update(parents)
         return [self._job(r[:-1]) for r in rows]
 
     def reclaim_expired(self) -> int:
@@ -536,7 +547,11 @@ class PostgresBackend(Backend):
                 conn.execute(PURGE_RUNS)
                 return count
 
-        return self._run(work)
+        count = self._run(work)
+        with self._cache_lock:
+            self._results.clear()
+            self._results_bytes = 0
+        return count
 
     # -- moving a queue (queuack copy) --------------------------------------------------------------
     def export_rows(self) -> Snapshot:
@@ -633,9 +648,32 @@ class PostgresBackend(Backend):
         return self._query("SELECT count(*) FROM queuack.jobs WHERE id = ANY(%s) AND status IN ('pending', 'claimed')",
                            [list(ids)])[0][0]
 
+    def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
+        with self._cache_lock:
+            return self._claimed_parents.pop(job_id, None)
+
     def results(self, ids: list[str]) -> dict[str, tuple[str, str, bytes | None, str | None]]:
-        rows = self._query("SELECT id, status, codec, result, error FROM queuack.jobs WHERE id = ANY(%s)", [ids])
-        return {r[0]: r[1:] for r in rows}
+        """From the cache where possible: a result never changes once its job is done (purge
+        clears the cache)."""
+        out = {}
+        with self._cache_lock:
+            for job_id in ids:
+                if job_id in self._results:
+                    self._results.move_to_end(job_id)
+                    out[job_id] = ("done", *self._results[job_id], None)
+        todo = [i for i in ids if i not in out]
+        if todo:
+            rows = self._query("SELECT id, status, codec, result, error FROM queuack.jobs WHERE id = ANY(%s)", [todo])
+            with self._cache_lock:
+                for job_id, status, codec, blob, error in rows:
+                    out[job_id] = (status, codec, blob, error)
+                    if status == "done" and len(blob or b"") <= _RESULT_CACHE_BYTES // 8:
+                        self._results[job_id] = (codec, blob)
+                        self._results_bytes += len(blob or b"")
+                while self._results_bytes > _RESULT_CACHE_BYTES:
+                    _, (_, old) = self._results.popitem(last=False)
+                    self._results_bytes -= len(old or b"")
+        return out
 
     def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
         out: dict[str, list[tuple[str, str | None]]] = {c: [] for c in child_ids}

@@ -111,3 +111,41 @@ def run_sqlite_peer(description: str, measure_enqueue_one, measure_drain) -> Non
         "drain": measure_drain(a.tmp, a.n_drain),
     })
 
+
+
+def pg_parser(description: str) -> argparse.ArgumentParser:
+    """The command line of the PostgreSQL workloads (pg_*.py): one fresh database URL per figure."""
+    p = parser(description)
+    p.add_argument("--url", action="append", required=True, help="one database URL per figure, in order")
+    p.add_argument("--n-batch", type=int, default=20000)
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--n-drain", type=int, default=20000)
+    p.add_argument("--n-dag", type=int, default=1000)
+    return p
+
+
+def forked_workers(target, args: tuple, processes: int, until=None) -> float:
+    """Fork `processes` workers running target(*args, ready, go, stop), release them together once
+    all are ready (start-up untimed), and return the seconds until all have returned, or until
+    `until()` returns (then `stop` is set and they are joined)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    ready, go, stop = ctx.Barrier(processes + 1), ctx.Barrier(processes + 1), ctx.Event()
+    procs = [ctx.Process(target=target, args=(*args, ready, go, stop)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    ready.wait()
+    start = time.perf_counter()
+    go.wait()
+    if until is not None:
+        until()
+    else:
+        for p in procs:
+            p.join()
+    secs = time.perf_counter() - start
+    stop.set()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    return secs
