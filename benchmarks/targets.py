@@ -38,6 +38,11 @@ SUBMIT = "DAG build + submit (scaled to 10k nodes)"
 CONTEXT = "context overhead per job"
 EXECUTE = "Job.execute() of a context task"
 
+MEM_PENDING = "RSS per pending job"
+MEM_PENDING_LARGE = "RSS per pending job, a million"
+MEM_RESULTS = "peak RSS, jobs returning 1 MB each"
+MEM_ARG = "peak RSS, one large argument"
+
 SCAN = "stdlib scan"
 SCAN_QUICK = "scan of stdlib/email"
 MIGRATE_SCAN = "migrate scan"
@@ -129,6 +134,19 @@ def zero_findings(results: Results, t: Target) -> Verdict:
     return Verdict("PASS" if worst == 0 else "MISS", f"{worst} findings")
 
 
+def beyond_duckdb_under(limit: float) -> Callable:
+    def judge(results: Results, t: Target) -> Verdict:
+        row = _row(results, t)
+        if row is None:
+            return Verdict("n/a", "not measured")
+        values = sorted(row.extra.get("beyond_duckdb_per_job", []))
+        if not values:
+            return Verdict("n/a", "not measured")
+        m = values[len(values) // 2]
+        return Verdict("PASS" if m < limit else "MISS", f"{m:.0f} B/job")
+    return judge
+
+
 def not_judged(reason: str) -> Callable:
     def judge(results: Results, t: Target) -> Verdict:
         return Verdict("n/a", reason)
@@ -154,6 +172,7 @@ def all_targets(scan_figure: str = SCAN) -> list[Target]:
         Target("dag", CHAIN, OURS, ">= 300 nodes/s", at_least(300)),
         Target("dag", SUBMIT, OURS, "<= 1 s", at_most(1.0, "{:.2f} s")),
         Target("dag", CONTEXT, OURS, "<= 20 µs", at_most(20.0, "{:.1f} µs")),
+        Target("memory", MEM_PENDING_LARGE, OURS, "< 200 B/job beyond DuckDB", beyond_duckdb_under(200)),
         Target("migrate", scan_figure, MIGRATE_SCAN, "<= 2x ruff",
                # 29 files: interpreter start-up decides, not the scan
                not_judged("smoke run") if quick else time_ratio_at_most(2.0, RUFF)),

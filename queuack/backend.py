@@ -232,6 +232,11 @@ class Backend(abc.ABC):
     def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
         """{child id: [(parent id, parent node name), ...]} in declaration order."""
 
+    def stash_result(self, job_id: str, attempt: int, blob: bytes | None) -> bytes | None:
+        """Called by the Worker as soon as a job returns: a backend that keeps large results apart
+        stores this one now and returns what its outcome should carry instead."""
+        return blob
+
     def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
         """The parents of a job without a query, when the backend knows them; None otherwise."""
         return None

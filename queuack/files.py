@@ -7,7 +7,8 @@ DuckDB creates its files with mode 0666 minus the process umask, and has no sett
   and deletes it at the next one. The store narrows it to 0600 right after each write; a local
   user who opens it in that instant could keep reading it, which only a private directory (or a
   umask of 077) rules out. docs/RUNTIME.md says so.
-- The enqueue journal is created by queuack with O_EXCL and mode 0600 (see journal.py).
+- The enqueue journal is created by queuack with O_EXCL and mode 0600 (see journal.py), and so
+  are the files of large values (see values.py): write_new().
 """
 
 from __future__ import annotations
@@ -49,3 +50,26 @@ def restrict(path: str) -> None:
         return
     if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != OWNER_ONLY:
         os.chmod(path, OWNER_ONLY)
+
+
+def write_new(path: str, data: bytes) -> None:
+    """Write data to a new owner-only file at path and sync it. Never over an existing file
+    (FileExistsError) and never through a symbolic link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, OWNER_ONLY)
+    try:
+        os.fchmod(fd, OWNER_ONLY)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_directory(path: str) -> None:
+    """Make the entries of the directory that holds path (a new file, a rename) survive a crash."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

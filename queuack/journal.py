@@ -38,6 +38,7 @@ import zlib
 from typing import Sequence
 
 from .errors import JournalDamagedWarning, QueuackError, StorageWriteError
+from .files import sync_directory, write_new
 
 log = logging.getLogger("queuack")
 
@@ -281,7 +282,7 @@ class Journal:
             os.fchmod(fd, 0o600)  # whatever the umask
             os.write(fd, header)
             os.fsync(fd)
-            _sync_directory(self.path)  # the file itself must survive a crash, not only its bytes
+            sync_directory(self.path)  # the file itself must survive a crash, not only its bytes
         except BaseException:
             os.close(fd)
             os.unlink(self.path)
@@ -305,31 +306,15 @@ class Journal:
             self.discard()
 
 
-def _sync_directory(path: str) -> None:
-    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_new(path: str, data: bytes) -> str:
     """Write data to a new file (0600, never over an existing one); returns the name used."""
     base, n = path, 1
     while True:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            write_new(path, data)
             break
         except FileExistsError:
             n += 1
             path = f"{base}.{n}"
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _sync_directory(path)
+    sync_directory(path)
     return path

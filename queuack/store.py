@@ -41,7 +41,9 @@ from . import files, schema
 from .journal import Journal
 from .startlog import StartLog
 from .scheduler import Scheduler, gate
+from .values import LARGE, ValueFiles, is_ref, ref_name
 
+_BLOB_COLUMNS = (1, 2, 3, 16)  # func, args, kwargs, result in JOB_COLUMNS
 _INSERT_COLUMNS = (
     "id, queue, status, priority, seq, codec, func, args, kwargs, created_at, execute_after, attempts, "
     "max_attempts, timeout_seconds, node_name, dag_run_id, dependency_mode, completed_at, error"
@@ -183,6 +185,7 @@ class Store(Backend):
         self.sched = Scheduler()
         self._parent_names: dict[str, list[tuple[str, str | None]]] = {}  # unfinished job -> its parents
         self._ahead: dict[str, tuple] = {}  # rows read ahead of their claim (JOB_COLUMNS), see _read_claimed
+        self.values = ValueFiles(None if path == MEMORY else path)  # large arguments and results
         self._results: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._results_bytes = 0
         self._seq = 0
@@ -200,6 +203,7 @@ class Store(Backend):
             self._recover(crashed)
             if self._start_log is not None:
                 self._start_log.discard()  # what it said is in the database now
+            self._drop_unreferenced_values()
         except Exception:
             self.conn.close()
             if self._journal_file is not None:
@@ -530,10 +534,48 @@ class Store(Backend):
         for offset, (j, state) in enumerate(zip(jobs, plan)):
             status = "pending" if state is not None else "skipped"
             error = None if state is not None else "skipped: a job it depends on failed or was skipped"
-            inserted.append((j.id, j.queue, status, j.priority, first_seq + offset, j.codec, j.func, j.args,
-                             j.kwargs, now, j.execute_after, 0, j.max_attempts, j.timeout_seconds, j.node_name,
+            inserted.append((j.id, j.queue, status, j.priority, first_seq + offset, j.codec, j.func,
+                             self._stash(f"{j.id}.args", j.args), self._stash(f"{j.id}.kwargs", j.kwargs), now, j.execute_after, 0, j.max_attempts, j.timeout_seconds, j.node_name,
                              j.dag_run_id, j.dependency_mode, None if state is not None else now, error))
         return inserted
+
+    def _stash(self, name: str, blob: bytes | None) -> bytes | None:
+        """A large value goes to a file of its own (see values.py); its column holds the reference."""
+        if blob is None or len(blob) <= LARGE or is_ref(blob):
+            return blob
+        try:
+            return self.values.put(name, blob)
+        except OSError as exc:
+            raise StorageWriteError(self.values.directory or self.path, str(exc)) from exc
+
+    def stash_result(self, job_id: str, attempt: int, blob: bytes | None) -> bytes | None:
+        """Store a large result of this attempt now, so that only its reference waits for the group
+        commit. If that fails, the result waits as it is and complete() tries again (and reports)."""
+        try:
+            return self._stash(f"{job_id}.{attempt}.result", blob)
+        except StorageWriteError:
+            return blob
+
+    def _loaded(self, row: tuple) -> tuple:
+        """A JOB_COLUMNS row with the large values it refers to read back."""
+        if not any(is_ref(row[i]) for i in _BLOB_COLUMNS):
+            return row
+        row = list(row)
+        for i in _BLOB_COLUMNS:
+            row[i] = self.values.get(row[i])
+        return tuple(row)
+
+    def _drop_unreferenced_values(self) -> None:
+        """Value files that no row refers to: written before a crash, before their row was stored,
+        or by an attempt whose outcome was not taken."""
+        names = self.values.names()
+        if not names:
+            return
+        ids = sorted({n.split(".", 1)[0] for n in names})
+        kept = {ref_name(blob) for row in self.query(
+            "SELECT args, kwargs, result FROM jobs WHERE id IN (SELECT unnest($ids))", {"ids": ids})
+            for blob in row if is_ref(blob)}
+        self.values.remove(n for n in names if n not in kept)
 
     def _write_jobs(self, conn, inserted: list[tuple], replay: bool = False, table: str = "jobs") -> None:
         """One multi-row INSERT. replay=True skips rows whose id is already stored."""
@@ -570,7 +612,7 @@ class Store(Backend):
                 rows = self._read_claimed(taken)
                 jobs = []
                 for job_id, _, attempt, execute_after in taken:
-                    job = Job(*rows[job_id], _store=self)
+                    job = Job(*self._loaded(rows[job_id]), _store=self)
                     job.status, job.attempts, job.claimed_by, job.claimed_ts = (
                         JobStatus.CLAIMED, attempt, worker_id, now)
                     job.execute_after_ts = execute_after
@@ -680,6 +722,8 @@ class Store(Backend):
                     if o.kind in LOST:
                         o.error = LOST[o.kind][last].format(attempt=o.attempt, of=of)
                     (fail if last else retry).append(o)
+            for o in done:
+                o.result = self.stash_result(o.job_id, o.attempt, o.result)
             # a job whose claim was lost (not a job that failed) runs again at once
             retry_at = {o.job_id: now if o.kind in LOST else now + policy.delay(o.attempt) for o in retry}
             applied: set[str] = set()
@@ -701,6 +745,9 @@ class Store(Backend):
                     if skipped:
                         self._mark_skipped(conn, skipped, now)
             applied |= {o.job_id for o in release if not sched.is_durable(o.job_id)}
+            # a large result stored for an attempt whose outcome was not taken
+            self.values.remove(ref_name(o.result) for o in outcomes
+                               if o.kind == "done" and is_ref(o.result) and o.job_id not in applied)
             # committed: the schedule follows
             for o in done:
                 if o.job_id in applied:
@@ -799,7 +846,7 @@ class Store(Backend):
 
     # -- reading ----------------------------------------------------------------------------------
     def _job(self, row: tuple) -> Job:
-        job = Job(*row, _store=self)
+        job = Job(*self._loaded(row), _store=self)
         status = JobStatus(row[5])
         claim = self.sched.memory_claim(job.id)
         if claim is not None:
@@ -841,7 +888,8 @@ class Store(Backend):
                     out[job_id] = (status, codec, blob, error)
                     if status == "done":
                         self._cache_result(job_id, codec, blob)
-        return out
+        return {job_id: (status, codec, self.values.get(blob), error)
+                for job_id, (status, codec, blob, error) in out.items()}
 
     def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
         """The parents of an unfinished job as (id, name) in declaration order, without a query; None if unknown."""
@@ -981,16 +1029,30 @@ class Store(Backend):
             for row in self.query(f"SELECT {COPY_COLUMNS} FROM jobs ORDER BY seq"):
                 if row[2] == "claimed" or row[0] in claimed:
                     row = row[:2] + ("pending",) + row[3:at] + (claimed.get(row[0], row[at]),) + row[at + 1:]
-                jobs.append(row)
+                jobs.append(self._copied_values(row, columns, lambda blob, name: self.values.get(blob)))
             edges = self.query("SELECT child_id, parent_id, position FROM job_dependencies ORDER BY child_id, position")
             runs = self.query(f"SELECT {RUN_COLUMNS} FROM dag_runs ORDER BY created_at")
         return Snapshot(jobs, edges, runs)
 
+    def _copied_values(self, row: tuple, columns: list[str], convert) -> tuple:
+        """A COPY_COLUMNS row with convert(blob, file name) applied to the values that may be large:
+        a copy carries the values themselves, and each backend stores them its own way."""
+        row = list(row)
+        job_id, attempts = row[0], row[columns.index("attempts")]
+        for column, name in (("func", f"{job_id}.func"), ("args", f"{job_id}.args"),
+                             ("kwargs", f"{job_id}.kwargs"), ("result", f"{job_id}.{attempts}.result")):
+            i = columns.index(column)
+            row[i] = convert(row[i], name)
+        return tuple(row)
+
     def import_rows(self, snapshot: Snapshot) -> None:
         with self.lock:
+            columns = [c.strip() for c in COPY_COLUMNS.split(",")]
+            jobs = [self._copied_values(row, columns, lambda blob, name: self._stash(name, blob))
+                    for row in snapshot.jobs]
             with self.transaction() as conn:
                 for table, columns, rows in (("job_dependencies", "child_id, parent_id, position", snapshot.edges),
-                                             ("jobs", COPY_COLUMNS, snapshot.jobs),
+                                             ("jobs", COPY_COLUMNS, jobs),
                                              ("dag_runs", RUN_COLUMNS, snapshot.runs)):
                     if rows:
                         width = len(rows[0])
@@ -1023,13 +1085,14 @@ class Store(Backend):
                                         WHERE d.parent_id = j.id AND c.status IN ('pending', 'claimed'))""",
                     params,
                 )
-                count = conn.execute("SELECT count(*) FROM purge_ids").fetchone()[0]
+                purged = [r[0] for r in conn.execute("SELECT id FROM purge_ids").fetchall()]
                 conn.execute("DELETE FROM job_dependencies WHERE child_id IN (SELECT id FROM purge_ids) "
                              "OR parent_id IN (SELECT id FROM purge_ids)")
                 conn.execute("DELETE FROM jobs WHERE id IN (SELECT id FROM purge_ids)")
                 conn.execute("DELETE FROM dag_runs WHERE id NOT IN (SELECT DISTINCT dag_run_id FROM jobs "
                              "WHERE dag_run_id IS NOT NULL)")
                 conn.execute("DROP TABLE purge_ids")
+            self.values.remove_job(purged)
             self._results.clear()
             self._results_bytes = 0
-            return count
+            return len(purged)

@@ -246,6 +246,8 @@ class Worker:
             outcome = execute(job, self._store.cached_parents(job.id), self.loader)
         finally:
             self._store.job_finished(job.id, job.attempts)
+        if outcome.kind == "done":  # a large result waits for the group commit as a reference only
+            outcome.result = self._store.stash_result(job.id, job.attempts, outcome.result)
         elapsed = time.perf_counter() - started
         self._avg_job_seconds = elapsed if self._avg_job_seconds == 0 else 0.8 * self._avg_job_seconds + 0.2 * elapsed
         if outcome.kind != "done":
