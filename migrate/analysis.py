@@ -200,7 +200,7 @@ class Collector(cst.CSTVisitor):
         self.functions: set[str] = set()
         self.function_nodes: dict[str, cst.FunctionDef] = {}
         self.classes: set[str] = set()
-        self.readers: set[str] = set()  # functions that call .get_result() on anything
+        self.readers: set[str] = set()  # functions that call .get_result() on a parameter
         self.tasks: dict[str, TaskInfo] = {}
         self.task_nodes: dict[str, cst.FunctionDef] = {}
         # calls of names this module defines or imports, kept by finish() (ordinals for the fix pass)
@@ -501,7 +501,8 @@ class Collector(cst.CSTVisitor):
             if is_call_to(node, self.dq_names, "DuckQueue"):
                 f.opens.append(node)
             elif isinstance(func, cst.Attribute) and func.attr.value == "get_result":
-                self.readers.add(f.qualname)
+                if isinstance(func.value, cst.Name) and func.value.value in f.param_names:
+                    self.readers.add(f.qualname)  # reads through a queue it is handed
                 self._read(f, node)
         if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
             self._site(node)
@@ -512,14 +513,18 @@ class Collector(cst.CSTVisitor):
 
     @staticmethod
     def _passed(f: _FuncState | None, node: cst.Call) -> tuple[str, ...]:
-        """The caller's parameters and queue variables that ``node`` passes on as they are."""
+        """The caller's parameters, and its queue variables (as ``"queue:q"``), that ``node``
+        passes on as they are."""
         if f is None:
             return ()
-        return tuple(
-            a.value.value
-            for a in node.args
-            if isinstance(a.value, cst.Name) and (a.value.value in f.param_names or a.value.value in f.queue_vars)
-        )
+        out = []
+        for a in node.args:
+            if isinstance(a.value, cst.Name):
+                if a.value.value in f.queue_vars:
+                    out.append(f"queue:{a.value.value}")
+                elif a.value.value in f.param_names:
+                    out.append(a.value.value)
+        return tuple(out)
 
     def finish(self) -> None:
         """Keep the calls of names this module defines or imports: the only ones the index can follow."""

@@ -105,7 +105,7 @@ class CallInfo:
     ordinal: int  # position among the file's recorded calls, in source order
     caller: str | None  # the module-level function the call sits in, None elsewhere
     ref: str  # dotted reference to what is called
-    passed: tuple[str, ...] = ()  # the caller's parameters and queue variables passed on as they are
+    passed: tuple[str, ...] = ()  # the caller's parameters passed on as they are, and "queue:<var>"
     suppressed: frozenset[str] = frozenset()
 
 
@@ -116,7 +116,7 @@ class FileSummary:
     is_package: bool = False
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
     functions: frozenset[str] = frozenset()  # module-level function names
-    readers: frozenset[str] = frozenset()  # functions that call .get_result() on anything
+    readers: frozenset[str] = frozenset()  # functions that call .get_result() on a parameter
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     sites: list[SiteInfo] = field(default_factory=list)
     calls: list[CallInfo] = field(default_factory=list)
@@ -641,8 +641,10 @@ def _plan_site(summary: FileSummary, site: SiteInfo, task: TaskInfo) -> dict:
 def _follow_calls(summaries: list[FileSummary], resolver: _Resolver):
     """The direct calls of each task, and the helpers each function reads results through.
 
-    A helper is a function that calls ``.get_result()`` and to which the caller passes one of its
-    own parameters or the queue it opened (``_result(q, parent_id)``, ``_read_parent(pid, path)``).
+    A helper reads a result for its caller: it opens the queue from what the caller passes
+    (``_read_parent(parent_id, queue_path)``, shaped like a task itself), or it reads
+    ``.get_result()`` on a parameter to which the caller passes the queue it opened
+    (``_result(q, parent_id)``).
     """
     wanted = {key.rpartition("::")[2].rpartition(".")[2] for key in resolver.known}
     calls_of: dict[str, list[tuple[FileSummary, CallInfo]]] = {}
@@ -660,7 +662,10 @@ def _follow_calls(summaries: list[FileSummary], resolver: _Resolver):
             if key in resolver.tasks:
                 calls_of.setdefault(key, []).append((s, call))
             target, name = resolver.known[key]
-            if caller and call.passed and name in target.readers and key not in helpers_of.get(caller, ()):
+            queue = any(p.startswith("queue:") for p in call.passed)
+            params = any(not p.startswith("queue:") for p in call.passed)
+            reads = (name in target.tasks and params) or (name in target.readers and queue)
+            if caller and reads and key not in helpers_of.get(caller, ()):
                 helpers_of.setdefault(caller, []).append(key)
     return calls_of, helpers_of
 

@@ -473,3 +473,19 @@ def test_an_annotated_task_without_a_from_queuack_import_gets_one():
     assert new.splitlines()[1:4] == ['"""Tasks."""', "import queuack as qk", "from queuack import TaskContext"]
     assert "def transform(context: TaskContext):" in new
     compile(new, "tasks.py", "exec")
+
+
+def test_a_helper_that_reads_some_other_get_result_is_no_parent_read():
+    tasks = textwrap.dedent(
+        """
+        def lookup(order_id):
+            return CACHE.get_result(order_id)
+
+        def ship(order_id):
+            return lookup(order_id)
+
+        def build(dag):
+            dag.add_job(ship, name="ship", args=("A-17",))
+        """
+    )
+    assert index_of({"tasks.py": tasks}).tasks == {}
