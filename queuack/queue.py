@@ -269,8 +269,9 @@ class DuckQueue:
                 "workers, enqueue more slowly, raise backpressure_block_threshold() in a DuckQueue "
                 "subclass, or pass check_backpressure=False")
         if waiting >= warn:
-            self.logger.warning("queue %r has %d jobs waiting (the warning threshold is %d, the limit %d)",
-                                queue, waiting, warn, block)
+            message = f"queue {queue!r} has {waiting} jobs waiting (approaching limit {block}; warning at {warn})"
+            self.logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=3)  # 0.1 code and tests catch this
             room = block - waiting  # warned once per count, not on every enqueue
         else:
             room = warn - waiting - 1

@@ -74,6 +74,7 @@ class Worker:
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
         self.capacity = max_jobs_in_flight or max(concurrency * 2, 1)
+        self.max_jobs_in_flight = self.capacity  # queuack 0.1's name
         self.only = set(only) if only is not None else None  # restrict to these job ids (DAG.execute)
         self.loader = queue.loader if allow is None else Loader(queue.serializer, allow)
         self.processed = 0

@@ -110,10 +110,11 @@ def test_backpressure_warns_then_refuses_and_can_be_skipped(caplog):
     for i in range(2):
         q.enqueue(double, args=(i,))
     assert "waiting" not in caplog.text
-    for i in range(3):
-        q.enqueue(double, args=(i,))  # 2, 3 and 4 waiting: warned once, when the threshold is reached
+    with pytest.warns(UserWarning, match="approaching limit 4"):
+        for i in range(3):
+            q.enqueue(double, args=(i,))  # 2, 3 and 4 waiting: warned once, when the threshold is reached
     assert caplog.text.count("jobs waiting") == 1
-    assert "has 2 jobs waiting (the warning threshold is 2, the limit 4)" in caplog.text
+    assert "has 2 jobs waiting (approaching limit 4; warning at 2)" in caplog.text
     with pytest.raises(BackpressureError, match="already has 5 jobs waiting"):
         q.enqueue(double, args=(9,))
     q.enqueue(double, args=(9,), check_backpressure=False)
