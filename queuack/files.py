@@ -3,10 +3,11 @@
 DuckDB creates its files with mode 0666 minus the process umask, and has no setting for it. So:
 - A new database file is created by DuckDB inside a private (0700) directory beside the target,
   made 0600 there, and then linked into place: no other user can open it at any moment.
-- DuckDB creates its write-ahead log (`<db>.wal`) itself on the first write after a checkpoint
-  and deletes it at the next one. The store narrows it to 0600 right after each write; a local
-  user who opens it in that instant could keep reading it, which only a private directory (or a
-  umask of 077) rules out. docs/RUNTIME.md says so.
+- DuckDB creates its write-ahead log (`<db>.wal`) on the first write after a checkpoint and
+  deletes it at the next one, but appends to a log that exists. So the store creates it itself,
+  empty and 0600, right after opening the database and after each checkpoint (prepare_wal); the
+  umask is never touched (it is the whole process's). As a safety net the store also narrows a
+  log it finds wider after a write (restrict).
 - The enqueue journal is created by queuack with O_EXCL and mode 0600 (see journal.py), and so
   are the files of large values (see values.py): write_new().
 """
@@ -19,6 +20,8 @@ import stat
 import tempfile
 
 import duckdb
+
+from .errors import QueuackError
 
 OWNER_ONLY = 0o600
 
@@ -40,6 +43,46 @@ def create_database(path: str) -> None:
                 os.rename(staged, path)
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def check_wal(db_path: str) -> None:
+    """Refuse a write-ahead log that is a link or another user's file, before DuckDB opens it:
+    DuckDB would replay it into the database and write the queue's data into it."""
+    wal = db_path + ".wal"
+    try:
+        info = os.lstat(wal)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        raise QueuackError(
+            f"{wal} is a link or belongs to another user, so it cannot be this queue's write-ahead log "
+            "(DuckDB would write the queue's data into it). Remove it and open the queue again; "
+            "nothing was changed."
+        )
+
+
+def prepare_wal(db_path: str) -> None:
+    """Create DuckDB's write-ahead log, empty and owner-only, before DuckDB writes one."""
+    wal = db_path + ".wal"
+    try:
+        fd = os.open(wal, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, OWNER_ONLY)
+    except FileExistsError:
+        check_wal(db_path)
+        restrict(wal)
+        return
+    os.fchmod(fd, OWNER_ONLY)  # whatever the umask
+    os.close(fd)
+
+
+def remove_empty_wal(db_path: str) -> None:
+    """After the database is closed: a log prepared but never written to is not left behind."""
+    wal = db_path + ".wal"
+    try:
+        info = os.lstat(wal)
+        if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+            os.unlink(wal)
+    except FileNotFoundError:
+        pass
 
 
 def restrict(path: str) -> None:

@@ -93,6 +93,7 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         schema.prepare(conn, path, found=schema.Found("empty"))
         return conn
     try:
+        files.check_wal(path)
         if read_only:
             if not os.path.exists(path):
                 raise QueuackError(f"{path} does not exist: there is no queue to read there.")
@@ -117,7 +118,7 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
                 finally:
                     probe.close()
         conn = duckdb.connect(path, config=_NO_AUTO_CHECKPOINT)
-        _prepared(conn, path, found=found)
+        _prepared(conn, path, found=found, wal=True)
         return conn
     except duckdb.IOException as exc:
         text = str(exc)
@@ -135,8 +136,14 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-def _prepared(conn, path: str, read_only: bool = False, found=None) -> None:
+def _prepared(conn, path: str, read_only: bool = False, found=None, wal: bool = False) -> None:
+    """schema.prepare, having made sure the database is ours before anything is written: then,
+    with wal=True, the write-ahead log is created owner-only first (see files.py)."""
     try:
+        if wal:
+            found = found or schema.identify(conn)
+            schema.refuse_unless_ours(found, path)
+            files.prepare_wal(path)
         schema.prepare(conn, path, read_only, found)
     except BaseException:
         conn.close()
@@ -271,6 +278,8 @@ class Store(Backend):
             finally:
                 self._closed = True
                 self.conn.close()
+                if self.path != MEMORY and not self.read_only:
+                    files.remove_empty_wal(self.path)
                 if self._journal_file is not None:
                     self._journal_file.close()  # removed when empty
                 if self._start_log is not None:
@@ -354,6 +363,11 @@ class Store(Backend):
                 self._reopen()
             except StorageWriteError:
                 pass  # retried before the next statement
+            return
+        try:
+            files.prepare_wal(self.path)  # DuckDB deleted the log; the next write appends to ours
+        except (OSError, QueuackError) as exc:  # DuckDB creates the log itself: _wrote narrows it
+            log.warning("cannot prepare the write-ahead log of %s: %s", self.path, exc)
 
     def _reopen(self) -> None:
         """Replace an invalidated connection; the database replays its write-ahead log."""

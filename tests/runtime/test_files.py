@@ -166,15 +166,19 @@ def test_the_journal_exists_only_while_it_may_hold_something(tmp_path):
 FILES_SCRIPT = """
 import os, stat, sys
 os.umask(0)
-from queuack import DuckQueue
+from queuack import DuckQueue, files
 from runtime import jobfuncs
+files.restrict = lambda path: None  # no narrowing after the fact: every file must be born 0600
 db = sys.argv[1]
 q = DuckQueue(db)
 q.enqueue(jobfuncs.echo, args=(1,))            # the journal
 q.enqueue_batch([(jobfuncs.echo, (2,), None)])  # a DuckDB write: the WAL
+q._live_store()._checkpoint()                  # DuckDB deletes its log here ...
+q.enqueue_batch([(jobfuncs.echo, (3,), None)])  # ... and the next write needs a new one
 for path in (db, db + ".wal", db + ".queuack-journal"):
     print(path, oct(stat.S_IMODE(os.stat(path).st_mode)))
 q.close()
+print(sorted(os.listdir(os.path.dirname(db))))
 """
 
 
@@ -182,8 +186,10 @@ def test_files_are_owner_only_whatever_the_umask(tmp_path):
     db = str(tmp_path / "queue.duckdb")
     out = subprocess.run([sys.executable, "-c", FILES_SCRIPT, db], env=subprocess_env(), capture_output=True,
                          text=True, timeout=60, check=True).stdout
-    modes = dict(line.split() for line in out.splitlines())
-    assert modes == {db: "0o600", db + ".wal": "0o600", db + ".queuack-journal": "0o600"}
+    *modes, after_close = out.splitlines()
+    assert dict(line.split() for line in modes) == {
+        db: "0o600", db + ".wal": "0o600", db + ".queuack-journal": "0o600"}
+    assert after_close == "['queue.duckdb']"  # a clean close leaves no log and no journal
 
 
 def test_a_database_that_cannot_be_created_is_a_clear_error(tmp_path):
@@ -197,3 +203,16 @@ def test_a_database_that_cannot_be_created_is_a_clear_error(tmp_path):
 def test_a_journal_whose_column_list_is_unreadable_is_all_set_aside(columns_line):
     data = HEADER + columns_line + b"records"
     assert scan(data, ["id"]) == ([], [(len(HEADER), len(data))])
+
+
+def test_a_write_ahead_log_that_is_a_link_is_refused_before_duckdb_opens_it(tmp_path):
+    db = str(tmp_path / "queue.duckdb")
+    DuckQueue(db).close()
+    target = tmp_path / "precious.txt"
+    target.write_text("do not replay me")
+    Path(db + ".wal").symlink_to(target)
+    before = target.stat().st_mtime_ns
+    with pytest.raises(QueuackError, match="is a link or belongs to another user"):
+        DuckQueue(db)
+    assert target.read_text() == "do not replay me" and target.stat().st_mtime_ns == before
+    assert Path(db + ".wal").is_symlink()
