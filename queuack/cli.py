@@ -133,8 +133,8 @@ def cli() -> None:
               default="INFO", show_default=True, help="Logging detail, written to stderr.")
 def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, paths: tuple[str, ...],
            visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str) -> None:
-    """Run jobs from the queue file DB (or the PostgreSQL URL) until stopped (SIGTERM or Ctrl-C
-    finish the running jobs first).
+    """Run jobs from the queue file DB (or the PostgreSQL URL) until stopped: SIGTERM or Ctrl-C
+    finish the running jobs first; a second one stops now and returns the running jobs to the queue.
 
     Job functions are stored by reference (module and name), so the worker must be able to import
     them: start it from your project directory, or add directories with --path.

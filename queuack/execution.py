@@ -3,7 +3,8 @@
 Whatever a task raises, KeyboardInterrupt, SystemExit and other BaseExceptions included, is the
 job's failure, recorded and retried like any exception: a task must not be able to stop the
 worker that runs it. Only a signal delivered to the process stops a worker (its handlers turn
-SIGTERM/SIGINT into a clean stop). `job.execute()` in user code raises such a failure as
+SIGTERM/SIGINT into a clean stop, and a second signal raises StopNow out of the running job, the
+one exception let through). `job.execute()` in user code raises such a failure as
 TaskAbortedError, an Exception, so that the usual `except Exception` around it records the
 job's failure too, while a Ctrl-C that really arrives during the call stays a KeyboardInterrupt.
 """
@@ -24,6 +25,11 @@ from .errors import JobTimeoutError, SerializationError, TaskAbortedError, Untru
 from .jobs import Job
 from .serialization import TRUSTING, Loader, encode_value
 from .backend import Outcome
+
+
+class StopNow(BaseException):
+    """Raised by a worker's second SIGINT/SIGTERM in the job running on the signalled thread: the
+    job is abandoned and goes back to the queue, its attempt not counted (see Worker.stop)."""
 
 
 def _run_coroutine(coro) -> Any:
@@ -96,6 +102,8 @@ def execute(job: Job, parents: list[tuple[str, str | None]] | None = None, loade
         else:
             result = run_job(job, parents, loader)
         blob = encode_value(result, job.codec, f"the result of {job.node_name or job.id}")
+    except StopNow:
+        raise
     except BaseException as exc:  # sys.exit(), KeyboardInterrupt raised by the task: it fails
         error, tb = _describe_error(exc)
         # refused by the queue's trust rules: another attempt would be refused the same way

@@ -9,6 +9,13 @@ When a write fails because the disk is full (StorageWriteError), nothing of it w
 Worker keeps the claims and outcomes it holds, waits with exponential backoff and writes them
 again, until space returns. A stop while the disk is still full gives up after one more try; the
 jobs whose outcomes were not stored then run again, as after a crash.
+
+Stopping: a first SIGINT/SIGTERM (or stop()) lets the running jobs finish and gives back the
+prefetched ones. A second one (or stop(now=True)) stops now: the running jobs are abandoned and go
+back to the queue with their attempt not counted, since the worker, not the job, ended them. A job
+on the signalled thread (concurrency=1 under `queuack worker`) is interrupted by StopNow; jobs on
+pool threads cannot be interrupted, so run() returns without them and whatever they return later
+is dropped (their claims were given back).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import time
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from .errors import StorageWriteError
-from .execution import execute
+from .execution import StopNow, execute
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
 from .backend import Outcome
@@ -79,6 +86,8 @@ class Worker:
         self.loader = queue.loader if allow is None else Loader(queue.serializer, allow)
         self.processed = 0
         self._stop = threading.Event()
+        self._stop_now = threading.Event()
+        self._job_on_main_thread = False  # a second signal interrupts it (StopNow)
         self._stop_before_run = False  # should_stop = True before run(): that run returns at once
         self._store = queue._live_store()
         self._avg_job_seconds = 0.0
@@ -99,8 +108,14 @@ class Worker:
         return [name for name, _ in sorted(pairs, key=lambda p: -p[1])]
 
     # -- control ----------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Finish the jobs that are running, give back the prefetched ones, and return from run()."""
+    def stop(self, now: bool = False) -> None:
+        """Finish the jobs that are running, give back the prefetched ones, and return from run().
+
+        now=True: return at once; the running jobs go back to the queue without counting the
+        attempt. A job running on the thread that called run() (concurrency=1) is interrupted only
+        by a signal (a second SIGINT/SIGTERM); from another thread, run() returns after it."""
+        if now:
+            self._stop_now.set()
         self._stop.set()
         with self._store.changed:
             self._store.changed.notify_all()
@@ -122,6 +137,7 @@ class Worker:
         else:
             self._stop_before_run = False
             self._stop.clear()
+            self._stop_now.clear()
 
     def run(self, burst: bool = False, poll_interval: float | None = None) -> int:
         """Process jobs until stop() (or SIGTERM/SIGINT on the main thread). With burst=True, return
@@ -139,6 +155,7 @@ class Worker:
             self._stop_before_run = False
             return 0
         self._stop.clear()
+        self._stop_now.clear()
         before = self.processed
         restore = self._install_signal_handlers()
         try:
@@ -157,8 +174,17 @@ class Worker:
         previous = {}
 
         def handler(signum, frame):
-            log.info("worker %s: %s received, finishing running jobs", self.worker_id, signal.Signals(signum).name)
-            self.stop()
+            name = signal.Signals(signum).name
+            if not self.stopping:
+                log.warning("worker %s: %s received: finishing the running jobs, then stopping "
+                            "(send it again to stop now)", self.worker_id, name)
+                self.stop()
+            elif not self._stop_now.is_set():
+                log.warning("worker %s: %s received again: stopping now; the running jobs go back to the "
+                            "queue, their attempt not counted", self.worker_id, name)
+                self.stop(now=True)
+                if self._job_on_main_thread:
+                    raise StopNow()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, handler)
@@ -240,11 +266,15 @@ class Worker:
         self._store.wait_for_work(timeout)
         return self.stopping
 
-    def _run_one(self, job: Job) -> Outcome:
+    def _run_one(self, job: Job, on_main_thread: bool = False) -> Outcome:
         self._store.job_started(job.id, job.attempts)  # from here on, a crash charges this attempt
         started = time.perf_counter()
         try:
-            outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+            self._job_on_main_thread = on_main_thread
+            try:
+                outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+            finally:
+                self._job_on_main_thread = False
         finally:
             self._store.job_finished(job.id, job.attempts)
         if outcome.kind == "done":  # a large result waits for the group commit as a reference only
@@ -291,7 +321,13 @@ class Worker:
                     if self.stopping:
                         self._release(jobs[index:])
                         break
-                    outcomes.append(self._run_one(job))
+                    try:
+                        outcomes.append(self._run_one(job, threading.current_thread() is threading.main_thread()))
+                    except StopNow:
+                        self._flush(outcomes)
+                        self._release(jobs[index:])
+                        self._log_stopped_now(1)
+                        break
                     if time.monotonic() - flushed > _FLUSH_INTERVAL:
                         self._flush(outcomes)
                         flushed = time.monotonic()
@@ -343,6 +379,15 @@ class Worker:
                 if self._renew_due(renewed) and held:
                     renew_held()
                     renewed = time.monotonic()
+                if self._stop_now.is_set():
+                    self._flush(outcomes)
+                    running = list(held.values())
+                    held.clear()  # executors give back, without running, what is still queued for them
+                    for job in running:  # not charged if this process dies before the release is stored
+                        self._store.job_finished(job.id, job.attempts)
+                    self._release(running)
+                    self._log_stopped_now(len(running))
+                    break
                 if self.stopping:
                     if not held:
                         break
@@ -367,6 +412,8 @@ class Worker:
             self._flush(outcomes)
             for _ in threads:
                 todo.put(None)
+            if self._stop_now.is_set():  # threads still in a job end when it returns; nothing waits for them
+                return
             for thread in threads:
                 thread.join()
             leftovers = []
@@ -376,6 +423,10 @@ class Worker:
                 except _queue.Empty:
                     break
             self._flush(leftovers)
+
+    def _log_stopped_now(self, running: int) -> None:
+        log.warning("worker %s stopped now: %d running job(s) returned to the queue, attempt not counted",
+                    self.worker_id, running)
 
     @staticmethod
     def _wait_result(results: _queue.Queue, held: dict, outcomes: list[Outcome]) -> None:
