@@ -1124,23 +1124,31 @@ def _keep_untouched_lines(source: str, printed: str, new: str) -> str | None:
     return "".join(out)
 
 
+def _fix_codes() -> tuple[str, ...]:
+    """The codes of the fixable rules: one rewrite of a task and its sites carries all of them."""
+    from migrate.rules import RULES
+
+    return tuple(code for code, info in RULES.items() if info.fixable)
+
+
 def fix_allowed(plan: TaskPlan | None, selection: RuleSelection) -> bool:
     """A task and its sites are rewritten together, or not at all."""
     if plan is None or not plan.fixable:
         return False
-    for code in ("QM001", "QM002"):
+    for code in _fix_codes():
         if not selection.enabled(code) or is_suppressed(code, plan.blocked):
             return False
     return True
 
 
 def _why_not_applied(plan: TaskPlan | None, selection: RuleSelection) -> str:
-    if plan is not None and all(selection.enabled(code) for code in ("QM001", "QM002")):
+    codes = _fix_codes()
+    if plan is not None and all(selection.enabled(code) for code in codes):
         return (
             "a suppression comment (# noqa, # migrate: ignore) on a line this rewrite touches "
             "keeps apply from making it"
         )
-    return "QM001 and QM002 are applied together: select both (and ignore neither) to fix this"
+    return f"{' and '.join(codes)} are applied together: select all of them (and ignore none) to fix this"
 
 
 class _Apply(cst.CSTTransformer):
@@ -1163,9 +1171,6 @@ class _Apply(cst.CSTTransformer):
 
 
 def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | None:
-    from migrate.rules.qm001_manual_parent_read import rewrite_body
-    from migrate.rules.qm002_wiring_parameters import rewrite_params, rewrite_site
-
     funcs = {}
     calls = {}
     for plan, node, _ in ctx.tasks:
@@ -1178,8 +1183,20 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
     if not funcs and not calls:
         return None
 
+    # each rule brings its part of the rewrite (fix_task, fix_site); they run in code order
+    rules = _rule_objects()
+
     def rewrite_task(node: cst.FunctionDef, plan: TaskPlan) -> cst.FunctionDef:
-        return rewrite_params(rewrite_body(node, plan), plan)
+        for rule in rules:
+            if hasattr(rule, "fix_task"):
+                node = rule.fix_task(node, plan)
+        return node
+
+    def rewrite_site(call: cst.Call, plan: SitePlan) -> cst.Call:
+        for rule in rules:
+            if hasattr(rule, "fix_site"):
+                call = rule.fix_site(call, plan)
+        return call
 
     from migrate.rules._edit import transform
 

@@ -2,7 +2,10 @@
 
 One rule a file (``qm001_*.py``, ...), each a class with a stable ``code``, a kebab-case ``name``, a
 one-line ``summary``, ``fixable``, a docstring that explains the rewrite and its limits, and
-``VALID`` / ``INVALID`` examples that the test suite runs.
+``VALID`` / ``INVALID`` examples that the test suite runs. A rule reports through ``check(ctx)``
+(``migrate.model.Violation`` objects) and a fixable rule brings its part of the rewrite as
+``fix_task(node, plan)`` and ``fix_site(call, plan)``; the analysis runs them in code order without
+knowing what they do.
 
 Importing this package must not import libcst: ``migrate rules`` and ``migrate explain`` only need
 the text, which is read from the rule files with :mod:`ast`. ``load_rule_classes()`` imports the

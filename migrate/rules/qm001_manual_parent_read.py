@@ -139,6 +139,10 @@ def build(dag, path):
 ''',
     ]
 
+    def fix_task(self, node: cst.FunctionDef, plan) -> cst.FunctionDef:
+        """The task's body: each read becomes context.upstream(name), the queue goes."""
+        return rewrite_body(node, plan)
+
     def check(self, ctx):
         for plan, _node, reads in ctx.tasks:
             if not plan.fixable:

@@ -118,6 +118,14 @@ def build(q, path):
         ),
     ]
 
+    def fix_task(self, node: cst.FunctionDef, plan) -> cst.FunctionDef:
+        """The task's signature: the wiring parameters go, a context parameter comes."""
+        return rewrite_params(node, plan)
+
+    def fix_site(self, call: cst.Call, plan) -> cst.Call:
+        """An enqueue call: the wiring arguments go, depends_on names the parents."""
+        return rewrite_site(call, plan)
+
     def check(self, ctx):
         for plan, node, _reads in ctx.tasks:
             if plan.fixable:
