@@ -78,30 +78,36 @@ INSERT_EDGES = """
 
 LOCK_PARENTS = "SELECT id, status, node_name FROM queuack.jobs WHERE id = ANY(%s) ORDER BY id FOR SHARE"
 
-# Children of the parents in `d` (child_id, n parents) that were waiting: one parent fewer to wait
-# for, or none for an "any" child. Shared by completion and by inserts whose parents are done.
-_MAKE_READY = """
-    UPDATE queuack.jobs c SET remaining = CASE WHEN c.dependency_mode = 'any' THEN 0 ELSE c.remaining - d.n END
-    FROM d WHERE c.id = d.child_id AND c.status = 'pending' AND c.remaining > 0
+# The waiting children of the parents in `p` (a CTE of ids), found through the index on
+# parent_id and updated by primary key, and how many of their parents are in `p`. Written so that
+# the plan cannot become a nested loop over the whole jobs table, whatever the statistics say
+# (a freshly submitted DAG has none yet).
+_CHILDREN = ("c.id = ANY(ARRAY(SELECT e.child_id FROM queuack.job_dependencies e WHERE e.parent_id IN "
+             "(SELECT id FROM p))) AND c.status = 'pending' AND c.remaining > 0")
+_N = ("(SELECT count(*) FROM queuack.job_dependencies e WHERE e.child_id = c.id "
+      "AND e.parent_id IN (SELECT id FROM p))")
+
+# One parent fewer to wait for, or none for an "any" child. Shared by completion and by inserts
+# whose parents are done already.
+_MAKE_READY = f"""
+    UPDATE queuack.jobs c SET remaining = CASE WHEN c.dependency_mode = 'any' THEN 0 ELSE c.remaining - {_N} END
+    WHERE {_CHILDREN} {{only}}
     RETURNING c.remaining"""
 
 COMPLETE_DONE = f"""
     WITH v AS (SELECT * FROM unnest(%(ids)b::text[], %(att)b::int[], %(res)b::bytea[]) AS v(id, att, result)),
-    done AS (
+    p AS (
         UPDATE queuack.jobs j SET status = 'done', result = v.result, completed_at = %(now)s,
                lease_expires_at = NULL, error = NULL, traceback = NULL
         FROM v WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
         RETURNING j.id),
-    d AS (SELECT e.child_id, count(*) AS n FROM queuack.job_dependencies e JOIN done ON done.id = e.parent_id
-          GROUP BY e.child_id),
-    kids AS ({_MAKE_READY})
-    SELECT id FROM done
+    kids AS ({_MAKE_READY.format(only="")})
+    SELECT id FROM p
     UNION ALL SELECT NULL FROM (SELECT pg_notify('{CHANNEL}', '') FROM kids WHERE remaining = 0 LIMIT 1) woke"""
 
 PARENTS_DONE = f"""
-    WITH d AS (SELECT child_id, count(*) AS n FROM queuack.job_dependencies
-               WHERE parent_id = ANY(%(ids)s) AND child_id = ANY(%(only)s) GROUP BY child_id)
-    {_MAKE_READY}"""
+    WITH p AS (SELECT unnest(%(ids)s::text[]) AS id)
+    {_MAKE_READY.format(only="AND c.id = ANY(%(only)s)")}"""
 
 _LAST = "(v.last OR j.attempts >= j.max_attempts)"
 COMPLETE_ERROR = f"""
@@ -122,17 +128,16 @@ RELEASE = """
     WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
     RETURNING j.id"""
 
-# Children that can no longer run because these parents failed or were skipped: an "all" child
-# is skipped; an "any" child loses a parent that could succeed, and is skipped when none is left.
-_DOOMED = "(c.dependency_mode = 'all' OR c.alive - d.n <= 0)"
+# Children that can no longer run because the parents in `p` failed or were skipped: an "all"
+# child is skipped; an "any" child loses a parent that could succeed, and is skipped when none is left.
+_DOOMED = f"(c.dependency_mode = 'all' OR c.alive - {_N} <= 0)"
 SKIP_CHILDREN = f"""
-    WITH d AS (SELECT child_id, count(*) AS n FROM queuack.job_dependencies
-               WHERE parent_id = ANY(%(ids)s) {{only}} GROUP BY child_id)
-    UPDATE queuack.jobs c SET alive = c.alive - d.n,
+    WITH p AS (SELECT unnest(%(ids)s::text[]) AS id)
+    UPDATE queuack.jobs c SET alive = c.alive - {_N},
         status = CASE WHEN {_DOOMED} THEN 'skipped' ELSE c.status END,
         completed_at = CASE WHEN {_DOOMED} THEN %(now)s END,
         error = CASE WHEN {_DOOMED} THEN %(why)s END
-    FROM d WHERE c.id = d.child_id AND c.status = 'pending' AND c.remaining > 0
+    WHERE {_CHILDREN} {{only}}
     RETURNING c.id, c.status"""
 
 CANCEL_RUN = """
@@ -512,7 +517,7 @@ class PostgresBackend(Backend):
         frontier = parents
         skipped = 0
         while frontier:
-            sql = SKIP_CHILDREN.format(only="AND child_id = ANY(%(only)s)" if only is not None else "")
+            sql = SKIP_CHILDREN.format(only="AND c.id = ANY(%(only)s)" if only is not None else "")
             rows = conn.execute(sql, {"ids": frontier, "now": now, "why": SKIPPED_ERROR, "only": only}).fetchall()
             frontier = [r[0] for r in rows if r[1] == "skipped"]
             skipped += len(frontier)
