@@ -184,6 +184,13 @@ class DAG:
         name = name or getattr(factory, "__name__", "subdag")
         return self.add_job(SubDAG(factory, timeout, poll_interval), name, depends_on, **job_options)
 
+    def with_timing(self, enabled: bool = True) -> "DAG":
+        """queuack 0.1's switch for per-task timing lines; warns that it has no effect here (see
+        _NO_EFFECT) and returns the DAG, so that `DAG(...).with_timing()` chains still work."""
+        if enabled:
+            warnings.warn(f"DAG.with_timing() has no effect: {_NO_EFFECT['timing']}", DeprecationWarning, stacklevel=2)
+        return self
+
     def rebind(self, queue: DuckQueue) -> None:
         """Move a DAG that is not submitted yet onto `queue` (closing a private queue it owned)."""
         if self._submitted:

@@ -61,3 +61,6 @@ def test_0_1_dag_options_without_effect_warn():
         DAG("t", timing=True)
     with pytest.warns(DeprecationWarning, match=r"DAG\(fail_fast=False\) has no effect"):
         DAG("t", fail_fast=False)
+    with pytest.warns(DeprecationWarning, match=r"with_timing\(\) has no effect"):
+        dag = DAG("t").with_timing()
+    assert isinstance(dag, DAG)
