@@ -39,6 +39,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 
 from .backend import (COPY_COLUMNS, JOB_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERROR, Backend, NewJob, Outcome,
                       RetryPolicy, Snapshot, registry_lock)
+from . import schema
 from .errors import BackendUnavailableError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 
@@ -320,12 +321,11 @@ class PostgresBackend(Backend):
                 conn.execute("INSERT INTO queuack.meta VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
                              [str(SCHEMA_VERSION)])
                 version = self._schema_version(conn)
-        if version > SCHEMA_VERSION:
+        try:
+            schema.check_version(version, f"the queue in {self.path}", SCHEMA_VERSION)
+        except QueuackError:
             conn.close()
-            raise QueuackError(
-                f"the queue in {self.path} has schema version {version}, written by a newer queuack; this "
-                f"queuack understands version {SCHEMA_VERSION} at most. Upgrade queuack on this host."
-            )
+            raise
 
     @staticmethod
     def _schema_version(conn) -> int | None:

@@ -5,9 +5,9 @@ Decisions:
   the layout's version. That marker is checked read-only before anything is written: a database
   that is not ours (another application's tables, even ones named `jobs` or `owner`) is refused
   with a clear error and stays byte for byte as it was.
-- One number, SCHEMA_VERSION, and one rule, check_version(): an older layout is upgraded in place
-  in one transaction, a newer one is refused (this queuack cannot know what it means). Every
-  backend keeps its version the same way, so the rule lives here.
+- One number per backend (SCHEMA_VERSION here for DuckDB, postgres.SCHEMA_VERSION), and one rule,
+  check_version(): an older layout is upgraded in place in one transaction, a newer one is
+  refused (this queuack cannot know what it means).
 - Version 0 is the layout before the marker: four tables in `main`, recognised by their exact
   columns (LEGACY_TABLES, frozen here), not by their names alone.
 - To change the layout: edit schema.sql (the current layout, created with IF NOT EXISTS), bump
@@ -28,13 +28,13 @@ SCHEMA_VERSION = 2
 VERSION_KEY = "schema_version"
 
 
-def check_version(found: int, location: str) -> None:
-    """Refuse a database written by a newer queuack."""
-    if found > SCHEMA_VERSION:
+def check_version(found: int, location: str, understood: int = SCHEMA_VERSION) -> None:
+    """Refuse a database written by a newer queuack (`understood`: the backend's own version)."""
+    if found > understood:
         raise QueuackError(
-            f"{location} was written by a newer queuack (schema version {found}; this queuack "
-            f"understands up to {SCHEMA_VERSION}). Upgrade queuack (pip install -U queuack) to open "
-            "it; nothing was changed."
+            f"{location} holds schema version {found}, written by a newer queuack; this queuack "
+            f"understands version {understood} at most. Upgrade queuack (pip install -U queuack) "
+            "to open it; nothing was changed."
         )
 
 

@@ -144,7 +144,7 @@ def test_a_newer_layout_is_refused_untouched(tmp_path):
     with duckdb.connect(str(path)) as conn:
         conn.execute("UPDATE queuack.meta SET value = '99' WHERE key = 'schema_version'")
     before = fingerprint(tmp_path)
-    with pytest.raises(QueuackError, match="newer queuack .*schema version 99"):
+    with pytest.raises(QueuackError, match="schema version 99, written by a newer queuack"):
         DuckQueue(str(path))
     result = CliRunner().invoke(cli, ["stats", str(path)])
     assert result.exit_code == 2 and "pip install -U queuack" in result.output
