@@ -26,7 +26,7 @@ from typing import Iterator
 import click
 
 from .backend import is_postgres_url
-from .errors import QueuackError
+from .errors import QueuackError, TaskImportError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
 from .serialization import ANY, CODECS, Loader
@@ -137,7 +137,8 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
     finish the running jobs first; a second one stops now and returns the running jobs to the queue.
 
     Job functions are stored by reference (module and name), so the worker must be able to import
-    them: start it from your project directory, or add directories with --path.
+    them: start it from your project directory, or add directories with --path. When it cannot
+    import one, it leaves that job pending (no attempt counted) and exits with status 1.
     """
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -157,7 +158,10 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
         log.info("worker %s on %s: queues %s, concurrency %d%s", runner.worker_id, db,
                  ", ".join(queues) or "all", concurrency, ", burst" if burst else "")
         started = time.monotonic()
-        processed = runner.run(burst=burst)
+        try:
+            processed = runner.run(burst=burst)
+        except TaskImportError as exc:  # logged already; jobs left pending
+            raise click.ClickException(f"worker stopped: {exc}") from None
         elapsed = time.monotonic() - started
         after = queue.stats()
     done = after["done"] - before["done"]

@@ -112,6 +112,32 @@ class TaskAbortedError(QueuackError):
         )
 
 
+class TaskImportError(QueuackError):
+    """A worker cannot import a job's function: its module is not on the worker's path, fails to
+    import, or no longer has that function. The worker's fault, not the job's: the job goes back to
+    the queue with its attempt not counted, and the worker stops rather than eat the queue."""
+
+    def __init__(self, function: str, cause: BaseException):
+        self.function = function
+        self.cause = cause
+        if function.startswith("__main__."):
+            hint = (f"{function} was defined in the script that enqueued it (module __main__), and no other "
+                    "process can import a script's __main__. Move the function to a module (say tasks.py) "
+                    "that the script imports, and start the worker where that module imports; or run the "
+                    "Worker inside the script itself.")
+        else:
+            hint = ("A worker imports job functions by module name: start it from your project directory, "
+                    "add directories with `queuack worker --path DIR` (or PYTHONPATH), and install what the "
+                    "module imports.")
+        super().__init__(f"cannot import the job function {function}: {type(cause).__name__}: {cause}. {hint} "
+                         "Its jobs stay pending, their attempts not counted.")
+
+
+class MainModuleWarning(UserWarning):
+    """A function defined in __main__ (a script) was enqueued on a queue other processes read: only
+    a worker inside that same script can run it."""
+
+
 class JournalDamagedWarning(RuntimeWarning):
     """The enqueue journal held bytes that could not be read: intact records were kept, and the
     journal as found was copied beside it (the warning names the copy)."""

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .context import TaskContext, inject, reset_context, set_context
-from .errors import JobTimeoutError, SerializationError, TaskAbortedError, UntrustedError
+from .errors import JobTimeoutError, SerializationError, TaskAbortedError, TaskImportError, UntrustedError
 from .jobs import Job
 from .serialization import TRUSTING, Loader, encode_value
 from .backend import Outcome
@@ -94,15 +94,16 @@ def _describe_error(exc: BaseException) -> tuple[str, str]:
 
 
 def execute(job: Job, parents: list[tuple[str, str | None]] | None = None, loader: Loader | None = None) -> Outcome:
-    """Run a claimed job and describe how it ended. Never raises: whatever the task raises (a
-    BaseException too) is the job's failure."""
+    """Run a claimed job and describe how it ended. Whatever the task raises (a BaseException too)
+    is the job's failure; only StopNow and TaskImportError (the function cannot be imported here)
+    come out, for the worker."""
     try:
         if job.timeout_seconds:
             result = _run_with_timeout(job, parents, loader)
         else:
             result = run_job(job, parents, loader)
         blob = encode_value(result, job.codec, f"the result of {job.node_name or job.id}")
-    except StopNow:
+    except (StopNow, TaskImportError):  # the worker's to handle: not the job's failure
         raise
     except BaseException as exc:  # sys.exit(), KeyboardInterrupt raised by the task: it fails
         error, tb = _describe_error(exc)

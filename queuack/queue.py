@@ -15,7 +15,8 @@ import weakref
 from typing import Any, Callable, Iterable, Sequence
 
 from .constants import BACKPRESSURE_BLOCK_THRESHOLD, BACKPRESSURE_WARNING_THRESHOLD, DEFAULT_VISIBILITY_TIMEOUT
-from .errors import BackpressureError, EnqueueError, JobNotDoneError, JobNotFoundError, QueuackError, SerializationError
+from .errors import (BackpressureError, EnqueueError, JobNotDoneError, JobNotFoundError, MainModuleWarning, QueuackError,
+                     SerializationError)
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import Loader, describe, encode_args, encode_function, encode_value, remember_enqueued
 from .backend import MEMORY, Backend, NewJob, Outcome, RetryPolicy, open_backend
@@ -94,6 +95,24 @@ def check_call(func: Callable, args: Sequence, kwargs: dict | None) -> None:
             problem = f"missing argument(s) {', '.join(map(repr, missing))}"
     if problem:
         raise EnqueueError(f"cannot enqueue {describe(func)}: the arguments do not fit its signature: {problem}")
+
+
+_warned_script_functions: set[str] = set()
+
+
+def _warn_if_script_function(func: Callable, location: str) -> None:
+    """Once per function: a function of __main__ on a queue that other processes read can only
+    be run by a Worker inside this same script (a `queuack worker` cannot import it)."""
+    if getattr(func, "__module__", None) != "__main__":
+        return
+    name = describe(func)
+    if name in _warned_script_functions:
+        return
+    _warned_script_functions.add(name)
+    warnings.warn(MainModuleWarning(
+        f"{name} is defined in the script you ran (module __main__): a Worker inside this script can run it, "
+        f"but no other process (`queuack worker {location}`) can import it. Move it to a module (say "
+        "tasks.py) and import it from there."), stacklevel=4)
 
 
 class DuckQueue:
@@ -336,6 +355,8 @@ class DuckQueue:
         args_blob, kwargs_blob = encode_args(args, kwargs, codec, func)
         check_call(func, args, kwargs)
         remember_enqueued(func)
+        if self.db_path != MEMORY:
+            _warn_if_script_function(func, self.db_path)
         return NewJob(
             id=job_id or new_job_id(),
             queue=queue or self.default_queue,

@@ -31,7 +31,7 @@ import pickle
 import pickletools
 from typing import Any, Callable, Iterable
 
-from .errors import EnqueueError, SerializationError, UntrustedError
+from .errors import EnqueueError, SerializationError, TaskImportError, UntrustedError
 
 CODECS = ("pickle", "json")
 ANY = "*"  # allow=ANY: any importable function
@@ -302,9 +302,12 @@ class Loader:
                     f"{self.describe()}. If you trust it, allow its module: DuckQueue(..., allow=[...]), "
                     "Worker(..., allow=[...]) or `queuack worker --allow MODULE`."
                 )
-        if codec == "json":
-            return self._resolve_json(blob.decode(), what)
-        return pickle.loads(blob)
+        try:
+            if codec == "json":
+                return self._resolve_json(blob.decode(), what)
+            return pickle.loads(blob)
+        except (ImportError, AttributeError) as exc:  # the worker's environment, not the job
+            raise TaskImportError(function_name(blob, codec), exc) from exc
 
     def _resolve_json(self, reference: str, what: str) -> Callable:
         module, _, qualname = reference.partition(":")

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, Callable, Collection, Iterable, Sequence
 
-from .errors import StorageWriteError
+from .errors import StorageWriteError, TaskImportError
 from .execution import StopNow, execute
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
@@ -88,6 +88,7 @@ class Worker:
         self._stop = threading.Event()
         self._stop_now = threading.Event()
         self._job_on_main_thread = False  # a second signal interrupts it (StopNow)
+        self._import_error: TaskImportError | None = None  # ends run(): see _run_one
         self._stop_before_run = False  # should_stop = True before run(): that run returns at once
         self._store = queue._live_store()
         self._avg_job_seconds = 0.0
@@ -156,6 +157,7 @@ class Worker:
             return 0
         self._stop.clear()
         self._stop_now.clear()
+        self._import_error = None
         before = self.processed
         restore = self._install_signal_handlers()
         try:
@@ -166,6 +168,8 @@ class Worker:
         finally:
             self._stop_before_run = False
             restore()
+        if self._import_error is not None:
+            raise self._import_error
         return self.processed - before
 
     def _install_signal_handlers(self):
@@ -275,6 +279,14 @@ class Worker:
                 outcome = execute(job, self._store.cached_parents(job.id), self.loader)
             finally:
                 self._job_on_main_thread = False
+        except TaskImportError as exc:
+            # Every job of this function would fail the same way here: give this one back
+            # uncharged and stop taking jobs (run() raises the error once the others are done).
+            log.error("worker %s: %s Stopping this worker.", self.worker_id, exc)
+            if self._import_error is None:
+                self._import_error = exc
+            self.stop()
+            return Outcome(job.id, job.attempts, "release")
         finally:
             self._store.job_finished(job.id, job.attempts)
         if outcome.kind == "done":  # a large result waits for the group commit as a reference only

@@ -139,13 +139,34 @@ def test_worker_imports_job_functions_from_the_current_directory_and_path(tmp_pa
         assert q.get_result(shout) == "HI!"
         assert q.get_result(double) == 42
         missing = q.enqueue(app_tasks.shout, args=("x",), max_attempts=1)
-    # from elsewhere, the module cannot be imported: the job fails with that error, the worker lives
+    # from elsewhere, the module cannot be imported: the worker's fault, not the job's; it stops,
+    # says so, and the job stays pending with its attempt not counted
     result = queuack("worker", db, "--burst", cwd=lib)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1
+    assert "cannot import the job function app_tasks.shout" in result.stderr
+    assert "No module named 'app_tasks'" in result.stderr and "--path DIR" in result.stderr
     with DuckQueue(db) as q:
         record = q.get_job(missing)
-        assert record.status == JobStatus.FAILED
-        assert "No module named 'app_tasks'" in record.error
+        assert (record.status, record.attempts) == (JobStatus.PENDING, 0)
+
+
+def test_functions_of_a_script_warn_at_enqueue_and_the_worker_says_what_to_do(tmp_path):
+    db = str(tmp_path / "queue.duckdb")
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import sys\nfrom queuack import DuckQueue\n\ndef transform(x):\n    return x * 10\n\n"
+        "with DuckQueue(sys.argv[1]) as q:\n    q.enqueue(transform, args=(1,))\n    q.enqueue(transform, args=(2,))\n")
+    made = subprocess.run([sys.executable, str(script), db], env=subprocess_env(), capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.count("MainModuleWarning") == 1  # once per function
+    assert "__main__.transform is defined in the script you ran" in made.stderr
+    result = queuack("worker", db, "--burst", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no other process can import a script's __main__" in result.stderr
+    assert "Move the function to a module" in result.stderr
+    with DuckQueue(db) as q:
+        assert q.stats()["pending"] == 2 and q.stats()["failed"] == 0
 
 
 def test_sigterm_stops_the_worker_command_cleanly(db_path, tmp_path):

@@ -458,3 +458,23 @@ def test_eight_threads_claim_every_job_exactly_once(db_path, shared):
         assert stats["pending"] == 0 and stats["claimed"] + stats["done"] == total
     finally:
         main.close()
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_function_the_worker_cannot_import_stops_it_and_spends_no_attempt(queue, concurrency, tmp_path,
+                                                                           monkeypatch):
+    from queuack import TaskImportError
+
+    (tmp_path / "vanishing_tasks.py").write_text("def work(n):\n    return n\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import vanishing_tasks
+
+    ids = [queue.enqueue(vanishing_tasks.work, args=(n,), max_attempts=1) for n in range(3)]
+    monkeypatch.delitem(sys.modules, "vanishing_tasks")
+    sys.path.remove(str(tmp_path))  # the worker now runs where the module cannot be imported
+    with pytest.raises(TaskImportError, match="cannot import the job function vanishing_tasks.work"):
+        Worker(queue, concurrency=concurrency).run(burst=True)
+    assert [(queue.get_job(i).status.value, queue.get_job(i).attempts) for i in ids] == [("pending", 0)] * 3
+    sys.path.insert(0, str(tmp_path))  # fixed: the jobs run
+    Worker(queue, concurrency=concurrency).run(burst=True)
+    assert [queue.get_result(i) for i in ids] == [0, 1, 2]
