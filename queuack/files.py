@@ -14,6 +14,7 @@ DuckDB creates its files with mode 0666 minus the process umask, and has no sett
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -114,5 +115,32 @@ def sync_directory(path: str) -> None:
     fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_own(path: str, role: str) -> bytes:
+    """The bytes of a file queuack keeps beside a database (b"" when there is none), read without
+    following a symbolic link. `role` says what the file is for, in the errors: "the enqueue
+    journal". A link or anything but a regular file at the path is refused and left untouched."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise QueuackError(
+                f"{path} is a symbolic link. queuack keeps {role} there and does not follow links for "
+                "it (that could overwrite another file). Remove the link (the file it points to is "
+                "untouched) and open the queue again."
+            ) from None
+        raise QueuackError(f"cannot read {role} {path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise QueuackError(
+                f"{path} is not a regular file, so it cannot be {role}. Move it away and open the queue again."
+            )
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
     finally:
         os.close(fd)

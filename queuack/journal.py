@@ -26,11 +26,9 @@ Decisions:
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
-import stat
 import struct
 import time
 import warnings
@@ -38,6 +36,7 @@ import zlib
 from typing import Sequence
 
 from .errors import JournalDamagedWarning, QueuackError, StorageWriteError
+from . import files
 from .files import sync_directory, write_new
 
 log = logging.getLogger("queuack")
@@ -198,28 +197,7 @@ class Journal:
         return rows
 
     def _read_ours(self) -> bytes:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return b""
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise QueuackError(
-                    f"{self.path} is a symbolic link. queuack keeps the jobs enqueued one by one in "
-                    "this journal and does not follow links for it (that could overwrite another "
-                    "file). Remove the link (the file it points to is untouched) and open the queue again."
-                ) from None
-            raise QueuackError(f"cannot read the enqueue journal {self.path}: {exc.strerror}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise QueuackError(
-                    f"{self.path} is not a regular file, so it cannot be queuack's enqueue journal. "
-                    "Move it away and open the queue again."
-                )
-            with os.fdopen(os.dup(fd), "rb") as fh:
-                data = fh.read()
-        finally:
-            os.close(fd)
+        data = files.read_own(self.path, "the enqueue journal")
         if data and not data.startswith(HEADER):
             raise QueuackError(
                 f"{self.path} is not an enqueue journal of this queuack version (it does not start with "

@@ -24,13 +24,12 @@ symbolic link. A failure to write it (a full disk) is logged once and only costs
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import stat
 import threading
 
-from .errors import QueuackError
+from . import files
 
 log = logging.getLogger("queuack")
 
@@ -52,24 +51,7 @@ class StartLog:
     def read(self) -> dict[str, int]:
         """{job id: attempt} of the jobs that started and never returned, as a process that is
         gone left them. Lines that do not parse (a write cut short) are ignored."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise QueuackError(
-                    f"{self.path} is a symbolic link. queuack notes there which jobs are running and "
-                    "does not follow links for it. Remove the link and open the queue again."
-                ) from None
-            raise QueuackError(f"cannot read {self.path}: {exc.strerror}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise QueuackError(f"{self.path} is not a regular file; move it away and open the queue again.")
-            with os.fdopen(os.dup(fd), "rb") as fh:
-                data = fh.read()
-        finally:
-            os.close(fd)
+        data = files.read_own(self.path, "the list of running jobs")
         running: dict[str, int] = {}
         for line in data.decode("ascii", "replace").split("\n"):
             parts = line.split(" ")

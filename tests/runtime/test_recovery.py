@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from queuack import DuckQueue, JobStatus, Worker
+from queuack import DuckQueue, JobStatus, QueuackError, Worker
 from queuack.journal import MAGIC
 
 from . import jobfuncs
@@ -228,3 +228,14 @@ os.kill(os.getpid(), signal.SIGKILL)
     assert not journal.exists()  # replayed into the database, then removed
     with DuckQueue(db) as q:  # replaying again adds nothing
         assert q.stats()["done"] == 40
+
+
+def test_a_link_at_the_start_log_is_refused_and_its_target_left_alone(tmp_path):
+    db = str(tmp_path / "queue.duckdb")
+    DuckQueue(db).close()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    Path(db + ".queuack-running").symlink_to(target)
+    with pytest.raises(QueuackError, match="symbolic link"):
+        DuckQueue(db)
+    assert target.read_text() == "keep me"
