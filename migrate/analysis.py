@@ -98,6 +98,9 @@ def suppressions(source: str) -> dict[int, frozenset[str]]:
 
 def string_value(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.SimpleString):
+        # as written unless escapes or a CR need Python's reading (literal_eval compiles: slow)
+        if not node.prefix and "\\" not in node.value and "\r" not in node.value:
+            return node.raw_value
         value = node.evaluated_value
         return value if isinstance(value, str) else None
     return None
@@ -1011,6 +1014,9 @@ class FileContext:
         self.tasks: list[tuple[TaskPlan, cst.FunctionDef, list[tuple[str, cst.Call]]]] = []
         self.sites: list[tuple[SitePlan, cst.Call]] = []
         self.calls: list[tuple[CallPlan, cst.Call]] = []  # direct calls of tasks
+        # the module-level def or class each site sits in ("" at module level): a rewrite need
+        # not walk the other statements
+        self.site_tops: dict[int, str] = {}
         self.mismatch = False
         for plan in index.tasks_in(path):
             node = collector.function_nodes.get(plan.name)
@@ -1028,6 +1034,8 @@ class FileContext:
                 self.mismatch = True
                 continue
             self.sites.append((plan, collector.site_nodes[plan.ordinal]))
+            self.site_tops[id(self.sites[-1][1])] = (
+                collector.sites[plan.ordinal].scope.partition(".")[0])
 
 
 def _rule_objects():
@@ -1198,10 +1206,9 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
                 call = rule.fix_site(call, plan)
         return call
 
-    from migrate.rules._edit import transform
-
-    # `transform` keeps every node it does not change: the unchanged statements are not printed
-    new = transform(ctx.module, _Apply(funcs, calls, rewrite_task, rewrite_site))
+    new = _transform_statements(
+        ctx.module, _Apply(funcs, calls, rewrite_task, rewrite_site),
+        {p.name.partition(".")[0] for p in funcs.values()} | {ctx.site_tops[i] for i in calls})
     if new is ctx.module:
         return None
     if funcs:
@@ -1209,6 +1216,27 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
         add = any(p.annotation for p in funcs.values()) and task_context_name(ctx.imports) is None
         new = _update_queuack_import(new, module_name, ctx.imported, add)
     return new
+
+
+def _transform_statements(module: cst.Module, transformer: cst.CSTTransformer, tops: set[str]
+                          ) -> cst.Module:
+    """`transform` over the module-level statements that can hold a target: the defs and classes
+    named in `tops` ("" stands for code outside them), and any statement that is not a def or
+    class when a name in `tops` is not defined at module level (a def inside an ``if``).
+    `transform` keeps every node it does not change, so the unchanged statements are not printed
+    again (``migrate.splice``)."""
+    from migrate.rules._edit import transform
+
+    defined = {s.name.value for s in module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
+    anywhere = bool(tops - defined)
+    body = list(module.body)
+    for i, stmt in enumerate(body):
+        is_def = isinstance(stmt, (cst.FunctionDef, cst.ClassDef))
+        if (stmt.name.value in tops) if is_def else anywhere:
+            body[i] = transform(stmt, transformer)
+    if all(new is old for new, old in zip(body, module.body)):
+        return module
+    return module.with_changes(body=body)
 
 
 def task_context_name(imports: dict[str, str]) -> str | None:

@@ -9,6 +9,7 @@ every ``def`` starts. So a reported node is matched to its ``ast`` twin by what 
   names passed) and, when the caller knows it, the module-level function or class around it;
 * the name of a ``def`` or ``class`` by its qualified name (``Newsletter.personalize``).
 
+The ast walk is lazy too: only the module-level statements a hint names are indexed.
 Only a twin that is unique counts. A node with no unique twin, or of another kind, gets the exact
 answer: PositionProvider over the file, computed once per file and only then. Both sides agree on
 columns: ``ast`` counts UTF-8 bytes, and they are turned into characters as LibCST counts them.
@@ -47,7 +48,9 @@ class Positions:
     def __init__(self, source: str, module: cst.Module):
         self.source = source
         self.module = module
-        self._calls: dict[Key, list[tuple[int, int]]] | None = None
+        self._groups: dict[str, list[ast.stmt]] | None = None  # module-level statements by name
+        self._done: set[str] = set()
+        self._calls: dict[Key, list[tuple[int, int]]] = {}
         self._defs: dict[str, list[tuple[int, int]]] = {}
         self._lines: list[str] | None = None
         self._exact = None
@@ -78,34 +81,42 @@ class Positions:
     def _from_ast(self, node: cst.CSTNode) -> tuple[int, int] | None:
         hint = self._hints.get(id(node))
         if isinstance(node, cst.Name) and hint and hint[0] == "def":
-            if not self._index():
+            if not self._walked(hint[1].partition(".")[0]):
                 return None
             places = self._defs.get(hint[1], [])
             return places[0] if len(places) == 1 else None
         if not isinstance(node, cst.Call):
             return None
-        if not self._index():
-            return None
         shape = _cst_call_shape(node)
-        places = self._calls.get(("in", hint[1], *shape)) if hint and hint[0] == "in" else None
+        places = None
+        if hint and hint[0] == "in":
+            if not self._walked(hint[1]):
+                return None
+            places = self._calls.get(("in", hint[1], *shape))
         if places is None:
+            if not self._walked(None):
+                return None
             places = self._calls.get(("any", *shape), [])
         return places[0] if len(places) == 1 else None
 
-    def _index(self) -> bool:
-        """Index the calls and defs of the module by their ast twins; False if ast cannot."""
-        if self._calls is not None:
-            return bool(self._lines)
-        self._calls = {}
-        tree = parse_ast(self.source)
-        if tree is None:
-            self._lines = []
+    def _walked(self, top_name: str | None) -> bool:
+        """Index the calls and defs under the module-level def or class `top_name` ("" for the
+        other statements, None for all) by their ast twins, once; False if ast cannot."""
+        if self._groups is None:
+            self._groups = {}
+            tree = parse_ast(self.source)
+            self._lines = _LINE.findall(self.source) if tree is not None else []
+            for top in tree.body if tree is not None else ():
+                name = top.name if isinstance(
+                    top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
+                self._groups.setdefault(name, []).append(top)
+        if not self._lines:
             return False
-        self._lines = _LINE.findall(self.source)
-        for top in tree.body:
-            top_name = top.name if isinstance(
-                top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
-            self._walk(top, top_name, "")
+        for name in list(self._groups) if top_name is None else [top_name]:
+            if name not in self._done:
+                self._done.add(name)
+                for top in self._groups.get(name, ()):
+                    self._walk(top, name, "")
         return True
 
     def _walk(self, node: ast.AST, top_name: str, prefix: str) -> None:

@@ -138,3 +138,24 @@ def test_each_candidate_is_parsed_once_in_one_process(tmp_path, monkeypatch):
     result = engine.run([str(tree)], settings, fix=True)
     assert len(result.changed()) == 12 and len(result.findings) == 72
     assert len(parses) == 12
+
+
+def test_a_rewrite_finds_tasks_defined_inside_a_module_level_if():
+    # the rewrite walks only the statements that can hold a target; a def inside `if` is one
+    source = (
+        "from queuack import DAG, DuckQueue\n\n"
+        "if True:\n"
+        "    def extract():\n        return [1]\n\n"
+        "    def transform(parent_id, queue_path):\n"
+        "        q = DuckQueue(queue_path)\n        rows = q.get_result(parent_id)\n"
+        "        q.close()\n        return rows\n\n"
+        "def build(path):\n"
+        "    with DAG('etl', queue=DuckQueue(path)) as dag:\n"
+        "        e = dag.add_job(extract, name='extract')\n"
+        "        dag.add_job(transform, name='transform', args=(e, path), depends_on='extract')\n"
+    )
+    result = analysis.analyze_sources({"p.py": source}, fix=True)["p.py"]
+    assert result.new_source is not None
+    assert "def transform(context):" in result.new_source
+    assert "context.upstream('extract')" in result.new_source
+    assert "args=" not in result.new_source
