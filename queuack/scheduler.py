@@ -21,12 +21,13 @@ process report it as claimed all the same (see Store._job).
 
 Memory: a million pending jobs must not cost gigabytes, so nothing here is an object per job.
 Each job has a slot number into parallel arrays (seq, priority, queue number, execute_after,
-attempts, phase); a heap entry is one int that packs its sort key, the seq and the slot; the index
-from job id to slot keeps a canonical UUID id as a 128-bit int (half the size of the string), and
-its value is the job's current heap entry (whose low bits are the slot), so it costs no int of its
-own. Parent counts, claim details and children lists exist only for the jobs that have them. That
-comes to about 190 bytes of Python objects per pending job (the dict's share, the key, the heap
-entry and the arrays); benchmarks/memory_bench.py measures the process as a whole.
+attempts, phase), and a heap entry is one int that packs its sort key, the seq and the slot. Job
+ids are found without a dict: a canonical UUID id is kept as its 16 bytes in one bytearray, and an
+open-addressing hash table (an array of slot numbers) leads from an id to its slot (_Ids). A dict
+of str keys would cost about 140 bytes a job by itself. Parent counts and children lists exist
+only for the jobs that have them, and claim details only for claimed jobs (keyed by id, so that
+acknowledging needs no lookup in the table). About 120 bytes of Python objects per pending job at a
+million (tracemalloc); benchmarks/memory_bench.py measures the whole process.
 
 Not thread-safe on its own: the Store calls it with its lock held.
 """
@@ -66,24 +67,103 @@ def gate(mode: str, parents: Iterable[tuple[str, str]]) -> tuple[list[str], bool
     return waiting_on, satisfied, dead
 
 
-def _key(job_id: str) -> int | str:
-    """The id as the index keeps it: a canonical UUID string as its 128-bit int, anything else as is."""
+def _uuid_bytes(job_id: str) -> bytes | None:
+    """The 16 bytes of a canonical (lower-case) UUID string, or None for any other id."""
     if len(job_id) == 36 and job_id[8] == job_id[13] == job_id[18] == job_id[23] == "-":
         digits = job_id.replace("-", "")
-        # lower-case ASCII hex and nothing else, so that _id() gives back the same string
         if len(digits) == 32 and digits.isascii() and digits.isalnum() and (digits.islower() or digits.isdigit()):
             try:
-                return int(digits, 16)
+                return bytes.fromhex(digits)
             except ValueError:  # letters beyond f
                 pass
-    return job_id
+    return None
 
 
-def _id(key: int | str) -> str:
-    if isinstance(key, str):
-        return key
-    h = f"{key:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+_EMPTY, _GONE = -1, -2  # cells of the hash table that hold no slot
+
+
+class _Ids:
+    """Job id <-> slot. A canonical UUID id is kept as 16 bytes at 16 * slot in one bytearray, and
+    found through an open-addressing hash table of slot numbers (linear probing; a removed id
+    leaves a _GONE cell until the next rebuild). Any other id goes to a plain dict."""
+
+    def __init__(self) -> None:
+        self._bytes = bytearray()
+        self._table = array("i", [_EMPTY]) * 8
+        self._used = 0  # cells that are not _EMPTY
+        self._live = 0
+        self._other: dict[str, int] = {}  # id -> slot, for ids that are not canonical UUIDs
+        self._other_ids: dict[int, str] = {}  # slot -> such an id
+
+    def _cell(self, raw: bytes) -> int | None:
+        """The table cell that holds this id, or None."""
+        table, data = self._table, self._bytes
+        mask = len(table) - 1
+        cell = hash(raw) & mask
+        while True:
+            slot = table[cell]
+            if slot == _EMPTY:
+                return None
+            if slot >= 0 and data[16 * slot:16 * slot + 16] == raw:
+                return cell
+            cell = (cell + 1) & mask
+
+    def find(self, job_id: str) -> int | None:
+        raw = _uuid_bytes(job_id)
+        if raw is None:
+            return self._other.get(job_id)
+        cell = self._cell(raw)
+        return None if cell is None else self._table[cell]
+
+    def insert(self, job_id: str, slot: int) -> None:
+        """Add an id that is not in the table."""
+        raw = _uuid_bytes(job_id)
+        if raw is None:
+            self._other[job_id], self._other_ids[slot] = slot, job_id
+            return
+        if len(self._bytes) < 16 * (slot + 1):
+            self._bytes.extend(bytes(16 * (slot + 1) - len(self._bytes)))
+        self._bytes[16 * slot:16 * slot + 16] = raw
+        if (self._used + 1) * 2 > len(self._table):
+            self._rebuild()
+        self._place(raw, slot)
+        self._live += 1
+
+    def _place(self, raw: bytes, slot: int) -> None:
+        table = self._table
+        mask = len(table) - 1
+        cell = hash(raw) & mask
+        while table[cell] >= 0:
+            cell = (cell + 1) & mask
+        if table[cell] == _EMPTY:
+            self._used += 1
+        table[cell] = slot
+
+    def _rebuild(self) -> None:
+        """A table with room for four times the live ids, without the _GONE cells."""
+        slots = [slot for slot in self._table if slot >= 0]
+        size = 8
+        while size < 4 * (len(slots) + 1):
+            size *= 2
+        self._table, self._used = array("i", [_EMPTY]) * size, 0
+        data = self._bytes
+        for slot in slots:
+            self._place(bytes(data[16 * slot:16 * slot + 16]), slot)
+
+    def remove(self, job_id: str) -> None:
+        raw = _uuid_bytes(job_id)
+        if raw is None:
+            self._other_ids.pop(self._other.pop(job_id), None)
+            return
+        self._table[self._cell(raw)] = _GONE
+        self._live -= 1
+
+    def id_of(self, slot: int) -> str:
+        other = self._other_ids.get(slot)
+        if other is not None:
+            return other
+        h = self._bytes[16 * slot:16 * slot + 16].hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _entry(sort_key: int, seq: int, slot: int) -> int:
@@ -91,10 +171,10 @@ def _entry(sort_key: int, seq: int, slot: int) -> int:
 
 
 class _Claim:
-    __slots__ = ("lease", "worker", "at", "durable")
+    __slots__ = ("slot", "lease", "worker", "at", "durable")
 
-    def __init__(self, lease: float, worker: str | None, at: float | None, durable: bool):
-        self.lease, self.worker, self.at, self.durable = lease, worker, at, durable
+    def __init__(self, slot: int, lease: float, worker: str | None, at: float | None, durable: bool):
+        self.slot, self.lease, self.worker, self.at, self.durable = slot, lease, worker, at, durable
 
 
 class Scheduler:
@@ -102,7 +182,8 @@ class Scheduler:
 
     def __init__(self) -> None:
         # one slot per unfinished job; a finished job's slot is reused
-        self._keys: list[int | str | None] = []
+        self._ids = _Ids()
+        self._count = 0
         self._seq = array("q")
         self._priority = array("q")
         self._queue = array("I")  # index into _queue_names
@@ -112,18 +193,17 @@ class Scheduler:
         self._phase = bytearray()
         self._any = bytearray()  # 1: dependency mode "any"
         self._free = array("I")
-        self._index: dict[int | str, int] = {}  # key -> the job's heap entry (or slot): low bits are the slot
         self._queue_names: list[str] = []
         self._queue_numbers: dict[str, int] = {}
         self._queue_sizes = array("q")  # unfinished jobs per queue number
         # only for the jobs that have them
         self._parents_left: dict[int, list[int]] = {}  # slot -> [parents not done yet, parents that can still succeed]
-        self._children: dict[int | str, list[int | str]] = {}  # unfinished parent key -> waiting children's keys
-        self._claims: dict[int, _Claim] = {}  # slot -> claim
+        self._children: dict[str, list[str]] = {}  # unfinished parent -> children waiting for it
+        self._claims: dict[str, _Claim] = {}  # job id -> claim: the outcomes of claimed jobs need no id lookup
         # heaps of packed entries: ready per queue number; delayed; leases as (lease, slot, seq, attempt)
         self._ready: dict[int, list[int]] = {}
         self._delayed: list[int] = []
-        self._leases: list[tuple[float, int, int, int]] = []
+        self._leases: list[tuple[float, int, int, str]] = []  # (lease, seq, attempt, job id)
 
     # -- adding --------------------------------------------------------------------------------
     def add(self, job_id: str, queue: str, priority: int, seq: int, execute_after: float, mode: str,
@@ -135,28 +215,28 @@ class Scheduler:
         enough for an "any" job). claimed=True restores a claim found in the file (a durable one,
         left by a process that is gone) with `attempts` counted.
         """
-        key = _key(job_id)
-        if key in self._index:
+        if job_id in self._claims or self._ids.find(job_id) is not None:
             raise ValueError(f"job {job_id} is already scheduled")
-        slot = self._allocate(key, queue, priority, seq, execute_after, mode, max_attempts, attempts)
-        self._index[key] = slot
+        slot = self._allocate(queue, priority, seq, execute_after, mode, max_attempts, attempts)
+        self._ids.insert(job_id, slot)
+        self._count += 1
         if waiting_on:
             remaining = 0 if mode == "any" and satisfied else len(waiting_on)
             if remaining:
                 self._parents_left[slot] = [remaining, len(waiting_on)]
             for parent in waiting_on:
-                self._children.setdefault(_key(parent), []).append(key)
+                self._children.setdefault(parent, []).append(job_id)
         if claimed:
             self._phase[slot] = CLAIMED
-            self._claims[slot] = _Claim(0.0, None, None, True)
+            self._claims[job_id] = _Claim(slot, 0.0, None, None, True)
             return False
         if slot in self._parents_left:
             self._phase[slot] = WAITING
             return False
-        self._make_runnable(key, slot, now)
+        self._make_runnable(slot, now)
         return True
 
-    def _allocate(self, key, queue, priority, seq, execute_after, mode, max_attempts, attempts) -> int:
+    def _allocate(self, queue, priority, seq, execute_after, mode, max_attempts, attempts) -> int:
         number = self._queue_numbers.get(queue)
         if number is None:
             number = self._queue_numbers[queue] = len(self._queue_names)
@@ -165,11 +245,10 @@ class Scheduler:
         self._queue_sizes[number] += 1
         if self._free:
             slot = self._free.pop()
-            self._keys[slot], self._seq[slot], self._priority[slot], self._queue[slot] = key, seq, priority, number
+            self._seq[slot], self._priority[slot], self._queue[slot] = seq, priority, number
             self._after[slot], self._attempt[slot], self._max_attempts[slot] = execute_after, attempts, max_attempts
             self._phase[slot], self._any[slot] = WAITING, mode == "any"
             return slot
-        self._keys.append(key)
         self._seq.append(seq)
         self._priority.append(priority)
         self._queue.append(number)
@@ -178,20 +257,16 @@ class Scheduler:
         self._max_attempts.append(max_attempts)
         self._phase.append(WAITING)
         self._any.append(mode == "any")
-        return len(self._keys) - 1
-
-    def _slot(self, job_id: str) -> int | None:
-        value = self._index.get(_key(job_id))
-        return None if value is None else value & _SLOT
+        return len(self._seq) - 1
 
     def __contains__(self, job_id: str) -> bool:
-        return _key(job_id) in self._index
+        return self._ids.find(job_id) is not None
 
     def __len__(self) -> int:
-        return len(self._index)
+        return self._count
 
     def unfinished(self, ids: Iterable[str]) -> int:
-        return sum(1 for i in ids if _key(i) in self._index)
+        return sum(1 for i in ids if self._ids.find(i) is not None)
 
     # -- time -------------------------------------------------------------------------------------
     def promote_due(self, now: float) -> None:
@@ -200,17 +275,17 @@ class Scheduler:
         while delayed and delayed[0] >> _KEY_SHIFT <= limit:
             slot = self._valid(heapq.heappop(delayed), DELAYED)
             if slot is not None:
-                self._push_ready(self._keys[slot], slot)
+                self._push_ready(slot)
 
     def expired(self, now: float) -> list[tuple[str, int]]:
         """(id, attempt) of the claims whose lease has run out by `now` (each reported once)."""
         leases = self._leases
         out = []
         while leases and leases[0][0] <= now:
-            lease, slot, seq, attempt = heapq.heappop(leases)
-            claim = self._claims.get(slot)
-            if claim is not None and claim.lease == lease and self._seq[slot] == seq and self._attempt[slot] == attempt:
-                out.append((_id(self._keys[slot]), attempt))
+            lease, seq, attempt, job_id = heapq.heappop(leases)
+            claim = self._claims.get(job_id)
+            if claim is not None and claim.lease == lease and self._attempt[claim.slot] == attempt:
+                out.append((job_id, attempt))
         return out
 
     def next_wakeup(self) -> float | None:
@@ -230,19 +305,19 @@ class Scheduler:
         out = []
         for slot in self._pick(queues, n, only):
             self._attempt[slot] += 1
-            seq, attempt = self._seq[slot], self._attempt[slot]
-            self._claims[slot] = _Claim(lease, worker_id, now, False)
-            heapq.heappush(self._leases, (lease, slot, seq, attempt))
-            out.append((_id(self._keys[slot]), seq, attempt, self._after[slot]))
+            seq, attempt, job_id = self._seq[slot], self._attempt[slot], self._ids.id_of(slot)
+            self._claims[job_id] = _Claim(slot, lease, worker_id, now, False)
+            heapq.heappush(self._leases, (lease, seq, attempt, job_id))
+            out.append((job_id, seq, attempt, self._after[slot]))
         return out
 
     def untake(self, ids: Iterable[str], now: float) -> None:
         """Undo take() for these jobs (the claim could not be completed)."""
         for job_id in ids:
-            slot = self._slot(job_id)
-            if slot is not None and self._phase[slot] == CLAIMED:
-                self._attempt[slot] -= 1
-                self._requeue(slot, now)
+            claim = self._claims.get(job_id)
+            if claim is not None:
+                self._attempt[claim.slot] -= 1
+                self._requeue(job_id, now)
 
     def _pick(self, queues: Sequence[str] | None, n: int, only: set[str] | None) -> list[int]:
         picked: list[int] = []
@@ -268,16 +343,15 @@ class Scheduler:
         slot = self._valid(entry, READY)
         if slot is None:
             return
-        if only is not None and _id(self._keys[slot]) not in only:
+        if only is not None and self._ids.id_of(slot) not in only:
             passed_over.append((heap, entry))
             return
         self._phase[slot] = CLAIMED
         picked.append(slot)
 
     def _claim_of(self, job_id: str) -> tuple[int, _Claim] | tuple[None, None]:
-        slot = self._slot(job_id)
-        claim = None if slot is None else self._claims.get(slot)
-        return (slot, claim) if claim is not None else (None, None)
+        claim = self._claims.get(job_id)
+        return (claim.slot, claim) if claim is not None else (None, None)
 
     def owns(self, job_id: str, attempt: int) -> bool:
         """True when this is the job's current claim."""
@@ -303,7 +377,7 @@ class Scheduler:
     def memory_claims(self, ids: Iterable[str] | None = None) -> list[tuple[str, int, str | None, float | None, float]]:
         """(id, attempt, worker, claimed at, lease) of the in-memory claims (among `ids`, when given)."""
         if ids is None:
-            todo = [(_id(self._keys[slot]), slot, c) for slot, c in self._claims.items()]
+            todo = [(i, c.slot, c) for i, c in self._claims.items()]
         else:
             todo = [(i, *self._claim_of(i)) for i in ids]
         return [(i, self._attempt[slot], c.worker, c.at, c.lease) for i, slot, c in todo
@@ -314,13 +388,13 @@ class Scheduler:
         number = self._queue_numbers.get(queue)
         if number is None:
             return 0
-        claimed = sum(1 for slot in self._claims if self._queue[slot] == number)
+        claimed = sum(1 for c in self._claims.values() if self._queue[c.slot] == number)
         return min(at_most, self._queue_sizes[number] - claimed)
 
     def count_memory_claims(self, queue: str | None = None) -> int:
         number = None if queue is None else self._queue_numbers.get(queue, -1)
-        return sum(1 for slot, c in self._claims.items()
-                   if not c.durable and (number is None or self._queue[slot] == number))
+        return sum(1 for c in self._claims.values()
+                   if not c.durable and (number is None or self._queue[c.slot] == number))
 
     def mark_durable(self, ids: Iterable[str]) -> None:
         """These claims are now written to the file."""
@@ -331,7 +405,7 @@ class Scheduler:
 
     def claimed(self) -> list[tuple[str, int]]:
         """(id, attempt) of every claimed job."""
-        return [(_id(self._keys[slot]), self._attempt[slot]) for slot in self._claims]
+        return [(i, self._attempt[c.slot]) for i, c in self._claims.items()]
 
     def renew(self, claims: Iterable[tuple[str, int]], lease: float) -> None:
         """Move the lease of these current claims to `lease`."""
@@ -339,31 +413,29 @@ class Scheduler:
             slot, claim = self._claim_of(job_id)
             if claim is not None:
                 claim.lease = lease
-                heapq.heappush(self._leases, (lease, slot, self._seq[slot], attempt))
+                heapq.heappush(self._leases, (lease, self._seq[slot], attempt, job_id))
 
     # -- outcomes ---------------------------------------------------------------------------------
     def max_attempts(self, job_id: str) -> int:
-        return self._max_attempts[self._slot(job_id)]
+        claim = self._claims.get(job_id)
+        return self._max_attempts[claim.slot if claim is not None else self._ids.find(job_id)]
 
     def has_children(self, job_id: str) -> bool:
         """True when unfinished jobs wait for this one."""
-        return _key(job_id) in self._children
+        return job_id in self._children
 
     def retry(self, job_id: str, execute_after: float, now: float) -> None:
         """A claimed job runs again from `execute_after`; its attempt stays counted."""
-        slot = self._slot(job_id)
-        self._after[slot] = execute_after
-        self._requeue(slot, now)
+        self._after[self._claims[job_id].slot] = execute_after
+        self._requeue(job_id, now)
 
     def release(self, job_id: str, now: float) -> None:
         """A claimed job goes back as it was: its attempt does not count."""
-        slot = self._slot(job_id)
-        self._attempt[slot] -= 1
-        self._requeue(slot, now)
+        self._attempt[self._claims[job_id].slot] -= 1
+        self._requeue(job_id, now)
 
-    def _requeue(self, slot: int, now: float) -> None:
-        del self._claims[slot]
-        self._make_runnable(self._keys[slot], slot, now)
+    def _requeue(self, job_id: str, now: float) -> None:
+        self._make_runnable(self._claims.pop(job_id).slot, now)
 
     def doomed_by(self, failed: list[str]) -> tuple[list[str], dict[str, int]]:
         """What follows from these jobs failing, without changing anything yet: the children (and
@@ -372,8 +444,8 @@ class Scheduler:
         "any" child only when no parent can still succeed."""
         skipped: list[str] = []
         doomed = set()
-        alive_lost: dict[int | str, int] = {}
-        stack = [_key(i) for i in failed]
+        alive_lost: dict[str, int] = {}
+        stack = list(failed)
         while stack:
             parent = stack.pop()
             for child in self._children.get(parent, ()):
@@ -385,32 +457,31 @@ class Scheduler:
                     if self._parents_left[slot][1] - alive_lost[child] > 0:
                         continue
                 doomed.add(child)
-                skipped.append(_id(child))
+                skipped.append(child)
                 stack.append(child)
-        return skipped, {_id(c): n for c, n in alive_lost.items() if c not in doomed}
+        return skipped, {c: n for c, n in alive_lost.items() if c not in doomed}
 
     def lose_parents(self, alive_lost: dict[str, int]) -> None:
         """Apply the second half of doomed_by(): these "any" children have fewer live parents."""
         for child, lost in alive_lost.items():
-            slot = self._waiting(_key(child))
+            slot = self._waiting(child)
             if slot is not None:
                 self._parents_left[slot][1] -= lost
 
     def finish(self, job_id: str, succeeded: bool, now: float) -> bool:
         """Drop a finished job (done, failed or skipped) and count it off its waiting children.
         True if a child became runnable."""
-        key = _key(job_id)
-        value = self._index.pop(key, None)
-        if value is not None:
-            slot = value & _SLOT
-            self._keys[slot] = None
+        claim = self._claims.pop(job_id, None)
+        slot = claim.slot if claim is not None else self._ids.find(job_id)
+        if slot is not None:
+            self._ids.remove(job_id)
+            self._count -= 1
             self._queue_sizes[self._queue[slot]] -= 1
             self._phase[slot] = FREE
-            self._claims.pop(slot, None)
             self._parents_left.pop(slot, None)
             self._free.append(slot)
         woke = False
-        for child in self._children.pop(key, ()):
+        for child in self._children.pop(job_id, ()):
             slot = self._waiting(child)
             if slot is None or not succeeded:
                 continue
@@ -418,30 +489,27 @@ class Scheduler:
             left[0] -= 1
             if self._any[slot] or left[0] == 0:
                 del self._parents_left[slot]
-                self._make_runnable(child, slot, now)
+                self._make_runnable(slot, now)
                 woke = True
         return woke
 
-    def _waiting(self, key: int | str) -> int | None:
+    def _waiting(self, job_id: str) -> int | None:
         """The slot of a job that waits for parents, or None."""
-        value = self._index.get(key)
-        if value is None or self._phase[value & _SLOT] != WAITING:
-            return None
-        return value & _SLOT
+        slot = self._ids.find(job_id)
+        return slot if slot is not None and self._phase[slot] == WAITING else None
 
     # -- heaps ------------------------------------------------------------------------------------
-    def _make_runnable(self, key: int | str, slot: int, now: float) -> None:
+    def _make_runnable(self, slot: int, now: float) -> None:
         after = self._after[slot]
         if after > now:
             self._phase[slot] = DELAYED
-            entry = self._index[key] = _entry(int(after * 1e6), self._seq[slot], slot)
-            heapq.heappush(self._delayed, entry)
+            heapq.heappush(self._delayed, _entry(int(after * 1e6), self._seq[slot], slot))
         else:
-            self._push_ready(key, slot)
+            self._push_ready(slot)
 
-    def _push_ready(self, key: int | str, slot: int) -> None:
+    def _push_ready(self, slot: int) -> None:
         self._phase[slot] = READY
-        entry = self._index[key] = _entry(_TOP_PRIORITY - self._priority[slot], self._seq[slot], slot)
+        entry = _entry(_TOP_PRIORITY - self._priority[slot], self._seq[slot], slot)
         heapq.heappush(self._ready.setdefault(self._queue[slot], []), entry)
 
     def _valid(self, entry: int, phase: int) -> int | None:

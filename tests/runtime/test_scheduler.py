@@ -227,7 +227,7 @@ def test_waiting_counts_unclaimed_jobs_of_one_queue_up_to_a_bound():
 
 
 @pytest.mark.parametrize("job_id", [
-    "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b",   # a canonical UUID: kept as a 128-bit int
+    "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b",   # a canonical UUID: kept as its 16 bytes
     "0F8E4C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B",   # upper case: kept as the string, not confused with the above
     "00000000-0000-0000-0000-000000000000",
     "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5_",
@@ -292,3 +292,19 @@ def test_waiting_forgets_finished_jobs():
     s.finish("a", succeeded=True, now=NOW)
     assert s.waiting("default", at_most=10) == 1
     assert s.waiting("nosuchqueue", at_most=10) == 0
+
+
+def test_thousands_of_ids_are_found_after_removals_and_table_rebuilds():
+    import uuid
+
+    s = Scheduler()
+    ids = [str(uuid.UUID(int=i * 7919)) for i in range(3000)] + [f"odd-{i}" for i in range(50)]
+    for seq, job_id in enumerate(ids):
+        add(s, job_id, seq=seq)
+    for job_id in ids[::2]:  # a finished job leaves a gap in the table and a free slot
+        s.finish(job_id, succeeded=True, now=NOW)
+    assert len(s) == len(ids) // 2 and s.unfinished(ids) == len(ids) // 2
+    assert all(job_id not in s for job_id in ids[::2]) and all(job_id in s for job_id in ids[1::2])
+    for seq, job_id in enumerate(ids[::2]):  # added again, into the freed slots
+        add(s, job_id, seq=10_000 + seq)
+    assert sorted(take(s, n=10_000)) == sorted(ids)
