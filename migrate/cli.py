@@ -331,6 +331,9 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
         verb = "remains" if len(remaining) == 1 else "remain"
         why = " (not fixable)" if not any(f.fixable for f in remaining) else ""
         summary += f"{_plural(len(remaining), 'finding')} {verb}{why}."
+    elif result.errors:  # what could not be analysed may still hold manual wiring
+        summary += (f"no findings remain in what was analysed, but "
+                    f"{_plural(len(result.errors), 'file')} could not be (see the errors above).")
     else:
         summary += "no findings remain."
     click.echo(summary, err=say_err)

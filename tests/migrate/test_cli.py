@@ -552,6 +552,9 @@ def test_a_nul_byte_is_reported_with_its_line(legacy):
     assert r.exit_code == 2
     assert "nul.py: error: line 2, column 6: a NUL byte, which Python source cannot contain" in r.stdout
     assert "None" not in r.stdout and "All clear" not in r.stdout
+    r = invoke("apply", "nul.py")
+    assert r.exit_code == 2 and "no findings remain." not in r.stdout
+    assert r.stdout.endswith("but 1 file could not be (see the errors above).\n")
 
 
 def test_check_does_not_advise_apply_when_nothing_is_fixable(legacy):
