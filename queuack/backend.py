@@ -195,8 +195,9 @@ class Backend(abc.ABC):
         """Extend the leases of these (job id, attempt) claims that are still current."""
 
     @abc.abstractmethod
-    def retry_failed(self, job_id: str) -> None:
-        """A dead letter back to pending with a fresh set of attempts."""
+    def retry_failed(self, job_id: str) -> list[str]:
+        """A dead letter back to pending with a fresh set of attempts, in one transaction with the
+        descendants skipped because of it (scheduler.resumable); returns the ids of those."""
 
     @abc.abstractmethod
     def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int: ...

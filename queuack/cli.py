@@ -3,7 +3,7 @@
     queuack worker DB|URL [--queue NAME]... [--concurrency N] [--burst] [--path DIR]...
     queuack stats DB|URL [--queue NAME] [--json]
     queuack dead-letters DB|URL [--limit N] [--json]
-    queuack retry DB|URL JOB_ID
+    queuack retry DB|URL JOB_ID | --all [--queue NAME] [--dag-run ID]
 
 DB is a DuckDB queue file; URL a PostgreSQL database (postgresql://user:password@host:5432/db),
 where any number of these commands and workers may run at once.
@@ -223,17 +223,30 @@ def dead_letters(db: str, limit: int, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("db", metavar="DB|URL")
-@click.argument("job_id")
-def retry(db: str, job_id: str) -> None:
-    """Put a dead letter (a failed job) back in its queue with a fresh set of attempts."""
+@click.argument("job_id", required=False)
+@click.option("--all", "every", is_flag=True, help="Retry every dead letter (narrowed by --queue, --dag-run).")
+@click.option("--queue", "-Q", "queue_name", metavar="NAME", help="With --all: only the dead letters of this queue.")
+@click.option("--dag-run", "dag_run", metavar="ID", help="With --all: only the dead letters of this DAG run.")
+def retry(db: str, job_id: str | None, every: bool, queue_name: str | None, dag_run: str | None) -> None:
+    """Put a dead letter (a failed job) back in its queue with a fresh set of attempts; the DAG
+    jobs skipped because it failed are pending again too, so the DAG run resumes."""
+    if (job_id is None) == (not every):
+        raise click.UsageError("give either a JOB_ID or --all")
+    if not every and (queue_name or dag_run):
+        raise click.UsageError("--queue and --dag-run narrow --all; with a JOB_ID leave them out")
     with open_queue(db) as queue:
+        if every:
+            retried = queue.retry_dead_letters(queue_name, dag_run)
+            click.echo(f"retried {plural(len(retried), 'dead letter')}" if retried else "no dead letters to retry")
+            return
         try:
-            queue.retry_dead_letter(job_id)
+            resumed = queue.retry_dead_letter(job_id)
         except QueuackError as exc:  # an unknown job, or one that is not a dead letter
             raise InputError(str(exc)) from None
         job = queue.get_job(job_id)
+    also = f"; {plural(len(resumed), 'job')} skipped because of it pending again" if resumed else ""
     click.echo(f"job {job_id} ({job.node_name or job.function}) is pending again in queue "
-               f"{job.queue!r} with {plural(job.max_attempts, 'attempt')}")
+               f"{job.queue!r} with {plural(job.max_attempts, 'attempt')}{also}")
 
 
 @cli.command()

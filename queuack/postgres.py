@@ -42,6 +42,7 @@ from .backend import (COPY_COLUMNS, JOB_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERRO
 from . import schema
 from .errors import BackendUnavailableError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
+from .scheduler import resumable
 
 try:
     import psycopg
@@ -195,6 +196,28 @@ RETRY_FAILED = f"""
                       completed_at = NULL, claimed_by = NULL
                WHERE id = %(id)s AND status = 'failed' RETURNING id)
     SELECT id, pg_notify('{CHANNEL}', '') FROM r"""
+
+# The descendants of a retried dead letter: (id, status, mode), "skipped" only for those skipped
+# because a parent failed; and their parents, for scheduler.resumable.
+DESCENDANTS = """
+    WITH RECURSIVE d(id) AS (
+        SELECT child_id FROM queuack.job_dependencies WHERE parent_id = %(id)s
+        UNION SELECT e.child_id FROM queuack.job_dependencies e JOIN d ON e.parent_id = d.id)
+    SELECT id, CASE WHEN status = 'skipped' AND error = %(why)s THEN 'skipped' ELSE status || '!' END, dependency_mode
+    FROM queuack.jobs WHERE id IN (SELECT id FROM d)"""
+
+PARENT_STATUSES = """
+    SELECT d.child_id, d.parent_id, p.status FROM queuack.job_dependencies d JOIN queuack.jobs p ON p.id = d.parent_id
+    WHERE d.child_id = ANY(%(ids)s) ORDER BY d.child_id, d.position"""
+
+RESUME = """
+    UPDATE queuack.jobs SET status = 'pending', execute_after = %(now)s, completed_at = NULL, error = NULL
+    WHERE id = ANY(%(ids)s) AND status = 'skipped'"""
+
+# "any" children that kept waiting have parents that can succeed again
+REGAIN_PARENTS = f"""
+    WITH p AS (SELECT unnest(%(ids)s::text[]) AS id)
+    UPDATE queuack.jobs c SET alive = c.alive + {_N} WHERE {_CHILDREN} AND NOT c.id = ANY(%(back)s)"""
 
 PURGE = """
     WITH gone AS (
@@ -538,12 +561,29 @@ class PostgresBackend(Backend):
         self._notify_local()
         return skipped
 
-    def retry_failed(self, job_id: str) -> None:
-        rows = self._run(lambda conn: conn.execute(RETRY_FAILED, {"id": job_id, "now": time.time()}).fetchall())
-        if not rows:
+    def retry_failed(self, job_id: str) -> list[str]:
+        def work(conn) -> list[str] | None:
+            now = time.time()
+            with conn.transaction():
+                if not conn.execute(RETRY_FAILED, {"id": job_id, "now": now}).fetchall():
+                    return None
+                descendants = conn.execute(DESCENDANTS, {"id": job_id, "why": SKIPPED_ERROR}).fetchall()
+                parents: dict[str, list[tuple[str, str]]] = {}
+                for child, parent, status in conn.execute(PARENT_STATUSES, {"ids": [d[0] for d in descendants]}):
+                    parents.setdefault(child, []).append((parent, status))
+                back = resumable(job_id, {i: (s, m, parents.get(i, [])) for i, s, m in descendants})
+                if back:
+                    conn.execute(RESUME, {"ids": back, "now": now})
+                    conn.execute(IMPORT_READINESS, (back,))
+                conn.execute(REGAIN_PARENTS, {"ids": [job_id, *back], "back": back})
+                return back
+
+        back = self._run(work)
+        if back is None:
             job = self.get_job(job_id)  # JobNotFoundError for an unknown id
             raise QueuackError(f"job {job_id} is {job.status.value!r}, not failed: only dead letters can be retried")
         self._notify_local()
+        return back
 
     def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int:
         def work(conn):

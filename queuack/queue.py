@@ -535,9 +535,22 @@ class DuckQueue:
         """Jobs that failed for good, newest first."""
         return self._own(self._live_store().dead_letters(limit))
 
-    def retry_dead_letter(self, job_id: str) -> None:
-        """Put a failed job back in its queue with a fresh set of attempts."""
-        self._live_store().retry_failed(job_id)
+    def retry_dead_letter(self, job_id: str) -> list[str]:
+        """Put a failed job back in its queue with a fresh set of attempts. The jobs of its DAG
+        that were skipped because it failed are pending again too, so the run resumes; returns
+        their ids."""
+        return self._live_store().retry_failed(job_id)
+
+    def retry_dead_letters(self, queue: str | None = None, dag_run_id: str | None = None) -> list[str]:
+        """retry_dead_letter() for every dead letter (of this queue, of this DAG run); returns the
+        ids of the jobs retried."""
+        store = self._live_store()
+        failed = store.stats(queue)["failed"]
+        chosen = [j.id for j in store.dead_letters(max(failed, 1))
+                  if (queue is None or j.queue == queue) and (dag_run_id is None or j.dag_run_id == dag_run_id)]
+        for job_id in chosen:
+            store.retry_failed(job_id)
+        return chosen
 
     retry = retry_dead_letter
 

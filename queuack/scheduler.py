@@ -67,6 +67,31 @@ def gate(mode: str, parents: Iterable[tuple[str, str]]) -> tuple[list[str], bool
     return waiting_on, satisfied, dead
 
 
+def resumable(retried: str, graph: dict[str, tuple[str, str, list[tuple[str, str]]]]) -> list[str]:
+    """The descendants of a retried dead letter that run again with it, parents before children.
+
+    graph: {descendant id: (its status, its dependency mode, [(parent id, parent status), ...])},
+    where the status "skipped" means skipped because a parent failed (a job skipped for another
+    reason, a cancelled run, must be given another status). Such a descendant comes back when,
+    with the retried job and the descendants already coming back counted as pending, gate() would
+    no longer skip it.
+    """
+    status = {retried: "pending"}
+    back: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for job_id, (own, mode, parents) in graph.items():
+            if own != "skipped" or job_id in status:
+                continue
+            current = [(p, status.get(p, s)) for p, s in parents]
+            if not gate(mode, current)[2]:
+                status[job_id] = "pending"
+                back.append(job_id)
+                changed = True
+    return back
+
+
 def _uuid_bytes(job_id: str) -> bytes | None:
     """The 16 bytes of a canonical (lower-case) UUID string, or None for any other id."""
     if len(job_id) == 36 and job_id[8] == job_id[13] == job_id[18] == job_id[23] == "-":
@@ -460,6 +485,14 @@ class Scheduler:
                 skipped.append(child)
                 stack.append(child)
         return skipped, {c: n for c, n in alive_lost.items() if c not in doomed}
+
+    def regain_parent(self, parent: str, child: str) -> None:
+        """A parent that had failed runs again (a retried dead letter): a waiting "any" child can
+        be made runnable by it again."""
+        slot = self._waiting(child)
+        if slot is not None:
+            self._children.setdefault(parent, []).append(child)
+            self._parents_left[slot][1] += 1  # [0] still counts it: a failed parent is not counted off
 
     def lose_parents(self, alive_lost: dict[str, int]) -> None:
         """Apply the second half of doomed_by(): these "any" children have fewer live parents."""

@@ -40,7 +40,7 @@ from .jobs import Job, JobStatus
 from . import files, schema
 from .journal import Journal
 from .startlog import StartLog
-from .scheduler import Scheduler, gate
+from .scheduler import Scheduler, gate, resumable
 from .values import LARGE, ValueFiles, is_ref, ref_name
 
 _BLOB_COLUMNS = (1, 2, 3, 16)  # func, args, kwargs, result in JOB_COLUMNS
@@ -1013,8 +1013,9 @@ class Store(Backend):
         return [self._job(r) for r in rows]
 
     # -- maintenance --------------------------------------------------------------------------------
-    def retry_failed(self, job_id: str) -> None:
-        """Give a dead letter a fresh set of attempts. Jobs skipped because of it stay skipped."""
+    def retry_failed(self, job_id: str) -> list[str]:
+        """Give a dead letter a fresh set of attempts; the descendants skipped because of it come
+        back as pending (see scheduler.resumable). Returns their ids."""
         with self.lock:
             rows = self.query("SELECT status, queue, priority, seq, dependency_mode, max_attempts FROM jobs WHERE id = ?",
                               [job_id])
@@ -1023,15 +1024,46 @@ class Store(Backend):
             status, queue, priority, seq, mode, max_attempts = rows[0]
             if status != "failed":
                 raise QueuackError(f"job {job_id} is {status!r}, not failed: only dead letters can be retried")
+            descendants = {r[0]: r[1:] for r in self.query(
+                f"""WITH RECURSIVE d(id) AS (
+                        SELECT child_id FROM job_dependencies WHERE parent_id = $id
+                        UNION SELECT e.child_id FROM job_dependencies e JOIN d ON e.parent_id = d.id)
+                    SELECT id, CASE WHEN status = 'skipped' AND error = $why THEN 'skipped' ELSE status || '!' END,
+                           dependency_mode, queue, priority, seq, max_attempts
+                    FROM jobs WHERE id IN (SELECT id FROM d)""", {"id": job_id, "why": SKIPPED_ERROR})}
+            parents = self._parent_statuses(list(descendants))
+            back = resumable(job_id, {i: (s, m, parents.get(i, [])) for i, (s, m, *_) in descendants.items()})
             now = time.time()
             with self.transaction() as conn:
                 conn.execute(
-                    """UPDATE jobs SET status = 'pending', attempts = 0, execute_after = ?, completed_at = NULL,
-                           claimed_by = NULL WHERE id = ?""",
-                    [now, job_id],
-                )
+                    """UPDATE jobs SET status = 'pending', attempts = 0, execute_after = $now, completed_at = NULL,
+                           claimed_by = NULL, error = CASE WHEN id = $id THEN error END
+                       WHERE id = $id OR (id = ANY($back) AND status = 'skipped')""",
+                    {"now": now, "id": job_id, "back": back})
             self.sched.add(job_id, queue, priority, seq, now, mode, max_attempts, now)
+            pending = {job_id, *back}
+            for child in back:  # parents first
+                _, child_mode, child_queue, child_priority, child_seq, child_max = descendants[child]
+                statuses = [(p, "pending" if p in pending else s) for p, s in parents.get(child, [])]
+                waiting_on, satisfied, _ = gate(child_mode, statuses)
+                self.sched.add(child, child_queue, child_priority, child_seq, now, child_mode, child_max, now,
+                               waiting_on, satisfied)
+            for child, (own, *_) in descendants.items():  # "any" children that kept waiting
+                if own == "pending!":
+                    for parent, _ in parents.get(child, []):
+                        if parent in pending:
+                            self.sched.regain_parent(parent, child)
             self.changed.notify_all()
+            return back
+
+    def _parent_statuses(self, child_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """{child id: [(parent id, parent status), ...]}."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for child, parent, status in self.query(
+                """SELECT d.child_id, d.parent_id, p.status FROM job_dependencies d JOIN jobs p ON p.id = d.parent_id
+                   WHERE d.child_id = ANY($ids) ORDER BY d.child_id, d.position""", {"ids": child_ids}):
+            found.setdefault(child, []).append((parent, status))
+        return found
 
     # -- moving a queue (queuack copy) --------------------------------------------------------------
     def export_rows(self) -> Snapshot:

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from queuack import DuckQueue, JobStatus
+from queuack import DAG, DuckQueue, JobStatus, Worker
 from queuack import __version__ as queuack_version
 from queuack.cli import cli
 
@@ -243,6 +243,29 @@ def test_retry_puts_a_dead_letter_back(filled):
         record = q.get_job(ids["dead1"])
         assert record.status == JobStatus.PENDING and record.attempts == 0
         assert [j.id for j in q.list_dead_letters()] == [ids["dead2"]]
+
+
+def test_retry_all_and_its_filters(filled, tmp_path):
+    db, ids = filled
+    with DuckQueue(db) as q:
+        with DAG("etl", queue=q) as dag:
+            dag.add_job(jobfuncs.fail, args=("root",), name="root", max_attempts=1)
+            dag.add_job(jobfuncs.echo, args=("child",), name="child", depends_on="root")
+        Worker(q, queues=["default"]).run(burst=True)
+        assert dag.get_job("child").status == JobStatus.SKIPPED
+        run_id = dag.dag_run_id
+    result = invoke("retry", db, "--all", "--dag-run", run_id)
+    assert result.exit_code == 0 and "retried 1 dead letter" in result.output
+    result = invoke("retry", db, "--all", "--queue", "nothing-here")
+    assert result.exit_code == 0 and "no dead letters to retry" in result.output
+    result = invoke("retry", db, "--all", "--queue", "dead")
+    assert result.exit_code == 0 and "retried 2 dead letters" in result.output
+    with DuckQueue(db) as q:
+        assert q.list_dead_letters() == []
+        assert q.get_job(dag.jobs["child"]).status == JobStatus.PENDING  # the run resumes
+    for bad in (["retry", db], ["retry", db, ids["dead1"], "--all"], ["retry", db, ids["dead1"], "--queue", "a"]):
+        result = CliRunner().invoke(cli, bad)
+        assert result.exit_code == 2 and "Usage:" in result.output
 
 
 def test_retry_errors(filled):

@@ -938,3 +938,50 @@ def test_an_empty_dag_submits_nothing_and_is_done(q):
     with q.dag("the older builder") as old:
         pass
     assert old.status is DAGStatus.DONE
+
+
+# -- retrying a failed node resumes the run ---------------------------------------------------------
+FIXED: set[str] = set()
+
+
+def broken_until_fixed(name):
+    if name not in FIXED:
+        raise RuntimeError(f"{name} is broken")
+    return name
+
+
+def test_retrying_a_failed_root_resumes_its_skipped_descendants(q):
+    FIXED.clear()
+    with DAG("resume", queue=q) as dag:
+        dag.add_job(broken_until_fixed, args=("root",), name="root", max_attempts=1)
+        dag.add_job(record, args=("left",), name="left", depends_on="root")
+        dag.add_job(record, args=("right",), name="right", depends_on="root")
+        dag.add_job(record, args=("join",), name="join", depends_on=["left", "right"], dependency_mode="any")
+        dag.add_job(record, args=("other",), name="other")  # not below the root: unaffected
+    Worker(q).run(burst=True)
+    assert {n: dag.get_job(n).status.value for n in dag.jobs} == {
+        "root": "failed", "left": "skipped", "right": "skipped", "join": "skipped", "other": "done"}
+
+    FIXED.add("root")
+    resumed = q.retry_dead_letter(dag.jobs["root"])
+    assert sorted(resumed) == sorted(dag.jobs[n] for n in ("left", "right", "join"))
+    assert {n: dag.get_job(n).status.value for n in ("root", "left", "right", "join")} == dict.fromkeys(
+        ("root", "left", "right", "join"), "pending")
+    Worker(q).run(burst=True)
+    assert dag.status.value == "done"
+    assert dag.get_job("join").error is None
+
+
+def test_a_retry_leaves_skipped_what_another_failed_parent_still_blocks(q):
+    FIXED.clear()
+    with DAG("two-roots", queue=q) as dag:
+        dag.add_job(broken_until_fixed, args=("a",), name="a", max_attempts=1)
+        dag.add_job(broken_until_fixed, args=("b",), name="b", max_attempts=1)
+        dag.add_job(record, args=("both",), name="both", depends_on=["a", "b"])
+    Worker(q).run(burst=True)
+    FIXED.update({"a", "b"})
+    assert q.retry_dead_letter(dag.jobs["a"]) == []  # b still failed: both stays skipped
+    assert dag.get_job("both").status.value == "skipped"
+    assert q.retry_dead_letter(dag.jobs["b"]) == [dag.jobs["both"]]
+    Worker(q).run(burst=True)
+    assert dag.status.value == "done" and dag.get_result("both") == "both"

@@ -308,3 +308,16 @@ def test_thousands_of_ids_are_found_after_removals_and_table_rebuilds():
     for seq, job_id in enumerate(ids[::2]):  # added again, into the freed slots
         add(s, job_id, seq=10_000 + seq)
     assert sorted(take(s, n=10_000)) == sorted(ids)
+
+
+def test_resumable_brings_back_what_the_retried_job_alone_blocked():
+    from queuack.scheduler import resumable
+
+    graph = {
+        "child": ("skipped", "all", [("root", "failed")]),
+        "grandchild": ("skipped", "all", [("child", "skipped"), ("done-parent", "done")]),
+        "blocked": ("skipped", "all", [("root", "failed"), ("other-failure", "failed")]),
+        "either": ("skipped", "any", [("root", "failed"), ("other-failure", "failed")]),
+        "cancelled": ("skipped!", "all", [("root", "failed")]),
+    }
+    assert resumable("root", graph) == ["child", "grandchild", "either"]
