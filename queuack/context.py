@@ -65,8 +65,10 @@ class TaskContext:
         parents: list[tuple[str, str | None]] | None = None,
         upstream: Mapping[str, Any] | None = None,
         loader: Any = None,
+        queue_path: str | None = None,
     ):
         self.job_id = job_id
+        self._queue_path = queue_path  # queuack 0.1 built contexts from a path: the queue opens on first use
         self.dag_run_id = dag_run_id
         self.task_name = task_name
         self.attempt = attempt
@@ -243,13 +245,17 @@ class TaskContext:
         """A DuckQueue handle on the running job's database, valid while the task runs. It is a
         handle of its own: closing it leaves the worker's queue working, and the runner closes it
         when the job ends."""
-        if self._store is None:
-            return None
         handle = self._queue_handle
         if handle is None or handle.closed:
             from .queue import DuckQueue
 
-            handle = self._queue_handle = DuckQueue.attach(self._store, loader=self._loader)
+            if self._store is not None:
+                handle = DuckQueue.attach(self._store, loader=self._loader)
+            elif self._queue_path is not None:
+                handle = DuckQueue(self._queue_path)
+            else:
+                return None
+            self._queue_handle = handle
         return handle
 
     def _release(self) -> None:
@@ -261,7 +267,7 @@ class TaskContext:
 
     @property
     def queue_path(self) -> str | None:
-        return None if self._store is None else self._store.path
+        return self._queue_path if self._store is None else self._store.path
 
 
 # -- injection ----------------------------------------------------------------------------------

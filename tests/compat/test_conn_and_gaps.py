@@ -103,3 +103,19 @@ def test_0_1_exception_types_still_catch_the_errors(tmp_path):
     with pytest.raises(ValueError, match="Corrupted pickle file"):
         list(StreamReader(bad))
     assert StreamWriter(tmp_path / "deep" / "er" / "x.jsonl").write([1]) == 1
+
+
+def test_a_context_built_from_a_queue_path_opens_that_queue_on_first_use(tmp_path):
+    from queuack import TaskContext
+
+    path = str(tmp_path / "ctx.db")
+    q = DuckQueue(path)
+    job = q.enqueue(value, args=(3,))
+    ctx = TaskContext(job_id="j", queue_path=path, dag_run_id="run")
+    assert (ctx.job_id, ctx.queue_path, ctx.dag_run_id) == ("j", path, "run")
+    with ctx:
+        assert ctx.queue.get_job(job).status == "pending"
+    assert ctx.queue.get_job(job).status == "pending"  # reopened after close, like 0.1's lazy queue
+    ctx.close()
+    q.get_job(job)  # the caller's queue is untouched
+    q.close()
