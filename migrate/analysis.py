@@ -38,6 +38,7 @@ from migrate.index import (
     related_pattern,
 )
 from migrate.model import Finding, FileResult, RuleSelection, Violation
+from migrate.model import module_name as model_module_name
 from migrate.positions import Positions
 from migrate.rules._edit import child_fields as _child_fields, dotted, hooks
 from migrate.splice import splice
@@ -1336,13 +1337,10 @@ def _update_queuack_import(
 # convenience for tests and small tools: the whole pipeline over in-memory sources
 
 
-def module_name_for(relpath: str) -> str:
-    """``pkg/tasks.py`` -> ``pkg.tasks``; ``pkg/__init__.py`` -> ``pkg``."""
-    parts = relpath.replace("\\", "/").split("/")
-    parts[-1] = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(p for p in parts if p)
+def module_name_for(relpath: str) -> str | None:
+    """``pkg/tasks.py`` -> ``pkg.tasks``; ``pkg/__init__.py`` -> ``pkg``: for sources held in
+    memory, every folder counts as a package (there is no disk to look for ``__init__.py``)."""
+    return model_module_name(relpath.replace("\\", "/"), lambda folder: True)
 
 
 def analyze_sources(

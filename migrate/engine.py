@@ -74,6 +74,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from migrate import model
 from migrate.model import FileResult, Finding, RuleSelection
 
 STDIN = "-"
@@ -387,17 +388,8 @@ def module_name(path: Path) -> str | None:
     A file in a plain folder of scripts is named by its stem, so `from tasks import x` resolves
     between scripts that sit side by side.
     """
-    path = path.resolve()
-    if path.suffix not in (".py", ".pyi"):
-        return None
-    parts = [] if path.stem == "__init__" else [path.stem]
-    folder = path.parent
-    while os.path.isfile(folder / "__init__.py") and folder.parent != folder:
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    if not parts or not all(p.isidentifier() for p in parts):
-        return None
-    return ".".join(parts)
+    return model.module_name(path.resolve().as_posix(),
+                             lambda folder: os.path.isfile(os.path.join(folder, "__init__.py")))
 
 
 def _is_skipped_dir(entry: os.DirEntry) -> bool:

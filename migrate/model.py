@@ -7,6 +7,8 @@ without paying for that import.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Callable
 
 
 @dataclass(frozen=True, order=True)
@@ -31,6 +33,27 @@ class Finding:
             "fixable": self.fixable,
             "hint": self.hint,
         }
+
+
+def module_name(path: str, is_package: Callable[[PurePosixPath], bool]) -> str | None:
+    """The dotted name Python imports the file at ``path`` (``/``-separated) by.
+
+    Its stem, then each folder above it for which ``is_package(folder)`` holds, up to the first
+    that is not one: on disk a folder with an ``__init__.py`` (``src/app/jobs/etl.py`` is
+    ``app.jobs.etl``, a script beside others is its stem); for sources held in memory, every
+    folder. None when a part is no identifier (``my-script.py``).
+    """
+    p = PurePosixPath(path)
+    if p.suffix not in (".py", ".pyi"):
+        return None
+    parts = [] if p.stem == "__init__" else [p.stem]
+    folder = p.parent
+    while folder.name and folder != folder.parent and is_package(folder):
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if not parts or not all(x.isidentifier() for x in parts):
+        return None
+    return ".".join(parts)
 
 
 @dataclass(frozen=True)
