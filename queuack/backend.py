@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -45,6 +46,14 @@ COPY_COLUMNS = (
     "dag_run_id, dependency_mode"
 )
 RUN_COLUMNS = "id, name, created_at, parent_job_id, cancelled_at"
+
+# What the dashboard lists of a job (no arguments or result: those are read one job at a time).
+LISTED_COLUMNS = (
+    "id, queue, status, priority, codec, func, created_at, execute_after, claimed_at, completed_at, "
+    "attempts, max_attempts, node_name, dag_run_id, error, seq"
+)
+# Finished jobs completed within this many seconds make the overview's throughput.
+THROUGHPUT_WINDOW = 300.0
 
 SKIPPED_ERROR = "skipped: a job it depends on failed or was skipped"
 
@@ -297,6 +306,38 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def dead_letters(self, limit: int) -> list[Job]: ...
 
+    # -- the dashboard (queuack ui): bounded reads, each one statement or two
+    @abc.abstractmethod
+    def overview(self) -> Overview: ...
+
+    @abc.abstractmethod
+    def _listed_rows(self, where: JobFilter, before_seq: int | None, limit: int) -> list[dict]:
+        """Up to `limit` jobs matching queue, status and DAG run (not function), newest first
+        (descending seq), with seq below before_seq; listed() dicts."""
+
+    def list_jobs(self, where: JobFilter, before_seq: int | None = None, limit: int = 50) -> list[dict]:
+        """A page of jobs, newest first; the next page starts before the last one's seq (keyset
+        pagination: no OFFSET, so a deep page costs what the first does). A function filter is
+        applied to the decoded names of pages read in turn, and gives up after 20 pages' worth."""
+        if where.function is None:
+            return self._listed_rows(where, before_seq, limit)
+        found: list[dict] = []
+        for _ in range(20):
+            rows = self._listed_rows(where, before_seq, limit * 5)
+            found += [r for r in rows if where.function in (r["function"], r["node_name"])]
+            if len(found) >= limit or len(rows) < limit * 5:
+                break
+            before_seq = rows[-1]["seq"]
+        return found[:limit]
+
+    @abc.abstractmethod
+    def list_runs(self, before: float | None = None, limit: int = 50) -> list[RunSummary]:
+        """DAG runs newest first, created before `before` (keyset pagination on created_at)."""
+
+    @abc.abstractmethod
+    def run_graph(self, dag_run_id: str) -> RunGraph | None:
+        """A DAG run's nodes and edges; None for an unknown run."""
+
     # -- moving a queue between backends
     @abc.abstractmethod
     def export_rows(self) -> Snapshot:
@@ -306,6 +347,118 @@ class Backend(abc.ABC):
     def import_rows(self, snapshot: Snapshot) -> None:
         """Add a snapshot's rows in one transaction (ids already stored are kept as they are) and
         make its unfinished jobs claimable as their parents allow. For a queue no worker is using."""
+
+
+@dataclass
+class JobFilter:
+    """Which jobs a listing shows; None: any. `function` is 'module.qualname' (or its node name)."""
+
+    queue: str | None = None
+    status: str | None = None
+    dag_run_id: str | None = None
+    function: str | None = None
+
+
+@dataclass
+class Overview:
+    """The dashboard's front page: counts[queue][status], jobs done and failed within the last
+    THROUGHPUT_WINDOW seconds, and the oldest job waiting to run (id, created_at) or None."""
+
+    counts: dict[str, dict[str, int]]
+    done_recently: int
+    failed_recently: int
+    oldest_pending: tuple[str, float] | None
+
+
+@dataclass
+class RunSummary:
+    """A DAG run with its jobs counted by status."""
+
+    id: str
+    name: str
+    created_at: float
+    cancelled: bool
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ("done", "failed", "skipped"))
+
+    @property
+    def status(self) -> str:
+        """cancelled | failed (a job failed for good) | running | pending | done (every job ended)."""
+        if self.cancelled:
+            return "cancelled"
+        if self.counts.get("failed"):
+            return "failed"
+        if self.finished == self.total:
+            return "done"
+        if self.counts.get("claimed") or self.finished:
+            return "running"
+        return "pending"
+
+
+@dataclass
+class RunGraph:
+    """A DAG run's nodes (LISTED_COLUMNS rows as dicts, in insertion order) and its edges
+    (child id, parent id)."""
+
+    run: RunSummary
+    nodes: list[dict]
+    edges: list[tuple[str, str]]
+
+
+def listing_query(table: str, where: JobFilter, before_seq: int | None, limit: int,
+                  placeholder: str, claims_in_memory: bool = False) -> tuple[str, dict]:
+    """The SELECT of a page of jobs (newest first) and its named parameters; placeholder is the
+    driver's form of a named parameter, with {} for the name ("${}" or "%({})s").
+    claims_in_memory: pending rows may be claimed (the caller reports and filters them)."""
+    status = {"delayed": "pending", "claimed": None if claims_in_memory else "claimed"}.get(where.status, where.status)
+    conditions, params = [], {"limit": limit, "now": time.time()}
+    for column, value in (("queue", where.queue), ("status", status), ("dag_run_id", where.dag_run_id)):
+        if value is not None:
+            conditions.append(f"{column} = {placeholder.format(column)}")
+            params[column] = value
+    if where.status == "delayed":
+        conditions.append(f"execute_after > {placeholder.format('now')}")
+    elif where.status == "pending":
+        conditions.append(f"execute_after <= {placeholder.format('now')}")
+    elif where.status == "claimed" and claims_in_memory:
+        conditions.append("status IN ('claimed', 'pending')")
+    if before_seq is not None:
+        conditions.append(f"seq < {placeholder.format('before')}")
+        params["before"] = before_seq
+    sql = (f"SELECT {LISTED_COLUMNS} FROM {table} {'WHERE ' + ' AND '.join(conditions) if conditions else ''} "
+           f"ORDER BY seq DESC LIMIT {placeholder.format('limit')}")
+    return sql, {k: v for k, v in params.items() if placeholder.format(k) in sql}
+
+
+def listed(row: tuple, status: str | None = None) -> dict:
+    """A LISTED_COLUMNS row as a dict, with its function's name read without unpickling."""
+    from .serialization import function_name
+
+    job = dict(zip((c.strip() for c in LISTED_COLUMNS.split(",")), row))
+    job["function"] = function_name(job.pop("func"), job["codec"])
+    if status is not None:
+        job["status"] = status
+    elif job["status"] == "pending" and job["execute_after"] > time.time():
+        job["status"] = "delayed"
+    return job
+
+
+def count_runs(rows: Iterable[tuple]) -> list[RunSummary]:
+    """RunSummary objects from (id, name, created_at, cancelled, status, count) rows, in row order;
+    status is None for a run without jobs."""
+    runs: dict[str, RunSummary] = {}
+    for run_id, name, created_at, cancelled, status, count in rows:
+        run = runs.setdefault(run_id, RunSummary(run_id, name, created_at, bool(cancelled), {}))
+        if status is not None:
+            run.counts[status] = run.counts.get(status, 0) + count
+    return list(runs.values())
 
 
 def is_postgres_url(location: str) -> bool:

@@ -37,8 +37,9 @@ from contextlib import nullcontext
 from importlib import resources
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from .backend import (COPY_COLUMNS, JOB_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERROR, Backend, NewJob, Outcome,
-                      RetryPolicy, Snapshot, registry_lock)
+from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERROR,
+                      THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
+                      RunSummary, Snapshot, count_runs, listed, listing_query, registry_lock)
 from . import schema
 from .errors import BackendUnavailableError, DAGValidationError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
@@ -770,6 +771,62 @@ class PostgresBackend(Backend):
         return [self._job(r) for r in self._query(
             f"SELECT {JOB_COLUMNS} FROM queuack.jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT %s",
             [limit])]
+
+    # -- the dashboard ------------------------------------------------------------------------------
+    def overview(self) -> Overview:
+        now = time.time()
+
+        def work(conn):
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one view
+                counts: dict[str, dict[str, int]] = {}
+                for queue, status, delayed, n in conn.execute(
+                        """SELECT queue, status, status = 'pending' AND execute_after > %s, count(*)
+                           FROM queuack.jobs GROUP BY 1, 2, 3 ORDER BY 1""", [now]):
+                    by_status = counts.setdefault(queue, {s.value: 0 for s in JobStatus})
+                    by_status["delayed" if delayed else status] += n
+                done, failed = conn.execute(
+                    """SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed')
+                       FROM queuack.jobs WHERE completed_at > %s""", [now - THROUGHPUT_WINDOW]).fetchone()
+                oldest = conn.execute(
+                    """SELECT id, created_at FROM queuack.jobs WHERE status = 'pending' AND remaining = 0
+                       AND execute_after <= %s ORDER BY priority DESC, seq LIMIT 1""", [now]).fetchone()
+                return Overview(counts, done, failed, tuple(oldest) if oldest else None)
+
+        return self._run(work)
+
+    def _listed_rows(self, where: JobFilter, before_seq: int | None, limit: int) -> list[dict]:
+        sql, params = listing_query("queuack.jobs", where, before_seq, limit, "%({})s")
+        return [listed(r) for r in self._query(sql, params)]
+
+    def list_runs(self, before: float | None = None, limit: int = 50) -> list[RunSummary]:
+        return count_runs(self._query(
+            """WITH page AS (SELECT id, name, created_at, cancelled_at FROM queuack.dag_runs
+                             WHERE %(before)s::double precision IS NULL OR created_at < %(before)s
+                             ORDER BY created_at DESC LIMIT %(limit)s)
+               SELECT p.id, p.name, p.created_at, p.cancelled_at IS NOT NULL, j.status, count(j.id)
+               FROM page p LEFT JOIN queuack.jobs j ON j.dag_run_id = p.id
+               GROUP BY 1, 2, 3, 4, 5 ORDER BY p.created_at DESC, p.id""", {"before": before, "limit": limit}))
+
+    def run_graph(self, dag_run_id: str) -> RunGraph | None:
+        def work(conn):
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                runs = count_runs(conn.execute(
+                    """SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
+                       FROM queuack.dag_runs r LEFT JOIN queuack.jobs j ON j.dag_run_id = r.id WHERE r.id = %s
+                       GROUP BY 1, 2, 3, 4, 5""", [dag_run_id]).fetchall())
+                if not runs:
+                    return None
+                nodes = [listed(r) for r in conn.execute(
+                    f"SELECT {LISTED_COLUMNS} FROM queuack.jobs WHERE dag_run_id = %s ORDER BY seq", [dag_run_id])]
+                edges = conn.execute(
+                    """SELECT d.child_id, d.parent_id FROM queuack.job_dependencies d
+                       JOIN queuack.jobs c ON c.id = d.child_id WHERE c.dag_run_id = %s
+                       ORDER BY c.seq, d.position""", [dag_run_id]).fetchall()
+                return RunGraph(runs[0], nodes, [tuple(e) for e in edges])
+
+        return self._run(work)
 
 
 def describe_safely(url: str) -> str:

@@ -33,8 +33,9 @@ from typing import Iterable, Iterator, Sequence
 
 import duckdb
 
-from .backend import (COPY_COLUMNS, JOB_COLUMNS, LOST, MEMORY, RUN_COLUMNS, SKIPPED_ERROR, Backend, NewJob, Outcome,
-                      RetryPolicy, Snapshot, registry_lock)
+from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, MEMORY, RUN_COLUMNS, SKIPPED_ERROR,
+                      THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
+                      RunSummary, Snapshot, count_runs, listed, listing_query, registry_lock)
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError, StorageWriteError
 from .jobs import Job, JobStatus
 from . import files, schema
@@ -1011,6 +1012,57 @@ class Store(Backend):
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT ?", [limit]
         )
         return [self._job(r) for r in rows]
+
+    # -- the dashboard --------------------------------------------------------------------------------
+    def _shown_status(self, row: dict) -> dict:
+        # a claim that so far lives only in memory is reported as claimed, as get_job does
+        if row["status"] in ("pending", "delayed") and self.sched.memory_claim(row["id"]) is not None:
+            row["status"] = "claimed"
+        return row
+
+    def overview(self) -> Overview:
+        now = time.time()
+        with self.lock:
+            counts: dict[str, dict[str, int]] = {}
+            for queue in self.queue_names():
+                counts[queue] = self.stats(queue)
+            (done, failed), = self.query(
+                """SELECT count(*) FILTER (status = 'done'), count(*) FILTER (status = 'failed') FROM jobs
+                   WHERE completed_at > $since""", {"since": now - THROUGHPUT_WINDOW})
+            oldest = self.query("""SELECT id, created_at FROM jobs WHERE status = 'pending' AND execute_after <= $now
+                                   ORDER BY seq LIMIT 1""", {"now": now})
+        return Overview(counts, done, failed, oldest[0] if oldest else None)
+
+    def _listed_rows(self, where: JobFilter, before_seq: int | None, limit: int) -> list[dict]:
+        sql, params = listing_query("jobs", where, before_seq, limit, "${}", claims_in_memory=True)
+        with self.lock:
+            rows = [self._shown_status(listed(r)) for r in self.query(sql, params)]
+        if where.status is not None:
+            rows = [r for r in rows if r["status"] == where.status]
+        return rows
+
+    def list_runs(self, before: float | None = None, limit: int = 50) -> list[RunSummary]:
+        rows = self.query(
+            """WITH page AS (SELECT id, name, created_at, cancelled_at FROM dag_runs
+                             WHERE $before IS NULL OR created_at < $before ORDER BY created_at DESC LIMIT $limit)
+               SELECT p.id, p.name, p.created_at, p.cancelled_at IS NOT NULL, j.status, count(j.id)
+               FROM page p LEFT JOIN jobs j ON j.dag_run_id = p.id
+               GROUP BY ALL ORDER BY p.created_at DESC, p.id""", {"before": before, "limit": limit})
+        return count_runs(rows)
+
+    def run_graph(self, dag_run_id: str) -> RunGraph | None:
+        with self.lock:
+            runs = count_runs(self.query(
+                """SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
+                   FROM dag_runs r LEFT JOIN jobs j ON j.dag_run_id = r.id WHERE r.id = ? GROUP BY ALL""",
+                [dag_run_id]))
+            if not runs:
+                return None
+            nodes = [self._shown_status(listed(r)) for r in self.query(
+                f"SELECT {LISTED_COLUMNS} FROM jobs WHERE dag_run_id = ? ORDER BY seq", [dag_run_id])]
+            edges = self.query("""SELECT d.child_id, d.parent_id FROM job_dependencies d JOIN jobs c ON c.id = d.child_id
+                                  WHERE c.dag_run_id = ? ORDER BY c.seq, d.position""", [dag_run_id])
+        return RunGraph(runs[0], nodes, edges)
 
     # -- maintenance --------------------------------------------------------------------------------
     def retry_failed(self, job_id: str) -> list[str]:
