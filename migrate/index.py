@@ -726,8 +726,29 @@ def related_pattern(index: ProjectIndex) -> re.Pattern | None:
     names = {plan.name.rpartition(".")[2] for plan in index.tasks.values() if plan.fixable}
     if not names:
         return None
-    words = "|".join(map(re.escape, sorted(names)))
-    return re.compile(r"\b(?:DuckQueue|" + words + r")\b|\bimport\s*\*")
+    return re.compile(r"\b(?:" + _alternation({"DuckQueue", *names}) + r")\b|\bimport\s*\*")
+
+
+def _alternation(words: set[str]) -> str:
+    """A regex for any of `words`, shaped as a trie (``clean_(?:1|2)``): Python's re tries every
+    branch of a flat alternation at every position, which for the hundreds of task names of a
+    big project costs 15 ms a 10 KB file."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        if len(branches) == 1 and "" not in node:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+
+    return build(trie)
 
 
 def build_index(summaries: list[FileSummary], allow_direct_calls: bool = False) -> ProjectIndex:

@@ -489,3 +489,17 @@ def test_a_helper_that_reads_some_other_get_result_is_no_parent_read():
         """
     )
     assert index_of({"tasks.py": tasks}).tasks == {}
+
+
+def test_the_pattern_of_related_files_is_a_trie_that_matches_whole_words():
+    import re
+
+    from migrate.index import _alternation
+
+    words = {"clean_1", "clean_12", "load", "loader", "DuckQueue"}
+    trie = re.compile(r"\b(?:" + _alternation(words) + r")\b")
+    flat = re.compile(r"\b(?:" + "|".join(sorted(words)) + r")\b")
+    for text in ["clean_1(x)", "clean_12 = 1", "clean_123", "xclean_1", "load", "loaders",
+                 "loader()", "from a import DuckQueue", "clean_ load_ Duck"]:
+        assert [m.group() for m in trie.finditer(text)] == [m.group() for m in flat.finditer(text)]
+    assert _alternation({"clean_1", "clean_2"}) == "clean_(?:1|2)"
