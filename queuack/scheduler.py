@@ -140,28 +140,47 @@ class _Ids:
         cell = self._cell(raw)
         return None if cell is None else self._table[cell]
 
-    def insert(self, job_id: str, slot: int) -> None:
-        """Add an id that is not in the table."""
+    def insert(self, job_id: str, slot: int) -> bool:
+        """Add an id at this slot; False (and nothing changed) when the id is there already."""
         raw = _uuid_bytes(job_id)
         if raw is None:
+            if job_id in self._other:
+                return False
             self._other[job_id], self._other_ids[slot] = slot, job_id
-            return
-        if len(self._bytes) < 16 * (slot + 1):
-            self._bytes.extend(bytes(16 * (slot + 1) - len(self._bytes)))
-        self._bytes[16 * slot:16 * slot + 16] = raw
+            return True
         if (self._used + 1) * 2 > len(self._table):
             self._rebuild()
-        self._place(raw, slot)
+        table, data = self._table, self._bytes
+        mask = len(table) - 1
+        cell, free = hash(raw) & mask, None
+        while (found := table[cell]) != _EMPTY:  # the whole chain: the id may sit behind a _GONE cell
+            if found == _GONE:
+                free = cell if free is None else free
+            elif data[16 * found:16 * found + 16] == raw:
+                return False
+            cell = (cell + 1) & mask
+        at = 16 * slot
+        if len(data) == at:  # a new slot, at the end
+            data += raw
+        else:
+            if len(data) < at:
+                data.extend(bytes(at - len(data)))
+            data[at:at + 16] = raw
+        if free is None:
+            free = cell
+            self._used += 1
+        table[free] = slot
         self._live += 1
+        return True
 
     def _place(self, raw: bytes, slot: int) -> None:
+        """Put a slot into the table (while rebuilding: no id is there twice, no cell is _GONE)."""
         table = self._table
         mask = len(table) - 1
         cell = hash(raw) & mask
-        while table[cell] >= 0:
+        while table[cell] != _EMPTY:
             cell = (cell + 1) & mask
-        if table[cell] == _EMPTY:
-            self._used += 1
+        self._used += 1
         table[cell] = slot
 
     def _rebuild(self) -> None:
@@ -240,11 +259,10 @@ class Scheduler:
         enough for an "any" job). claimed=True restores a claim found in the file (a durable one,
         left by a process that is gone) with `attempts` counted.
         """
-        if job_id in self._claims or self._ids.find(job_id) is not None:
-            raise ValueError(f"job {job_id} is already scheduled")
         slot = self._allocate(queue, priority, seq, execute_after, mode, max_attempts, attempts)
-        self._ids.insert(job_id, slot)
-        self._count += 1
+        if not self._ids.insert(job_id, slot):
+            self._release_slot(slot)
+            raise ValueError(f"job {job_id} is already scheduled")
         if waiting_on:
             remaining = 0 if mode == "any" and satisfied else len(waiting_on)
             if remaining:
@@ -268,6 +286,7 @@ class Scheduler:
             self._queue_names.append(queue)
             self._queue_sizes.append(0)
         self._queue_sizes[number] += 1
+        self._count += 1
         if self._free:
             slot = self._free.pop()
             self._seq[slot], self._priority[slot], self._queue[slot] = seq, priority, number
@@ -283,6 +302,12 @@ class Scheduler:
         self._phase.append(WAITING)
         self._any.append(mode == "any")
         return len(self._seq) - 1
+
+    def _release_slot(self, slot: int) -> None:
+        self._count -= 1
+        self._queue_sizes[self._queue[slot]] -= 1
+        self._phase[slot] = FREE
+        self._free.append(slot)
 
     def __contains__(self, job_id: str) -> bool:
         return self._ids.find(job_id) is not None
@@ -508,11 +533,8 @@ class Scheduler:
         slot = claim.slot if claim is not None else self._ids.find(job_id)
         if slot is not None:
             self._ids.remove(job_id)
-            self._count -= 1
-            self._queue_sizes[self._queue[slot]] -= 1
-            self._phase[slot] = FREE
+            self._release_slot(slot)
             self._parents_left.pop(slot, None)
-            self._free.append(slot)
         woke = False
         for child in self._children.pop(job_id, ()):
             slot = self._waiting(child)

@@ -321,3 +321,14 @@ def test_resumable_brings_back_what_the_retried_job_alone_blocked():
         "cancelled": ("skipped!", "all", [("root", "failed")]),
     }
     assert resumable("root", graph) == ["child", "grandchild", "either"]
+
+
+def test_a_refused_second_add_leaves_the_first_job_as_it_was():
+    s = Scheduler()
+    add(s, "0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b")
+    add(s, "other-id")
+    for job_id in ("0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "other-id"):
+        with pytest.raises(ValueError):
+            add(s, job_id)
+    assert len(s) == 2 and s.waiting("default", at_most=10) == 2
+    assert take(s) == ["0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "other-id"]
