@@ -40,6 +40,7 @@ _FLUSH_INTERVAL = 0.05  # seconds an outcome may wait for its group commit
 _TARGET_BATCH_SECONDS = 0.2  # prefetch about this much work at a time
 _IDLE_WAIT = 1.0  # longest sleep when idle; an enqueue in this process wakes it earlier
 _FIRST_BATCH = 8
+_CHUNK_SECONDS = 0.005  # work handed to a thread at once (several threads)
 _STORAGE_RETRY_FIRST = 0.2  # seconds before writing again after a failed write (disk full), doubling...
 _STORAGE_RETRY_MAX = 30.0  # ...up to this
 _NOT_STORED = object()
@@ -80,6 +81,7 @@ class Worker:
         self.concurrency = concurrency
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
+        self._fixed_capacity = max_jobs_in_flight  # None: sized by the durations of jobs (_in_flight_limit)
         self.capacity = max_jobs_in_flight or max(concurrency * 2, 1)
         self.max_jobs_in_flight = self.capacity  # queuack 0.1's name
         self.only = set(only) if only is not None else None  # restrict to these job ids (DAG.execute)
@@ -236,6 +238,17 @@ class Worker:
             return min(room, self.batch_size, _FIRST_BATCH)
         return max(1, min(room, self.batch_size, int(_TARGET_BATCH_SECONDS / self._avg_job_seconds)))
 
+    def _in_flight_limit(self) -> int:
+        """Jobs the threaded path holds at once: about _TARGET_BATCH_SECONDS of work for all its
+        threads (short jobs: up to batch_size, so that a claim serves many jobs), never fewer than
+        two per thread; max_jobs_in_flight when given."""
+        if self._fixed_capacity:
+            return self._fixed_capacity
+        if self._avg_job_seconds <= 0:
+            return self.capacity
+        by_time = int(_TARGET_BATCH_SECONDS * self.concurrency / self._avg_job_seconds)
+        return max(self.capacity, min(self.batch_size, by_time))
+
     def _flush(self, outcomes: list[Outcome], between: Callable[[], None] | None = None) -> None:
         """Group commit: the outcomes, in one transaction."""
         if outcomes:
@@ -351,19 +364,24 @@ class Worker:
 
     # -- several threads -------------------------------------------------------------------------
     def _run_threaded(self, burst: bool, poll_interval: float | None) -> None:
-        todo: _queue.Queue[Job | None] = _queue.Queue()
-        results: _queue.Queue[Outcome] = _queue.Queue()
+        # Jobs go to the threads, and outcomes come back, in chunks of about _CHUNK_SECONDS of
+        # work: a hand-over between threads costs about as much as a short job.
+        todo: _queue.Queue[list[Job] | None] = _queue.Queue()
+        results: _queue.Queue[list[Outcome]] = _queue.Queue()
         held: dict[str, Job] = {}  # claimed and not yet acknowledged
 
         def executor() -> None:
             while True:
-                job = todo.get()
-                if job is None:
+                chunk = todo.get()
+                if chunk is None:
                     return
-                if job.id not in held or self.stopping:
-                    results.put(Outcome(job.id, job.attempts, "release"))
-                    continue
-                results.put(self._run_one(job))
+                finished = []
+                for job in chunk:
+                    if job.id not in held or self.stopping:
+                        finished.append(Outcome(job.id, job.attempts, "release"))
+                    else:
+                        finished.append(self._run_one(job))
+                results.put(finished)
 
         threads = [threading.Thread(target=executor, name=f"queuack-worker-{i}", daemon=True)
                    for i in range(self.concurrency)]
@@ -379,11 +397,9 @@ class Worker:
             while True:
                 while True:  # collect what finished
                     try:
-                        outcome = results.get_nowait()
+                        self._collect(results.get_nowait(), held, outcomes)
                     except _queue.Empty:
                         break
-                    held.pop(outcome.job_id, None)
-                    outcomes.append(outcome)
                 if outcomes and (not held or len(outcomes) >= self.batch_size
                                  or time.monotonic() - flushed > _FLUSH_INTERVAL):
                     self._flush(outcomes, renew_held)
@@ -405,11 +421,16 @@ class Worker:
                         break
                     self._wait_result(results, held, outcomes)
                     continue
-                room = self.capacity - len(held)
-                jobs = self._claim(self._prefetch_size(room)) if room > 0 else []
+                limit = self._in_flight_limit()
+                room = limit - len(held)
+                # claim again once half of what is held is done: one statement for many jobs
+                wanted = room if self._avg_job_seconds > 0 else min(room, _FIRST_BATCH)
+                jobs = self._claim(wanted) if room > 0 and len(held) <= limit // 2 else []
                 for job in jobs:
                     held[job.id] = job
-                    todo.put(job)
+                size = self._chunk_size(len(jobs))
+                for start in range(0, len(jobs), size):
+                    todo.put(jobs[start:start + size])
                 if jobs:
                     continue
                 if held:
@@ -428,23 +449,34 @@ class Worker:
                 return
             for thread in threads:
                 thread.join()
-            leftovers = []
+            leftovers: list[Outcome] = []
             while True:
                 try:
-                    leftovers.append(results.get_nowait())
+                    leftovers += results.get_nowait()
                 except _queue.Empty:
                     break
             self._flush(leftovers)
+
+    def _chunk_size(self, claimed: int) -> int:
+        """Jobs handed to a thread at once: about _CHUNK_SECONDS of work, and the claim spread
+        over every thread."""
+        if self._avg_job_seconds <= 0:
+            return 1
+        by_time = int(_CHUNK_SECONDS / self._avg_job_seconds)
+        return max(1, min(by_time, claimed // self.concurrency))
 
     def _log_stopped_now(self, running: int) -> None:
         log.warning("worker %s stopped now: %d running job(s) returned to the queue, attempt not counted",
                     self.worker_id, running)
 
-    @staticmethod
-    def _wait_result(results: _queue.Queue, held: dict, outcomes: list[Outcome]) -> None:
+    def _wait_result(self, results: _queue.Queue, held: dict, outcomes: list[Outcome]) -> None:
         try:
-            outcome = results.get(timeout=_FLUSH_INTERVAL)
+            self._collect(results.get(timeout=_FLUSH_INTERVAL), held, outcomes)
         except _queue.Empty:
             return
-        held.pop(outcome.job_id, None)
-        outcomes.append(outcome)
+
+    @staticmethod
+    def _collect(finished: list[Outcome], held: dict, outcomes: list[Outcome]) -> None:
+        for outcome in finished:
+            held.pop(outcome.job_id, None)
+        outcomes += finished

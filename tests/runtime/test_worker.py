@@ -478,3 +478,21 @@ def test_a_function_the_worker_cannot_import_stops_it_and_spends_no_attempt(queu
     sys.path.insert(0, str(tmp_path))  # fixed: the jobs run
     Worker(queue, concurrency=concurrency).run(burst=True)
     assert [queue.get_result(i) for i in ids] == [0, 1, 2]
+
+
+def test_threads_claim_short_jobs_in_few_statements(queue, monkeypatch):
+    store = queue._live_store()
+    claims = []
+    real_claim = store.claim
+
+    def counting_claim(*args, **kwargs):
+        jobs = real_claim(*args, **kwargs)
+        claims.append(len(jobs))
+        return jobs
+
+    monkeypatch.setattr(store, "claim", counting_claim)
+    ids = queue.enqueue_batch([(jobfuncs.echo, (n,), None) for n in range(600)])
+    Worker(queue, concurrency=4).run(burst=True)
+    assert [queue.get_result(i) for i in ids] == list(range(600))
+    # sized by time, as with one thread: not two jobs per thread at a time (which took 75 claims)
+    assert len([c for c in claims if c]) < 20
