@@ -37,8 +37,9 @@ CODECS = ("pickle", "json")
 ANY = "*"  # allow=ANY: any importable function
 
 # The most bytes one stored value (a function, its arguments, its keyword arguments, a result) can
-# have: DuckDB keeps a BLOB's length in 32 bits, and a longer one would be stored cut short while
-# the write still succeeded. Bigger values are refused before anything is stored.
+# have: DuckDB keeps a BLOB's length in 32 bits, and stored a longer one cut short while the write
+# still succeeded. Large values now live in files of their own (values.py), which could hold more;
+# the limit stays the same for every queue. Bigger values are refused before anything is stored.
 MAX_VALUE_BYTES = 2**32 - 1
 
 
