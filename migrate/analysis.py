@@ -1215,7 +1215,8 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
     if funcs:
         module_name = next(iter(funcs.values())).module
         add = any(p.annotation for p in funcs.values()) and task_context_name(ctx.imports) is None
-        new = _update_queuack_import(new, module_name, ctx.imported, add)
+        changed = frozenset(map(id, new.body)) - frozenset(map(id, ctx.module.body))
+        new = _update_queuack_import(new, module_name, ctx.imported, add, changed)
     return new
 
 
@@ -1272,8 +1273,23 @@ class _NameCounter(Collector):
             self.strings.add(value)
 
 
+def _still_named(module: cst.Module, name: str, changed: frozenset[int]) -> bool:
+    """Whether `module` still uses the name `name` (imports aside), or a string names it.
+
+    The statements the rewrite changed (ids in `changed`) are looked at first, and the walk
+    stops at the first use: it is usually there, and the other statements are not walked."""
+    counter = _NameCounter(module)
+    ordered = sorted(module.body, key=lambda stmt: id(stmt) not in changed)
+    for stmt in ordered:
+        counter.run(stmt)
+        if counter.counts[name] or name in counter.strings:
+            return True
+    return False
+
+
 def _update_queuack_import(
-    module: cst.Module, module_name: str | None, imported: frozenset[str], add_task_context: bool
+    module: cst.Module, module_name: str | None, imported: frozenset[str], add_task_context: bool,
+    changed: frozenset[int] = frozenset(),
 ) -> cst.Module:
     """Remove ``DuckQueue`` from a module-level ``from queuack import ...`` once nothing uses it,
     and bring in ``TaskContext`` when an annotated task now takes ``context: TaskContext``.
@@ -1285,7 +1301,6 @@ def _update_queuack_import(
     from migrate.rules._edit import append_item, remove_items
 
     keep_queue = not module_name or f"{module_name}.DuckQueue" in imported or f"{module_name}.*" in imported
-    counter = None
     body = list(module.body)
     for i, stmt in enumerate(body):
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -1299,11 +1314,8 @@ def _update_queuack_import(
         for j, alias in enumerate(imp.names):
             if keep_queue or not isinstance(alias.name, cst.Name) or alias.name.value != "DuckQueue":
                 continue
-            if counter is None:
-                counter = _NameCounter(module)
-                counter.run(module)
             local = alias.asname.name.value if alias.asname is not None else "DuckQueue"
-            if counter.counts[local] == 0 and local not in counter.strings:
+            if not _still_named(module, local, changed):
                 drop.add(j)
         if not drop and not add_task_context:
             continue
