@@ -338,6 +338,22 @@ class Backend(abc.ABC):
     def run_graph(self, dag_run_id: str) -> RunGraph | None:
         """A DAG run's nodes and edges; None for an unknown run."""
 
+    @abc.abstractmethod
+    def _run_status_rows(self) -> list[tuple]:
+        """(id, name, created_at, cancelled, status, count) for every DAG run, as count_runs takes them."""
+
+    def run_status_counts(self) -> dict[str, int]:
+        """{run status: how many DAG runs have it} (see RunSummary.status)."""
+        counts: dict[str, int] = {}
+        for run in count_runs(self._run_status_rows()):
+            counts[run.status] = counts.get(run.status, 0) + 1
+        return counts
+
+    @abc.abstractmethod
+    def claim_latency(self, window: float) -> tuple[int, float]:
+        """(how many, total seconds) from ready (created or due) to claimed, over the jobs claimed
+        in the last `window` seconds."""
+
     # -- moving a queue between backends
     @abc.abstractmethod
     def export_rows(self) -> Snapshot:

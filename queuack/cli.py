@@ -131,8 +131,14 @@ def cli() -> None:
                    "none with json. A job naming another function fails without running.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True, help="Logging detail, written to stderr.")
+@click.option("--ui", "ui_address", metavar="[HOST:]PORT",
+              help="Serve the web dashboard from this worker (the way to watch a DuckDB file a worker holds); "
+                   "PORT 0 picks a free one. A HOST other than loopback needs --ui-token.")
+@click.option("--ui-token", envvar="QUEUACK_UI_TOKEN", metavar="TOKEN",
+              help="Token the dashboard asks for (default: $QUEUACK_UI_TOKEN).")
 def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, paths: tuple[str, ...],
-           visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str) -> None:
+           visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str,
+           ui_address: str | None, ui_token: str | None) -> None:
     """Run jobs from the queue file DB (or the PostgreSQL URL) until stopped: SIGTERM or Ctrl-C
     finish the running jobs first; a second one stops now and returns the running jobs to the queue.
 
@@ -152,16 +158,21 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
         Loader(**options)  # a malformed --allow is a usage error, before the file is opened
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="'--allow'") from None
+    ui_host, ui_port = _ui_address(ui_address) if ui_address else (None, None)
     with open_queue(db, visibility_timeout=visibility_timeout, **options) as queue:
         before = queue.stats()
         runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency)
         log.info("worker %s on %s: queues %s, concurrency %d%s", runner.worker_id, db,
                  ", ".join(queues) or "all", concurrency, ", burst" if burst else "")
+        server = _start_ui(queue, ui_host, ui_port, ui_token) if ui_address else None
         started = time.monotonic()
         try:
             processed = runner.run(burst=burst)
         except TaskImportError as exc:  # logged already; jobs left pending
             raise click.ClickException(f"worker stopped: {exc}") from None
+        finally:
+            if server is not None:
+                server.should_exit = True
         elapsed = time.monotonic() - started
         after = queue.stats()
     done = after["done"] - before["done"]
@@ -284,6 +295,72 @@ def copy(src: str, dst: str, append: bool) -> None:
     click.echo(f"copied {plural(len(snapshot.jobs), 'job')}, {plural(len(snapshot.edges), 'dependency edge')} and "
                f"{plural(len(snapshot.runs), 'DAG run')}; {target_name} "
                f"now holds {by_status or 'nothing'}")
+
+
+def _ui_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+        if not 0 <= number <= 65535:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not [HOST:]PORT (a port from 0 to 65535, 0 for a free one)",
+                                 param_hint="'--ui'") from None
+    return host or "127.0.0.1", number
+
+
+def _start_ui(queue: DuckQueue, host: str, port: int, token: str | None):
+    from .ui import serve
+
+    try:
+        return serve(queue, host, port, token=token, announce=lambda line: log.info("%s", line), in_thread=True)
+    except QueuackError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--ui'") from None
+
+
+@cli.command()
+@click.argument("db", metavar="DB|URL")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs a token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port to listen on. Default: a free one, printed.")
+@click.option("--read-only", is_flag=True, help="No actions (retry, cancel, purge); a DuckDB file is opened read-only.")
+@click.option("--token", envvar="QUEUACK_UI_TOKEN", metavar="TOKEN",
+              help="Ask for this token (default: $QUEUACK_UI_TOKEN); required off loopback.")
+@click.option("--serializer", type=click.Choice(CODECS), default="json", show_default=True,
+              help="Which stored arguments and results the pages decode: json never unpickles; pickle "
+                   "shows pickled values too (unpickling runs code: only for a queue you trust).")
+def ui(db: str, host: str, port: int, read_only: bool, token: str | None, serializer: str) -> None:
+    """Serve a web dashboard of the queue: overview, jobs, DAG runs and their graphs, dead letters,
+    live; retry, cancel and purge from the page; Prometheus metrics at /metrics.
+
+    A DuckDB file belongs to one process: while a worker holds it, serve the dashboard from that
+    worker instead (queuack worker DB --ui PORT)."""
+    from .errors import DatabaseLockedError
+    from .ui import serve
+    from .ui.app import check_bind
+
+    try:
+        check_bind(host, token)
+    except QueuackError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--host'") from None
+    if not is_postgres_url(db):
+        _check_file(db)
+    try:
+        queue = DuckQueue(db, read_only=read_only, serializer=serializer, allow=[])
+    except DatabaseLockedError as exc:
+        raise InputError(f"{db} is held by another process{f' ({exc.detail})' if exc.detail else ''}. A DuckDB "
+                         f"file belongs to one process: if a worker runs on it, serve the dashboard from that "
+                         f"worker: queuack worker {db} --ui 127.0.0.1:0") from None
+    except QueuackError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        serve(queue, host, port, read_only=read_only, token=token,
+              announce=lambda line: click.echo(f"queuack: {line} (Ctrl-C to stop)"))
+    except QueuackError as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        queue.close()
 
 
 def main(argv: list[str] | None = None) -> None:

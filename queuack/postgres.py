@@ -808,6 +808,17 @@ class PostgresBackend(Backend):
                FROM page p LEFT JOIN queuack.jobs j ON j.dag_run_id = p.id
                GROUP BY 1, 2, 3, 4, 5 ORDER BY p.created_at DESC, p.id""", {"before": before, "limit": limit}))
 
+    def _run_status_rows(self) -> list[tuple]:
+        return self._query("""SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
+                              FROM queuack.dag_runs r LEFT JOIN queuack.jobs j ON j.dag_run_id = r.id
+                              GROUP BY 1, 2, 3, 4, 5""")
+
+    def claim_latency(self, window: float) -> tuple[int, float]:
+        count, total = self._query(
+            """SELECT count(*), coalesce(sum(claimed_at - greatest(created_at, execute_after)), 0)
+               FROM queuack.jobs WHERE claimed_at > %s""", [time.time() - window])[0]
+        return count, total
+
     def run_graph(self, dag_run_id: str) -> RunGraph | None:
         def work(conn):
             with conn.transaction():

@@ -54,6 +54,7 @@ CREATE INDEX IF NOT EXISTS jobs_newest ON queuack.jobs (seq);
 CREATE INDEX IF NOT EXISTS jobs_newest_by_queue ON queuack.jobs (queue, seq);
 CREATE INDEX IF NOT EXISTS jobs_newest_by_status ON queuack.jobs (status, seq);
 CREATE INDEX IF NOT EXISTS jobs_completed ON queuack.jobs (completed_at);
+CREATE INDEX IF NOT EXISTS jobs_claimed ON queuack.jobs (claimed_at);
 
 -- One row per edge; position keeps the order in which depends_on declared the parents.
 CREATE TABLE IF NOT EXISTS queuack.job_dependencies (

@@ -813,6 +813,12 @@ class Store(Backend):
                 sets["completed_at"] = [now] * len(outcomes)
         if any_durable:
             sets["lease_expires_at"] = [None] * len(outcomes)
+        elif kind in ("done", "failed"):
+            # a claim that lived in memory leaves its start time with the finished row (the
+            # dashboard's timings and claim latency read it); a durable one wrote it already
+            started = [self.sched.memory_claim(o.job_id) for o in outcomes]
+            if all(claim is not None and claim[2] is not None for claim in started):
+                sets["claimed_at"] = [claim[2] for claim in started]
         # what the row must still say for this claim to be current
         was = ["claimed" if d else "pending" for d in durable]
         was_att = [o.attempt if d else o.attempt - 1 for o, d in zip(outcomes, durable)]
@@ -1063,6 +1069,16 @@ class Store(Backend):
             edges = self.query("""SELECT d.child_id, d.parent_id FROM job_dependencies d JOIN jobs c ON c.id = d.child_id
                                   WHERE c.dag_run_id = ? ORDER BY c.seq, d.position""", [dag_run_id])
         return RunGraph(runs[0], nodes, edges)
+
+    def _run_status_rows(self) -> list[tuple]:
+        return self.query("""SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
+                             FROM dag_runs r LEFT JOIN jobs j ON j.dag_run_id = r.id GROUP BY ALL""")
+
+    def claim_latency(self, window: float) -> tuple[int, float]:
+        (count, total), = self.query(
+            """SELECT count(*), coalesce(sum(claimed_at - greatest(created_at, execute_after)), 0) FROM jobs
+               WHERE claimed_at > ?""", [time.time() - window])
+        return count, total
 
     # -- maintenance --------------------------------------------------------------------------------
     def retry_failed(self, job_id: str) -> list[str]:

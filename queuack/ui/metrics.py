@@ -1,0 +1,52 @@
+"""`/metrics`: the queue's state in the Prometheus text format, read from the backend at each
+scrape (so `queuack ui` reports on workers running elsewhere, and two scrapes never disagree with
+the database).
+
+The counters count the jobs stored as done or failed: purging finished jobs lowers them, which
+Prometheus treats as a counter reset (rate() and increase() stay right)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.registry import Collector
+
+from ..backend import THROUGHPUT_WINDOW, Backend
+
+RUN_STATUSES = ("pending", "running", "done", "failed", "cancelled")
+
+
+class QueueCollector(Collector):
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def collect(self):
+        view = self.backend.overview()
+        jobs = GaugeMetricFamily("queuack_jobs", "Jobs stored, by queue and status.", labels=["queue", "status"])
+        done = CounterMetricFamily("queuack_jobs_completed", "Jobs that finished successfully, by queue.",
+                                   labels=["queue"])
+        failed = CounterMetricFamily("queuack_jobs_failed", "Jobs that failed for good (dead letters), by queue.",
+                                     labels=["queue"])
+        for queue, counts in sorted(view.counts.items()):
+            for status, n in counts.items():
+                jobs.add_metric([queue, status], n)
+            done.add_metric([queue], counts.get("done", 0))
+            failed.add_metric([queue], counts.get("failed", 0))
+        yield from (jobs, done, failed)
+        count, total = self.backend.claim_latency(THROUGHPUT_WINDOW)
+        latency = SummaryMetricFamily(
+            "queuack_claim_latency_seconds",
+            f"Seconds from ready (created or due) to claimed, for the jobs claimed in the last {THROUGHPUT_WINDOW:g}s.")
+        latency.add_metric([], count, total)
+        yield latency
+        runs = GaugeMetricFamily("queuack_dag_runs", "DAG runs by status.", labels=["status"])
+        by_status = self.backend.run_status_counts()
+        for status in RUN_STATUSES:
+            runs.add_metric([status], by_status.get(status, 0))
+        yield runs
+
+
+def metrics_text(backend: Backend) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(QueueCollector(backend))
+    return generate_latest(registry)

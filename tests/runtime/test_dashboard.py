@@ -1,0 +1,201 @@
+"""The web dashboard through HTTP (Starlette's test client on the real app and a real queue), its
+metrics, and `queuack ui` / `queuack worker --ui` as processes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from queuack import DAG, DuckQueue, JobStatus, Worker
+from queuack.ui import create_app
+
+from . import jobfuncs
+from .conftest import python_process, subprocess_env
+
+LOCAL = "http://127.0.0.1"
+
+
+def client(queue, **options) -> TestClient:
+    return TestClient(create_app(queue, **options), base_url=LOCAL, follow_redirects=False)
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def failed_run(queue):
+    with DAG("etl", queue=queue) as dag:
+        dag.add_job(jobfuncs.echo, name="extract", args=(1,))
+        dag.add_job(jobfuncs.fail, name="transform", args=("bad row 7",), depends_on="extract", max_attempts=1)
+    dag.execute(timeout=20)
+    return dag
+
+
+def test_overview_jobs_and_a_jobs_details(queue):
+    queue.enqueue(jobfuncs.add, args=(1, 2), queue="math")
+    failed = queue.enqueue(jobfuncs.fail, args=("disk on fire",), queue="risky", max_attempts=1)
+    Worker(queue, queues=["risky"]).run(burst=True)
+    http = client(queue)
+    overview = http.get("/")
+    assert overview.status_code == 200
+    assert re.search(r'href="/jobs\?queue=math&status=pending">1<', overview.text)
+    assert "1 failed in the last" in overview.text
+    listing = http.get("/jobs", params={"status": "failed"}).text
+    assert failed[:8] in listing and "disk on fire" in listing and "math" not in listing.split("<tbody>")[1]
+    details = http.get(f"/jobs/{failed}").text
+    assert "Traceback" in details and "disk on fire" in details and "1 of 1" in details
+    assert http.get("/jobs/nope").status_code == 404
+    assert "unknown status" in http.get("/jobs", params={"status": "lost"}).text
+
+
+def test_arguments_are_decoded_only_as_the_loader_allows(db_path):
+    with DuckQueue(db_path) as pickled:
+        job_id = pickled.enqueue(jobfuncs.echo, args=({"k": 1},))
+    with DuckQueue(db_path, serializer="json", allow=[]) as safe:
+        page = client(safe).get(f"/jobs/{job_id}").text
+        assert "stored with pickle" in page and "{&#39;k&#39;: 1}" not in page
+    with DuckQueue(db_path) as trusting:
+        assert "{&#39;k&#39;: 1}" in client(trusting).get(f"/jobs/{job_id}").text
+
+
+def test_a_run_page_draws_the_graph_and_retrying_a_failed_node_makes_it_run_again(queue, failed_run):
+    http = client(queue)
+    runs = http.get("/runs").text
+    assert f'href="/runs/{failed_run.dag_run_id}"' in runs and "1/2" not in runs and "2/2" in runs
+    page = http.get(f"/runs/{failed_run.dag_run_id}").text
+    assert 'data-node="extract" data-status="done"' in page and 'data-node="transform" data-status="failed"' in page
+    assert page.count('class="edge"') == 1
+    transform = failed_run.get_job("transform").id
+    answer = http.post("/actions/retry", data={"csrf": csrf_of(page), "job_id": transform,
+                                               "next": f"/runs/{failed_run.dag_run_id}"})
+    assert answer.status_code == 303 and answer.headers["location"].startswith(f"/runs/{failed_run.dag_run_id}?")
+    assert queue.get_job(transform).status is JobStatus.PENDING
+    assert "1 job pending again" in http.get(answer.headers["location"]).text
+
+
+def test_a_post_without_the_csrf_token_is_refused(queue, failed_run):
+    http = client(queue)
+    http.get("/")  # sets the cookie
+    transform = failed_run.get_job("transform").id
+    for form in ({"job_id": transform}, {"job_id": transform, "csrf": "forged"}):
+        answer = http.post("/actions/retry", data=form)
+        assert answer.status_code == 403 and "CSRF" in answer.text
+    assert queue.get_job(transform).status is JobStatus.FAILED
+
+
+def test_read_only_shows_no_actions_and_refuses_them(queue, failed_run):
+    http = client(queue, read_only=True)
+    page = http.get(f"/runs/{failed_run.dag_run_id}").text
+    assert "<form method=\"post\"" not in page and "read-only" in page
+    answer = http.post("/actions/retry", data={"csrf": http.cookies.get("queuack_csrf"),
+                                               "job_id": failed_run.get_job("transform").id})
+    assert answer.status_code == 403
+
+
+def test_cancel_a_run_and_purge_finished_jobs(queue):
+    with DAG("slow", queue=queue) as dag:
+        dag.add_job(jobfuncs.echo, name="a", args=(1,))
+        dag.add_job(jobfuncs.echo, name="b", args=(2,), depends_on="a")
+    dag.submit()
+    done = queue.enqueue(jobfuncs.echo, args=(3,), queue="other")
+    Worker(queue, queues=["other"]).run(burst=True)
+    http = client(queue)
+    csrf = csrf_of(http.get("/").text)
+    http.post("/actions/cancel", data={"csrf": csrf, "run_id": dag.dag_run_id})
+    assert {dag.get_job(n).status for n in "ab"} == {JobStatus.SKIPPED}
+    assert "cancelled" in http.get("/runs").text
+    answer = http.post("/actions/purge", data={"csrf": csrf, "older_than_hours": "0", "next": "/"})
+    assert "purged 3 finished jobs" in http.get(answer.headers["location"]).text
+    assert queue.stats()["done"] == 0 and not queue._live_store().existing([done])
+
+
+def test_a_token_is_asked_for_and_the_host_must_be_local(queue):
+    http = client(queue, token="s3cret")
+    assert http.get("/").status_code == 401
+    answer = http.get("/jobs", params={"token": "s3cret", "queue": "a"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/jobs?queue=a"
+    assert http.get("/").status_code == 200  # the cookie now carries it
+    assert TestClient(create_app(queue, token="s3cret"), base_url=LOCAL).get(
+        "/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    rebound = TestClient(create_app(queue), base_url="http://evil.example")
+    assert rebound.get("/").status_code == 421
+
+
+def test_metrics_in_the_prometheus_text_format(queue, failed_run):
+    queue.enqueue(jobfuncs.echo, args=(1,), queue="other")
+    text = client(queue).get("/metrics").text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("queuack_jobs", (("queue", "other"), ("status", "pending")))] == 1
+    assert samples[("queuack_jobs", (("queue", "default"), ("status", "failed")))] == 1
+    assert samples[("queuack_jobs_completed_total", (("queue", "default"),))] == 1
+    assert samples[("queuack_jobs_failed_total", (("queue", "default"),))] == 1
+    assert samples[("queuack_claim_latency_seconds_count", ())] == 2
+    assert samples[("queuack_claim_latency_seconds_sum", ())] >= 0
+    assert samples[("queuack_dag_runs", (("status", "failed"),))] == 1
+    assert samples[("queuack_dag_runs", (("status", "running"),))] == 0
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "queuack", *args], env=subprocess_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        found = re.search(r"http://\S+/", line)
+        if found:
+            return process, found.group(0)
+    raise AssertionError(f"no address printed; exit code {process.wait()}")
+
+
+def test_queuack_ui_serves_on_a_free_port_and_refuses_a_remote_bind_without_a_token(db_path):
+    with DuckQueue(db_path) as q:
+        q.enqueue(jobfuncs.echo, args=(1,))
+    refused = subprocess.run([sys.executable, "-m", "queuack", "ui", db_path, "--host", "0.0.0.0"],
+                             env={**subprocess_env(), "QUEUACK_UI_TOKEN": ""}, capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode == 2 and "give a token with --token or QUEUACK_UI_TOKEN" in refused.stderr
+    process, address = _serve("ui", db_path, "--read-only")
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", address)
+        with urllib.request.urlopen(address + "jobs", timeout=30) as page:
+            assert "jobfuncs.echo" in page.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_ui_on_a_file_a_worker_holds_says_to_serve_it_from_the_worker(db_path):
+    DuckQueue(db_path).close()
+    holder = python_process(
+        "import sys\nfrom queuack import DuckQueue\n"
+        f"q = DuckQueue({db_path!r})\nprint('ready', flush=True)\nsys.stdin.readline()\n",
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = subprocess.run([sys.executable, "-m", "queuack", "ui", db_path], env=subprocess_env(),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and f"queuack worker {db_path} --ui" in result.stderr
+    finally:
+        holder.communicate("\n", timeout=30)
+
+
+def test_a_worker_serves_the_dashboard_of_the_file_it_holds(db_path):
+    with DuckQueue(db_path) as q:
+        job_id = q.enqueue(jobfuncs.echo, args=(1,))
+    process, address = _serve("worker", db_path, "--ui", "127.0.0.1:0")
+    try:
+        with urllib.request.urlopen(address + f"jobs/{job_id}", timeout=30) as page:
+            assert job_id in page.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(address + "actions/retry", data=b"job_id=x"), timeout=30)
+        assert refused.value.code == 403
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
