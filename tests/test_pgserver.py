@@ -1,6 +1,15 @@
 """The throwaway PostgreSQL server that the PostgreSQL tests run against."""
 
-import psycopg
+import os
+
+import pytest
+
+
+# in CI a missing driver fails (no PostgreSQL test may skip there); elsewhere these tests skip
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    import psycopg
+else:
+    psycopg = pytest.importorskip("psycopg", reason='the PostgreSQL driver is missing: pip install -e ".[test]"')
 
 
 def test_server_runs_and_gives_each_test_an_empty_database(pg_server, pg_url):

@@ -6,13 +6,19 @@ The behaviours every backend shares run against PostgreSQL through the `queue` f
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import subprocess
 import sys
 import time
 
-import psycopg
 import pytest
+
+# in CI a missing driver fails (no PostgreSQL test may skip there); elsewhere these tests skip
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    import psycopg
+else:
+    psycopg = pytest.importorskip("psycopg", reason='the PostgreSQL driver is missing: pip install -e ".[test]"')
 
 from queuack import DAG, DuckQueue, JobStatus
 from queuack.errors import BackendUnavailableError, QueuackError
