@@ -1,6 +1,6 @@
 """The `queuack` command: run a worker on a queue file, and look after its jobs.
 
-    queuack worker DB|URL [--queue NAME]... [--concurrency N] [--burst] [--path DIR]...
+    queuack worker DB|URL [--queue NAME]... [--concurrency N] [--pool thread|process] [--burst] [--path DIR]...
     queuack stats DB|URL [--queue NAME] [--json]
     queuack dead-letters DB|URL [--limit N] [--json]
     queuack retry DB|URL JOB_ID | --all [--queue NAME] [--dag-run ID]
@@ -115,7 +115,10 @@ def cli() -> None:
 @click.option("--queue", "-Q", "queues", multiple=True, metavar="NAME",
               help="A queue to take jobs from; repeat it for several, in priority order. Default: every queue.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Jobs run at once, each on its own thread.")
+              help="Jobs run at once, each on its own thread (or child process, with --pool process).")
+@click.option("--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="Where jobs run: threads of the worker, or spawned child processes (every core for "
+                   "CPU-bound tasks; a timeout kills the child). The worker process keeps the database.")
 @click.option("--burst", is_flag=True, help="Return once nothing is ready instead of waiting for new jobs.")
 @click.option("--path", "paths", multiple=True, metavar="DIR", type=click.Path(file_okay=False),
               help="Add DIR to the import path so that job functions can be imported (repeatable). "
@@ -136,7 +139,7 @@ def cli() -> None:
                    "PORT 0 picks a free one. A HOST other than loopback needs --ui-token.")
 @click.option("--ui-token", envvar="QUEUACK_UI_TOKEN", metavar="TOKEN",
               help="Token the dashboard asks for (default: $QUEUACK_UI_TOKEN).")
-def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, paths: tuple[str, ...],
+def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst: bool, paths: tuple[str, ...],
            visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str,
            ui_address: str | None, ui_token: str | None) -> None:
     """Run jobs from the queue file DB (or the PostgreSQL URL) until stopped: SIGTERM or Ctrl-C
@@ -161,9 +164,9 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, burst: bool, path
     ui_host, ui_port = _ui_address(ui_address) if ui_address else (None, None)
     with open_queue(db, visibility_timeout=visibility_timeout, **options) as queue:
         before = queue.stats()
-        runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency)
-        log.info("worker %s on %s: queues %s, concurrency %d%s", runner.worker_id, db,
-                 ", ".join(queues) or "all", concurrency, ", burst" if burst else "")
+        runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency, pool=pool)
+        log.info("worker %s on %s: queues %s, concurrency %d (%ss)%s", runner.worker_id, db,
+                 ", ".join(queues) or "all", concurrency, pool, ", burst" if burst else "")
         server = _start_ui(queue, ui_host, ui_port, ui_token) if ui_address else None
         started = time.monotonic()
         try:

@@ -249,7 +249,10 @@ class TaskContext:
         if handle is None or handle.closed:
             from .queue import DuckQueue
 
-            if self._store is not None:
+            opener = getattr(self._store, "open_queue", None)  # a process-pool child: see processes.py
+            if opener is not None:
+                handle = opener(self._loader)
+            elif self._store is not None:
                 handle = DuckQueue.attach(self._store, loader=self._loader)
             elif self._queue_path is not None:
                 handle = DuckQueue(self._queue_path)

@@ -290,6 +290,16 @@ class Loader:
     def function(self, blob: bytes, codec: str, what: str = "the job") -> Callable:
         """The stored function, once it passed the codec and the allow-list (refused: UntrustedError,
         and its module is never imported)."""
+        self.check_function(blob, codec, what)
+        try:
+            if codec == "json":
+                return self._resolve_json(blob.decode(), what)
+            return pickle.loads(blob)
+        except (ImportError, AttributeError) as exc:  # the worker's environment, not the job
+            raise TaskImportError(function_name(blob, codec), exc) from exc
+
+    def check_function(self, blob: bytes, codec: str, what: str = "the job") -> None:
+        """UntrustedError unless function() would load this function; nothing is imported."""
         self._check_codec(codec, what)
         if not self.any:
             references = function_references(blob, codec)
@@ -303,12 +313,6 @@ class Loader:
                     f"{self.describe()}. If you trust it, allow its module: DuckQueue(..., allow=[...]), "
                     "Worker(..., allow=[...]) or `queuack worker --allow MODULE`."
                 )
-        try:
-            if codec == "json":
-                return self._resolve_json(blob.decode(), what)
-            return pickle.loads(blob)
-        except (ImportError, AttributeError) as exc:  # the worker's environment, not the job
-            raise TaskImportError(function_name(blob, codec), exc) from exc
 
     def _resolve_json(self, reference: str, what: str) -> Callable:
         module, _, qualname = reference.partition(":")

@@ -27,8 +27,9 @@ import threading
 import time
 from typing import Any, Callable, Collection, Iterable, Sequence
 
-from .errors import StorageWriteError, TaskImportError
+from .errors import StorageWriteError, TaskImportError, UntrustedError
 from .execution import StopNow, execute
+from .processes import Child
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
 from .backend import Outcome
@@ -51,7 +52,10 @@ class Worker:
 
     queues: names in priority order (a name, or (name, priority) pairs as queuack 0.1 accepted);
     None takes every queue, highest job priority first.
-    concurrency: threads running jobs at once.
+    concurrency: jobs running at once.
+    pool: "thread" (the default) runs them on threads of this process; "process" in as many spawned
+    child processes (processes.py): every core for CPU-bound tasks, and a timeout that really stops
+    the job. This process still claims, records and renews leases.
     allow: the functions this worker may run (module names, "module:qualname" strings, functions,
     or "*" for any); None: what the queue allows (see DuckQueue's `allow`). A job naming another
     function fails without running, and its module is not imported.
@@ -68,17 +72,21 @@ class Worker:
         max_jobs_in_flight: int | None = None,
         only: Collection[str] | None = None,
         allow: str | Callable | Iterable | None = None,
+        pool: str = "thread",
     ):
         if isinstance(concurrency, str):
             raise TypeError(f"Worker()'s third positional argument is concurrency (an int), not {concurrency!r}: "
                             "queuack 0.1 took worker_id there; pass it by keyword, Worker(q, worker_id=...)")
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, not {concurrency!r}")
+        if pool not in ("thread", "process"):
+            raise ValueError(f"pool must be 'thread' or 'process', not {pool!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.queue = queue
         self.queues = self._queue_order(queues)
         self.concurrency = concurrency
+        self.pool = pool
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
         self._fixed_capacity = max_jobs_in_flight  # None: sized by the durations of jobs (_in_flight_limit)
@@ -163,7 +171,7 @@ class Worker:
         before = self.processed
         restore = self._install_signal_handlers()
         try:
-            if self.concurrency == 1:
+            if self.concurrency == 1 and self.pool == "thread":
                 self._run_inline(burst, poll_interval)
             else:
                 self._run_threaded(burst, poll_interval)
@@ -283,13 +291,16 @@ class Worker:
         self._store.wait_for_work(timeout)
         return self.stopping
 
-    def _run_one(self, job: Job, on_main_thread: bool = False) -> Outcome:
+    def _run_one(self, job: Job, on_main_thread: bool = False, child: Child | None = None) -> Outcome:
         self._store.job_started(job.id, job.attempts)  # from here on, a crash charges this attempt
         started = time.perf_counter()
         try:
             self._job_on_main_thread = on_main_thread
             try:
-                outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+                if child is None:
+                    outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+                else:
+                    outcome = self._run_in_child(job, child)
             finally:
                 self._job_on_main_thread = False
         except TaskImportError as exc:
@@ -309,6 +320,18 @@ class Worker:
         if outcome.kind != "done":
             log.warning("job %s (%s) attempt %s: %s", job.id, job.node_name or job.function, job.attempts, outcome.error)
         return outcome
+
+    def _run_in_child(self, job: Job, child: Child) -> Outcome:
+        try:
+            self.loader.check_function(job.func, job.codec, f"job {job.id}")  # children cannot know what this process enqueued
+        except UntrustedError as exc:
+            return Outcome(job.id, job.attempts, "fail", error=f"UntrustedError: {exc}")
+        parents = self._store.cached_parents(job.id)
+        if parents is None:
+            parents = self._store.parents([job.id]).get(job.id, [])
+        results = self._store.results([p for p, _ in parents]) if parents else {}
+        outcome = child.run(job, parents, results, self._stop_now)
+        return outcome if outcome is not None else Outcome(job.id, job.attempts, "release")
 
     def _renew_due(self, last: float) -> bool:
         return time.monotonic() - last > self.queue.visibility_timeout / 3
@@ -371,17 +394,22 @@ class Worker:
         held: dict[str, Job] = {}  # claimed and not yet acknowledged
 
         def executor() -> None:
-            while True:
-                chunk = todo.get()
-                if chunk is None:
-                    return
-                finished = []
-                for job in chunk:
-                    if job.id not in held or self.stopping:
-                        finished.append(Outcome(job.id, job.attempts, "release"))
-                    else:
-                        finished.append(self._run_one(job))
-                results.put(finished)
+            child = Child(self.queue.serializer, self.queue.db_path) if self.pool == "process" else None
+            try:
+                while True:
+                    chunk = todo.get()
+                    if chunk is None:
+                        return
+                    finished = []
+                    for job in chunk:
+                        if job.id not in held or self.stopping:
+                            finished.append(Outcome(job.id, job.attempts, "release"))
+                        else:
+                            finished.append(self._run_one(job, child=child))
+                    results.put(finished)
+            finally:
+                if child is not None:
+                    child.kill() if self._stop_now.is_set() else child.stop()
 
         threads = [threading.Thread(target=executor, name=f"queuack-worker-{i}", daemon=True)
                    for i in range(self.concurrency)]

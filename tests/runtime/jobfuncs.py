@@ -189,3 +189,19 @@ def square_part(part, context):
 
 def total(context):
     return sum(context.get_parent_results())
+
+
+def pid_and_upstream(context):
+    """Where the task ran, and what its parents returned (through the TaskContext)."""
+    from queuack import get_context
+
+    assert get_context() is context
+    return os.getpid(), context.get_parent_results()
+
+
+def queue_stats(context):
+    return context.queue.stats()["done"]
+
+
+def hard_exit(code):
+    os._exit(code)

@@ -3,6 +3,7 @@ now and gives the running jobs back to the queue without counting their attempt.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -30,14 +31,17 @@ def wait_for_lines(path, count: int, process: subprocess.Popen) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("backend,concurrency", [("file", 1), ("file", 2), ("postgres", 2)])
-def test_two_signals_stop_a_worker_stuck_in_a_hung_job(backend, concurrency, tmp_path, request):
+@pytest.mark.parametrize("backend,concurrency,pool", [("file", 1, "thread"), ("file", 2, "thread"),
+                                                     ("postgres", 2, "thread"), ("file", 2, "process")])
+def test_two_signals_stop_a_worker_stuck_in_a_hung_job(backend, concurrency, pool, tmp_path, request):
     location = request.getfixturevalue("pg_queue_url") if backend == "postgres" else str(tmp_path / "q.duckdb")
     log = tmp_path / "started.log"
     with DuckQueue(location) as q:
         hung = [q.enqueue(jobfuncs.append_to_log, args=(str(log), n, 600)) for n in range(concurrency)]
-    process = start_worker(location, tmp_path, "--concurrency", str(concurrency), "--visibility-timeout", "600")
+    process = start_worker(location, tmp_path, "--concurrency", str(concurrency), "--pool", pool,
+                           "--visibility-timeout", "600")
     wait_for_lines(log, concurrency, process)
+    children = _children_of(process.pid)
 
     process.send_signal(signal.SIGINT)
     with pytest.raises(subprocess.TimeoutExpired):  # the first signal waits for the running jobs
@@ -51,6 +55,12 @@ def test_two_signals_stop_a_worker_stuck_in_a_hung_job(backend, concurrency, tmp
     assert f"{concurrency} running job(s) returned to the queue" in err
     assert "Traceback" not in err
     assert out.startswith("processed 0 jobs")
+    if pool == "process":  # the children running the hung jobs were killed
+        assert len(children) >= concurrency
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(c) for c in children)
     with DuckQueue(location) as q:
         for job_id in hung:
             job = q.get_job(job_id)
@@ -73,3 +83,26 @@ def test_a_single_signal_lets_the_running_job_finish(tmp_path):
     with DuckQueue(db) as q:
         assert q.get_job(first).status.value == "done"
         assert (q.get_job(second).status.value, q.get_job(second).attempts) == ("pending", 0)
+
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

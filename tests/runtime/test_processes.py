@@ -1,0 +1,87 @@
+"""Worker(pool="process"): jobs run in spawned children while the worker process keeps the database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from queuack import DAG, DuckQueue, Worker
+
+from . import jobfuncs
+from .conftest import TESTS_DIR, subprocess_env
+
+
+def test_jobs_run_in_children_with_their_task_context(queue):
+    with DAG("etl", queue=queue) as dag:
+        dag.add_job(jobfuncs.add, args=(1, 2), name="a")
+        dag.add_job(jobfuncs.add, args=(10, 20), name="b")
+        dag.add_job(jobfuncs.pid_and_upstream, name="join", depends_on=["a", "b"])
+    plain = queue.enqueue(jobfuncs.add, args=(2, 3))
+    Worker(queue, concurrency=2, pool="process").run(burst=True)
+    pid, upstream = dag.get_result("join")
+    assert pid != os.getpid() and upstream == [3, 30]
+    assert queue.get_result(plain) == 5
+
+
+def test_a_child_that_dies_fails_that_attempt_and_is_replaced(queue):
+    dies = queue.enqueue(jobfuncs.hard_exit, args=(3,), max_attempts=1)
+    after = [queue.enqueue(jobfuncs.add, args=(n, 0)) for n in range(4)]
+    Worker(queue, concurrency=1, pool="process").run(burst=True)
+    job = queue.get_job(dies)
+    assert job.status.value == "failed"
+    assert "the process running the job died (exit code 3)" in job.error
+    assert [queue.get_result(i) for i in after] == [0, 1, 2, 3]
+
+
+def test_a_timeout_kills_the_child(queue):
+    slow = queue.enqueue(jobfuncs.nap, args=(60,), timeout_seconds=0.5, max_attempts=1)
+    after = queue.enqueue(jobfuncs.add, args=(1, 1))
+    started = time.monotonic()
+    Worker(queue, concurrency=1, pool="process").run(burst=True)
+    assert time.monotonic() - started < 50  # not the 60 s of the job: its child was killed
+    job = queue.get_job(slow)
+    assert job.status.value == "failed" and "timed out after 0.5s" in job.error and "killed" in job.error
+    assert queue.get_result(after) == 2
+
+
+@pytest.mark.duckdb_only("a DuckDB file belongs to the worker process; PostgreSQL opens anywhere")
+def test_context_queue_in_a_child_fails_clearly_on_a_duckdb_file(queue):
+    job_id = queue.enqueue(jobfuncs.queue_stats, max_attempts=1)
+    Worker(queue, pool="process").run(burst=True)
+    assert "context.queue is not available to a task running in a process-pool child" in queue.get_job(job_id).error
+
+
+def test_pool_must_be_thread_or_process(queue):
+    with pytest.raises(ValueError, match="pool must be 'thread' or 'process'"):
+        Worker(queue, pool="fork")
+
+
+def test_sigkill_of_a_process_pool_worker_loses_nothing_acknowledged(tmp_path):
+    db = str(tmp_path / "q.duckdb")
+    log = tmp_path / "ran.log"
+    with DuckQueue(db) as q:
+        q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 0.1), None) for n in range(40)])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "queuack", "worker", db, "--pool", "process", "--concurrency", "2",
+         "--path", str(TESTS_DIR)], cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (log.exists() and len(log.read_text().split()) >= 10):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    with DuckQueue(db) as q:
+        stats = q.stats()
+        assert stats["done"] + stats["pending"] == 40 and stats["claimed"] == 0
+        committed = stats["done"]
+        Worker(q, concurrency=2).run(burst=True)
+        assert q.stats()["done"] == 40
+    runs = [int(n) for n in log.read_text().split()]
+    assert sorted(set(runs)) == list(range(40))  # every job ran; the ones in flight ran again
+    assert len(runs) - 40 <= 40 - committed
