@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import click
@@ -134,6 +134,8 @@ def cli() -> None:
                    "none with json. A job naming another function fails without running.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True, help="Logging detail, written to stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="A live line (jobs/s, running, pending, failed) on stderr. Default: when stderr is a terminal.")
 @click.option("--ui", "ui_address", metavar="[HOST:]PORT",
               help="Serve the web dashboard from this worker (the way to watch a DuckDB file a worker holds); "
                    "PORT 0 picks a free one. A HOST other than loopback needs --ui-token.")
@@ -141,7 +143,7 @@ def cli() -> None:
               help="Token the dashboard asks for (default: $QUEUACK_UI_TOKEN).")
 def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst: bool, paths: tuple[str, ...],
            visibility_timeout: float, serializer: str, allow: tuple[str, ...], log_level: str,
-           ui_address: str | None, ui_token: str | None) -> None:
+           progress: bool | None, ui_address: str | None, ui_token: str | None) -> None:
     """Run jobs from the queue file DB (or the PostgreSQL URL) until stopped: SIGTERM or Ctrl-C
     finish the running jobs first; a second one stops now and returns the running jobs to the queue.
 
@@ -149,8 +151,19 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
     them: start it from your project directory, or add directories with --path. When it cannot
     import one, it leaves that job pending (no attempt counted) and exits with status 1.
     """
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    console = None
+    if progress:  # log lines go through the console that draws the live line, above it
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        console = Console(stderr=True)
+        logging.basicConfig(level=log_level.upper(), format="%(name)s: %(message)s",
+                            handlers=[RichHandler(console=console, show_path=False)])
+    else:
+        logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for directory in reversed((os.getcwd(),) + tuple(os.path.abspath(p) for p in paths)):
         if directory not in sys.path:
             sys.path.insert(0, directory)
@@ -169,8 +182,14 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
                  ", ".join(queues) or "all", concurrency, pool, ", burst" if burst else "")
         server = _start_ui(queue, ui_host, ui_port, ui_token) if ui_address else None
         started = time.monotonic()
+        live = nullcontext()
+        if console is not None:
+            from .progress import WorkerProgress
+
+            live = WorkerProgress(queue._live_store(), console, queues[0] if len(queues) == 1 else None)
         try:
-            processed = runner.run(burst=burst)
+            with live:
+                processed = runner.run(burst=burst)
         except TaskImportError as exc:  # logged already; jobs left pending
             raise click.ClickException(f"worker stopped: {exc}") from None
         finally:

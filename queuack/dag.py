@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
@@ -392,7 +393,7 @@ class DAG:
         return self.queue._live_store().unfinished(n.job_id for n in self._nodes.values())
 
     def execute(self, *positional, timeout: float | None = None, concurrency: int = 1, poll_interval: float = 1.0,
-                show_progress: bool = False) -> bool:
+                show_progress: bool = False, progress: bool = False) -> bool:
         """Submit if needed, then run this DAG's jobs (and only them) here until all have finished
         or `timeout` seconds have passed. True when every job is done.
 
@@ -403,7 +404,8 @@ class DAG:
         hold this call past the deadline: a job still running then finishes in the background (its
         outcome is recorded), and nothing further starts.
 
-        show_progress=True prints a progress line every 5 seconds and a summary at the end."""
+        progress=True draws a live progress bar on stderr (rich); show_progress=True prints a
+        progress line every 5 seconds and a summary at the end, as queuack 0.1 did."""
         from .worker import Worker
 
         if positional:
@@ -417,6 +419,21 @@ class DAG:
         if show_progress:
             threading.Thread(target=self._print_progress, args=(finished,), daemon=True,
                              name=f"queuack-dag-{self.name}-progress").start()
+        bar = nullcontext()
+        if progress:
+            from .progress import DagProgress
+
+            bar = DagProgress(self)
+        with bar:
+            self._execute_with(worker, halt, finished, timeout, poll_interval)
+        if show_progress:
+            p = self.progress
+            print(f"Complete: {p['done']}/{len(self._nodes)} succeeded, {p['failed']} failed, "
+                  f"{p['skipped']} skipped")
+        return self.status is DAGStatus.DONE
+
+    def _execute_with(self, worker, halt: threading.Event, finished: threading.Event, timeout: float | None,
+                      poll_interval: float) -> None:
         try:
             if timeout is None:
                 self._drive(worker, halt, poll_interval)
@@ -442,11 +459,6 @@ class DAG:
                     raise failure[0]
         finally:
             finished.set()
-        if show_progress:
-            p = self.progress
-            print(f"Complete: {p['done']}/{len(self._nodes)} succeeded, {p['failed']} failed, "
-                  f"{p['skipped']} skipped")
-        return self.status is DAGStatus.DONE
 
     def _print_progress(self, finished: threading.Event, every: float = 5.0) -> None:
         while not finished.wait(every):
