@@ -20,18 +20,21 @@ def db_path(tmp_path) -> str:
     return str(tmp_path / "queue.duckdb")
 
 
+def location(request, kind: str, tmp_path) -> str:
+    """Where a test's queue lives: memory, a DuckDB file, or PostgreSQL (an emptied database on the
+    session's throwaway server). A test marked `duckdb_only` is skipped on PostgreSQL."""
+    if kind == "postgres":
+        marker = request.node.get_closest_marker("duckdb_only")
+        if marker:
+            pytest.skip("DuckDB-specific: " + marker.args[0])
+        return request.getfixturevalue("pg_queue_url")
+    return ":memory:" if kind == "memory" else str(tmp_path / "queue.duckdb")
+
+
 @pytest.fixture(params=["memory", "file", "postgres"])
 def queue(request, tmp_path):
-    """A fresh DuckQueue on every backend: DuckDB in memory, a DuckDB file, and PostgreSQL (a new
-    database on the session's throwaway server). Tests of what only a DuckDB file does are marked
-    `duckdb_only` and not run on PostgreSQL."""
-    if request.param == "postgres":
-        if request.node.get_closest_marker("duckdb_only"):
-            pytest.skip("DuckDB-specific: " + request.node.get_closest_marker("duckdb_only").args[0])
-        path = request.getfixturevalue("pg_queue_url")
-    else:
-        path = ":memory:" if request.param == "memory" else str(tmp_path / "queue.duckdb")
-    q = DuckQueue(path)
+    """A fresh DuckQueue on every backend: DuckDB in memory, a DuckDB file, and PostgreSQL."""
+    q = DuckQueue(location(request, request.param, tmp_path))
     yield q
     q.close()
 

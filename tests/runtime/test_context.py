@@ -26,6 +26,9 @@ from queuack import (
 )
 from queuack.context import reset_context
 
+from .conftest import location
+
+
 # -- tasks ------------------------------------------------------------------------------------------
 
 SEEN: list = []
@@ -181,9 +184,10 @@ def _reset():
     assert get_context() is None
 
 
-@pytest.fixture
-def mq():
-    queue = DuckQueue()
+@pytest.fixture(params=["memory", "postgres"])
+def mq(request, tmp_path):
+    """A queue in memory, and the same on PostgreSQL (conftest.py's server)."""
+    queue = DuckQueue(location(request, request.param, tmp_path))
     yield queue
     queue.close()
 
@@ -323,6 +327,7 @@ def _spy(monkeypatch, store):
         monkeypatch.setattr(store, name, counted)
 
 
+@pytest.mark.duckdb_only("counts the statements of the DuckDB store")
 @pytest.mark.parametrize("runner", ["worker", "job.execute"])
 def test_results_load_lazily_and_once(mq, monkeypatch, runner):
     with DAG("lazy", queue=mq) as dag:

@@ -10,6 +10,9 @@ import queuack
 from queuack import DAG, DuckQueue, TaskContext, Worker
 from queuack.context import _injection_point, inject, wants_context
 
+from .conftest import location
+
+
 # -- task shapes --------------------------------------------------------------------------------------
 
 
@@ -159,9 +162,10 @@ def _dag_with(queue, func, args, kwargs):
     return dag
 
 
-@pytest.fixture
-def mq():
-    queue = DuckQueue()
+@pytest.fixture(params=["memory", "postgres"])
+def mq(request, tmp_path):
+    """A queue in memory, and the same on PostgreSQL (conftest.py's server)."""
+    queue = DuckQueue(location(request, request.param, tmp_path))
     yield queue
     queue.close()
 
