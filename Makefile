@@ -1,11 +1,11 @@
 # Everything runs inside a local virtual environment that these targets create or reuse.
 # `make test` installs the test and spark extras (the Spark example is tested for real; it needs
-# Java 17) and PostgreSQL's server binaries; `make demo` and `make bench` need only the project itself.
+# Java 17), PostgreSQL's server binaries and Debian's chromium (for the dashboard's browser tests); `make demo` and `make bench` need only the project itself.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean postgresql-server
+.PHONY: demo test bench clean postgresql-server chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-base
 	$(BIN)/python examples/demo.py
 
-test: $(VENV)/.installed-test postgresql-server
+test: $(VENV)/.installed-test postgresql-server chromium
 	$(BIN)/python -m pytest -q
 
 # The PostgreSQL tests start a throwaway server from Debian's binaries; install them when missing
@@ -32,6 +32,14 @@ postgresql-server:
 	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	    else echo "PostgreSQL server binaries not found: install postgresql to run its tests"; fi; }
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (no browser download);
+# install it when missing (as root, as on CI). Elsewhere those tests skip and say what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "chromium not found: install it to run the dashboard's browser tests"; fi; }
 
 bench: $(VENV)/.installed-base
 	$(BIN)/python -m benchmarks.run

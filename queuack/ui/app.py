@@ -64,12 +64,14 @@ def span(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = max(0.0, seconds)
+    if seconds < 0.001:
+        return "<1ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.1f}s"
     if seconds < 3600:
-        return f"{seconds // 60:.0f}m {seconds % 60:.0f}s"
+        return f"{seconds // 60:.0f}m" + (f" {seconds % 60:.0f}s" if round(seconds % 60) else "")
     if seconds < 86400:
         return f"{seconds // 3600:.0f}h {seconds % 3600 // 60:.0f}m"
     return f"{seconds // 86400:.0f}d {seconds % 86400 // 3600:.0f}h"
@@ -226,9 +228,9 @@ class Dashboard:
 
     def _retry(self, form) -> str:
         ids = form.getlist("job_id")
-        for job_id in ids:
-            self.queue.retry_dead_letter(job_id)
-        return f"{len(ids)} job{'s' if len(ids) != 1 else ''} pending again"
+        resumed = sum(len(self.queue.retry_dead_letter(job_id)) for job_id in ids)
+        return (f"{len(ids)} job{'s' if len(ids) != 1 else ''} pending again"
+                + (f", with {resumed} skipped job{'s' if resumed != 1 else ''} that depended on it" if resumed else ""))
 
     def _cancel(self, form) -> str:
         skipped = self.backend.cancel_run(str(form.get("run_id")))

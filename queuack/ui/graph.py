@@ -31,24 +31,40 @@ def layout(nodes: list[dict], edges: list[tuple[str, str]]) -> Drawing:
         return depth[node_id]
 
     known = {n["id"] for n in nodes}
-    rows: dict[int, int] = {}
+    rows: dict[int, int] = {}  # column -> rows taken
     place: dict[str, tuple[int, int]] = {}
-    boxes = []
-    for node in nodes:
-        column = depth_of(node["id"])
+
+    def slot(column: int) -> tuple[int, int]:
         row = rows.get(column, 0)
         rows[column] = row + 1
-        x = MARGIN + column * (NODE_WIDTH + COLUMN_GAP)
-        y = MARGIN + row * (NODE_HEIGHT + ROW_GAP)
-        place[node["id"]] = (x, y)
-        boxes.append((node, x, y))
+        return MARGIN + column * (NODE_WIDTH + COLUMN_GAP), MARGIN + row * (NODE_HEIGHT + ROW_GAP)
+
+    boxes = []
+    for node in nodes:
+        place[node["id"]] = slot(depth_of(node["id"]))
+        boxes.append((node, *place[node["id"]]))
     curves = []
+    middle = NODE_HEIGHT // 2
     for child, parent in edges:
-        if child in place and parent in place:
-            (px, py), (cx, cy) = place[parent], place[child]
-            x1, y1, x2, y2 = px + NODE_WIDTH, py + NODE_HEIGHT // 2, cx, cy + NODE_HEIGHT // 2
-            middle = (x1 + x2) / 2
-            curves.append(f"M{x1},{y1} C{middle},{y1} {middle},{y2} {x2},{y2}")
+        if child not in place or parent not in place:
+            continue
+        (px, py), (cx, cy) = place[parent], place[child]
+        # an edge that skips columns passes through a free slot of each column between, below
+        # their nodes, instead of across them
+        points = [(px + NODE_WIDTH, py + middle)]
+        for column in range(depth[parent] + 1, depth[child]):
+            x, y = slot(column)
+            points += [(x, y + middle), (x + NODE_WIDTH, y + middle)]
+        points.append((cx, cy + middle))
+        path = f"M{points[0][0]},{points[0][1]}"
+        for i in range(1, len(points)):
+            (x1, y1), (x2, y2) = points[i - 1], points[i]
+            if i % 2 == 0:  # across a free slot
+                path += f" L{x2},{y2}"
+            else:
+                bend = (x1 + x2) / 2
+                path += f" C{bend},{y1} {bend},{y2} {x2},{y2}"
+        curves.append(path)
     width = MARGIN * 2 + (max(rows, default=0) + 1) * (NODE_WIDTH + COLUMN_GAP) - COLUMN_GAP
     height = MARGIN * 2 + max(rows.values(), default=0) * (NODE_HEIGHT + ROW_GAP) - ROW_GAP
     return Drawing(width, max(height, NODE_HEIGHT), boxes, curves)

@@ -81,6 +81,17 @@ def test_a_run_page_draws_the_graph_and_retrying_a_failed_node_makes_it_run_agai
     assert "1 job pending again" in http.get(answer.headers["location"]).text
 
 
+def test_an_edge_that_skips_columns_is_routed_below_the_nodes_between():
+    from queuack.ui.graph import NODE_HEIGHT, ROW_GAP, layout
+
+    nodes = [{"id": i} for i in "abc"]
+    drawing = layout(nodes, [("b", "a"), ("c", "b"), ("c", "a")])
+    assert [(x, y) for _, x, y in drawing.boxes] == [(12, 12), (262, 12), (512, 12)]
+    straight, skipping = drawing.curves[0], drawing.curves[2]
+    assert " L" not in straight and " 262,102 L442,102 " in skipping  # through the free slot under b
+    assert drawing.height == 12 * 2 + 2 * (NODE_HEIGHT + ROW_GAP) - ROW_GAP
+
+
 def test_a_post_without_the_csrf_token_is_refused(queue, failed_run):
     http = client(queue)
     http.get("/")  # sets the cookie
