@@ -5,9 +5,10 @@ them: one statement claims a batch (prefetch) and one transaction records the ou
 jobs (group commit), because on DuckDB the cost is per statement, not per row. An outcome is
 durable once its group is committed; a crash before that re-runs the job (at-least-once).
 
-When a write fails because the disk is full (StorageWriteError), nothing of it was stored: the
-Worker keeps the claims and outcomes it holds, waits with exponential backoff and writes them
-again, until space returns. A stop while the disk is still full gives up after one more try; the
+When a write fails because the disk is full (StorageWriteError), or because a database server
+stayed out of reach longer than its backend retries (BackendUnavailableError), nothing of it was
+stored: the Worker keeps the claims and outcomes it holds, waits with exponential backoff and writes
+them again, until space (or the server) returns. A stop while the disk is still full gives up after one more try; the
 jobs whose outcomes were not stored then run again, as after a crash.
 
 Stopping: a first SIGINT/SIGTERM (or stop()) lets the running jobs finish and gives back the
@@ -27,13 +28,16 @@ import threading
 import time
 from typing import Any, Callable, Collection, Iterable, Sequence
 
-from .errors import StorageWriteError, TaskImportError, UntrustedError
+from .errors import BackendUnavailableError, StorageWriteError, TaskImportError, UntrustedError
 from .execution import StopNow, execute
 from .processes import Child
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
 from .backend import Outcome
 from .serialization import Loader
+
+# Failures after which nothing was written, and writing again later can succeed.
+_NOT_WRITTEN = (StorageWriteError, BackendUnavailableError)
 
 log = logging.getLogger("queuack.worker")
 
@@ -218,7 +222,7 @@ class Worker:
         while True:
             try:
                 result = write()
-            except StorageWriteError as exc:
+            except _NOT_WRITTEN as exc:
                 if self.stopping:
                     log.error("worker %s stopping: could not %s, given up (those jobs run again): %s",
                               self.worker_id, what, exc)
@@ -275,7 +279,7 @@ class Worker:
     def _renew(self, claims: list[tuple[str, int]]) -> None:
         try:
             self._store.renew(claims, self.queue.visibility_timeout)
-        except StorageWriteError as exc:  # the lease held in memory was renewed, and that is the one that counts
+        except _NOT_WRITTEN as exc:  # the lease held in memory was renewed, and that is the one that counts
             log.debug("lease renewal not written: %s", exc)
 
     def _idle(self, burst: bool, poll_interval: float | None) -> bool:
@@ -284,7 +288,10 @@ class Worker:
             return True
         if burst:
             return True
-        wake = self._store.next_wakeup()
+        try:
+            wake = self._store.next_wakeup()
+        except BackendUnavailableError:  # the next claim retries with backoff
+            wake = None
         timeout = poll_interval or _IDLE_WAIT
         if wake is not None:
             timeout = max(0.0, min(timeout, wake - time.time()))

@@ -265,3 +265,27 @@ def test_copy_moves_a_half_done_dag_a_dead_letter_and_a_delayed_job_to_postgres_
         assert q.get_result(jobs["total"]) == sum(v * v for v in range(100))
         assert [n for _, n, _ in q._live_store().dag_nodes(q.get_job(jobs["total"]).dag_run_id)] == [
             "numbers", "part0", "part1", "part2", "part3", "total"]
+
+
+def test_a_worker_outlasts_an_outage_longer_than_the_connection_retries(pg_server, pg_queue_url, tmp_path):
+    import threading
+
+    from queuack import Worker
+
+    log = tmp_path / "runs.log"
+    with DuckQueue(pg_queue_url) as q:
+        ids = q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 0.02), None) for n in range(60)])
+        q._live_store().reconnect_timeout = 0.3  # the backend gives up quickly: the Worker must not
+        worker = Worker(q)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        wait_until(lambda: sum(log_counts(log).values()) >= 5, what="the worker to start")
+        pg_server._run("pg_ctl", "-D", pg_server.data, "-m", "immediate", "-w", "stop")
+        pg_server.started = False
+        time.sleep(1.5)  # several times the backend's patience
+        pg_server.start()
+        wait_until(lambda: q.stats()["done"] == len(ids), what="every job done after the outage")
+        assert thread.is_alive()
+        worker.stop()
+        thread.join(30)
+    assert sorted(log_counts(log)) == list(range(60))
