@@ -1,6 +1,7 @@
 # Everything runs inside a local virtual environment that these targets create or reuse.
 # `make test` installs the test and spark extras (the Spark example is tested for real; it needs
-# Java 17), PostgreSQL's server binaries and Debian's chromium (for the dashboard's browser tests); `make demo` and `make bench` need only the project itself.
+# Java 17), PostgreSQL's server binaries and Debian's chromium (the dashboard's browser tests);
+# `make demo` needs only the project itself, `make bench` also its ui extra (dashboard page times).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -41,7 +42,11 @@ chromium:
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "chromium not found: install it to run the dashboard's browser tests"; fi; }
 
-bench: $(VENV)/.installed-base
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[ui]"
+	touch $@ $(VENV)/.installed-base
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -809,9 +809,10 @@ class PostgresBackend(Backend):
                GROUP BY 1, 2, 3, 4, 5 ORDER BY p.created_at DESC, p.id""", {"before": before, "limit": limit}))
 
     def _run_status_rows(self) -> list[tuple]:
-        return self._query("""SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
-                              FROM queuack.dag_runs r LEFT JOIN queuack.jobs j ON j.dag_run_id = r.id
-                              GROUP BY 1, 2, 3, 4, 5""")
+        return self._query("""WITH j AS (SELECT dag_run_id, status, count(*) AS n FROM queuack.jobs
+                                         WHERE dag_run_id IS NOT NULL GROUP BY 1, 2)
+                              SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, coalesce(j.n, 0)
+                              FROM queuack.dag_runs r LEFT JOIN j ON j.dag_run_id = r.id""")
 
     def claim_latency(self, window: float) -> tuple[int, float]:
         count, total = self._query(

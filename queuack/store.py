@@ -1028,10 +1028,17 @@ class Store(Backend):
 
     def overview(self) -> Overview:
         now = time.time()
-        with self.lock:
+        with self.lock:  # the rows and the in-memory claims, seen at the same moment
             counts: dict[str, dict[str, int]] = {}
-            for queue in self.queue_names():
-                counts[queue] = self.stats(queue)
+            for queue, status, delayed, n in self.query(
+                    """SELECT queue, status, status = 'pending' AND execute_after > $now, count(*)
+                       FROM jobs GROUP BY ALL ORDER BY queue""", {"now": now}):
+                by_status = counts.setdefault(queue, {s.value: 0 for s in JobStatus})
+                by_status["delayed" if delayed else status] += n
+            for by_queue, by_status in counts.items():
+                moved = self.sched.count_memory_claims(by_queue)
+                by_status["pending"] -= moved
+                by_status["claimed"] += moved
             (done, failed), = self.query(
                 """SELECT count(*) FILTER (status = 'done'), count(*) FILTER (status = 'failed') FROM jobs
                    WHERE completed_at > $since""", {"since": now - THROUGHPUT_WINDOW})
@@ -1071,8 +1078,10 @@ class Store(Backend):
         return RunGraph(runs[0], nodes, edges)
 
     def _run_status_rows(self) -> list[tuple]:
-        return self.query("""SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
-                             FROM dag_runs r LEFT JOIN jobs j ON j.dag_run_id = r.id GROUP BY ALL""")
+        return self.query("""WITH j AS (SELECT dag_run_id, status, count(*) AS n FROM jobs
+                                        WHERE dag_run_id IS NOT NULL GROUP BY ALL)
+                             SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, coalesce(j.n, 0)
+                             FROM dag_runs r LEFT JOIN j ON j.dag_run_id = r.id""")
 
     def claim_latency(self, window: float) -> tuple[int, float]:
         (count, total), = self.query(

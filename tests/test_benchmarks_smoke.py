@@ -29,3 +29,20 @@ def test_targets_use_ratios_within_rounds_and_render():
     assert "drain through worker" in text and "error" in text
     md = run.table(res, targets.all_targets(), markdown=True)
     assert md.splitlines()[0].startswith("| area |")
+
+
+def test_ui_benchmark_pages_answer_on_its_filled_queue(tmp_path):
+    """Every page the ui benchmark times exists on the queue it fills (no timing here)."""
+    from starlette.testclient import TestClient
+
+    from benchmarks import ui_bench
+    from queuack import DuckQueue
+    from queuack.ui import create_app
+
+    path = str(tmp_path / "bench.duckdb")
+    ids = ui_bench.fill(path, 2000)
+    with DuckQueue(path) as queue:
+        http = TestClient(create_app(queue), base_url="http://127.0.0.1")
+        for name, page in ui_bench.pages(ids).items():
+            assert http.get(page).status_code == 200, name
+        assert queue.stats()["done"] == 1998 and queue.stats()["failed"] == 2
