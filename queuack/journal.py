@@ -26,6 +26,7 @@ Decisions:
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ HEADER = b"queuack-journal 2\n"
 MAGIC = b"QJR\x02"
 _FRAME = struct.Struct("<4sII")  # magic, body length, crc32 of (length, body)
 _LENGTH = struct.Struct("<I")
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # creating the journal fails as a full disk
 
 
 _NONE, _INT, _FLOAT, _TEXT, _BYTES = range(5)
@@ -255,15 +257,19 @@ class Journal:
                 "did not create. Move it away."
             ) from None
         except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise StorageWriteError(self.path, str(exc)) from exc
             raise QueuackError(f"cannot create the enqueue journal {self.path}: {exc.strerror}") from None
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
             os.write(fd, header)
             os.fsync(fd)
             sync_directory(self.path)  # the file itself must survive a crash, not only its bytes
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
             os.unlink(self.path)
+            if isinstance(exc, OSError):  # disk full, I/O error: the enqueue stored nothing
+                raise StorageWriteError(self.path, str(exc)) from exc
             raise
         self._fd = fd
         self._header_size = len(header)

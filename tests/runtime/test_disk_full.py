@@ -128,3 +128,24 @@ print(json.dumps(report))
     with DuckQueue(db_path) as q:
         assert all(q.get_job(i).status == JobStatus.PENDING for i in report["ids"])
         assert q.stats()["pending"] == 107
+
+
+def test_a_first_enqueue_on_a_full_disk_raises_storage_write_error_and_leaves_no_journal(db_path):
+    # the first lone enqueue creates the journal: writing its header used to raise a raw OSError
+    report = run_child(f"""
+q = DuckQueue({db_path!r})
+disk_full(0)
+try:
+    q.enqueue(jobfuncs.echo, args=(1,))
+    error = None
+except StorageWriteError as exc:
+    error = str(exc)
+space_again()
+journal = os.path.exists({db_path!r} + ".queuack-journal")
+q.enqueue(jobfuncs.echo, args=(2,))
+print(json.dumps({{"error": error, "journal": journal, "pending": q.stats()["pending"]}}))
+q.close()
+""")
+    assert report["error"] is not None and "the disk is full" in report["error"]
+    assert "queuack-journal" in report["error"] and "Nothing of this change was stored" in report["error"]
+    assert report["journal"] is False and report["pending"] == 1
