@@ -24,6 +24,10 @@ Decisions:
   a newer version than this code knows is refused.
 - Times are unix seconds from the client's clock, as on DuckDB: hosts sharing a queue should keep
   their clocks in sync (NTP), since delays and leases compare them.
+- PostgreSQL refuses a message or a row over 1 GiB (it closes the connection on a bigger message)
+  and sends a bytea back as hex text, two characters a byte: so a job whose function and arguments
+  exceed MAX_STATEMENT_BYTES (about half a GiB) is refused at enqueue, a result that big fails its
+  attempt, and batches of jobs or results are sent in statements under that size.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, RUN_COLUM
                       THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
                       RunSummary, Snapshot, count_runs, listed, listing_query, registry_lock)
 from . import schema
-from .errors import BackendUnavailableError, DAGValidationError, JobNotFoundError, QueuackError
+from .errors import BackendUnavailableError, DAGValidationError, EnqueueError, JobNotFoundError, QueuackError
 from .jobs import Job, JobStatus
 from .scheduler import resumable
 
@@ -58,6 +62,7 @@ _SCHEMA_LOCK = 0x7175657561636B  # "queuack": the advisory lock that serialises 
 CHANNEL = "queuack"
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast
 RECONNECT_TIMEOUT = 60.0  # seconds an operation keeps retrying a lost connection
+MAX_STATEMENT_BYTES = 2**29 - 2**20  # a row's values read back as hex stay under 1 GiB, with room to spare
 _RESULT_CACHE_BYTES = 32 * 1024 * 1024  # done results kept in memory for the TaskContexts of children
 
 T = TypeVar("T")
@@ -235,6 +240,35 @@ PURGE_RUNS = """
     DELETE FROM queuack.dag_runs r WHERE NOT EXISTS (SELECT 1 FROM queuack.jobs WHERE dag_run_id = r.id)"""
 
 
+def _too_big(size: int) -> str:
+    return (f"{size:,} bytes encoded, and PostgreSQL carries at most {MAX_STATEMENT_BYTES:,} bytes of "
+            "values in one row or statement (it refuses a message over 1 GiB, and sends bytes back as hex)")
+
+
+def _sized_chunks(items: list, size: Callable[[object], int]) -> list[list]:
+    """`items` in order, cut into runs whose sizes add up to at most MAX_STATEMENT_BYTES each."""
+    chunks: list[list] = [[]]
+    total = 0
+    for item in items:
+        n = size(item)
+        if chunks[-1] and total + n > MAX_STATEMENT_BYTES:
+            chunks.append([])
+            total = 0
+        chunks[-1].append(item)
+        total += n
+    return chunks
+
+
+def _storable(outcome: Outcome) -> Outcome:
+    """A result too big to send fails its attempt, as a result over DuckDB's limit does."""
+    size = len(outcome.result or b"")
+    if outcome.kind != "done" or size <= MAX_STATEMENT_BYTES:
+        return outcome
+    return Outcome(outcome.job_id, outcome.attempt, "error", codec=outcome.codec,
+                   error=f"SerializationError: the result is {_too_big(size)}. "
+                         "Write it to a file and return the path instead.")
+
+
 def _claim_sql(by_queue: bool, only: bool) -> str:
     where = ["status = 'pending'", "remaining = 0", "execute_after <= %(now)s"]
     order = "priority DESC, seq"
@@ -406,14 +440,22 @@ class PostgresBackend(Backend):
         now = time.time()
         batch = {j.id for j in jobs}
         external = sorted({p for j in jobs for p in j.parents if p not in batch})
-        columns = list(zip(*[
+
+        def stored(j: NewJob) -> int:
+            return len(j.func) + len(j.args) + len(j.kwargs)
+
+        for j in jobs:
+            if stored(j) > MAX_STATEMENT_BYTES:
+                raise EnqueueError(f"cannot enqueue job {j.node_name or j.id}: its function and arguments are "
+                                   f"{_too_big(stored(j))}. Write the data to a file and pass its path instead.")
+        chunks = [list(zip(*[
             (j.id, j.queue, "pending", j.priority, j.codec, j.func, j.args, j.kwargs, now, j.execute_after, 0,
              j.max_attempts, j.timeout_seconds, j.node_name, j.dag_run_id, j.dependency_mode,
-             len(j.parents), len(j.parents)) for j in jobs]))
+             len(j.parents), len(j.parents)) for j in chunk])) for chunk in _sized_chunks(jobs, stored) if chunk]
         edges = [(j.id, p, pos) for j in jobs for pos, p in enumerate(j.parents)]
 
         def work(conn):
-            with conn.transaction() if edges or dag_run else nullcontext():
+            with conn.transaction() if edges or dag_run or len(chunks) > 1 else nullcontext():
                 status = {}
                 if external:
                     status = {r[0]: r[1] for r in conn.execute(LOCK_PARENTS, [external])}
@@ -422,7 +464,7 @@ class PostgresBackend(Backend):
                         raise DAGValidationError(
                             f"depends_on names job id(s) that are not in this queue: {', '.join(missing)}. "
                             "Enqueue the parent first, or depend on a task name inside the DAG.")
-                if jobs:
+                for columns in chunks:
                     conn.execute(INSERT_JOBS, [list(c) for c in columns])
                 if edges:
                     conn.execute(INSERT_EDGES, [list(c) for c in zip(*edges)])
@@ -495,6 +537,10 @@ class PostgresBackend(Backend):
         if not outcomes:
             return set()
         policy = policy or RetryPolicy()
+        outcomes = [_storable(o) for o in outcomes]
+        chunks = _sized_chunks(outcomes, lambda o: len(o.result or b""))
+        if len(chunks) > 1:  # outcomes of different jobs are independent: one statement group each
+            return set().union(*(self.complete(chunk, policy) for chunk in chunks))
         now = time.time()
 
         def work(conn):

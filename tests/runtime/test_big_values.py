@@ -64,3 +64,29 @@ def test_a_function_object_carrying_too_much_data_is_refused(queue):
 
     with pytest.raises(EnqueueError, match="bytes encoded"):
         queue.enqueue(functools.partial(jobfuncs.echo, b"x" * (LIMIT + 1)))
+
+
+def test_postgres_refuses_what_one_statement_cannot_carry_and_sends_big_batches_in_parts(pg_queue_url, monkeypatch):
+    # PostgreSQL closes the connection on a message over 1 GiB: before this limit, enqueue retried
+    # for a minute and then blamed the server, and a worker stopped with its job left claimed
+    from queuack import postgres
+
+    pg_limit = LIMIT // 2  # under the DuckDB limit the autouse fixture sets
+    monkeypatch.setattr(postgres, "MAX_STATEMENT_BYTES", pg_limit)
+    queue = DuckQueue(pg_queue_url)
+    try:
+        with pytest.raises(EnqueueError, match="PostgreSQL carries at most 5,000 bytes") as caught:
+            queue.enqueue(jobfuncs.echo, args=(b"x" * pg_limit,))
+        assert "pass its path" in str(caught.value) and queue.stats()["pending"] == 0
+
+        ids = queue.enqueue_batch([(jobfuncs.make_bytes, (pg_limit // 3,), None) for _ in range(5)]
+                                  + [(jobfuncs.make_bytes, (pg_limit + 1,), {})])
+        assert queue.stats()["pending"] == 6
+        Worker(queue, concurrency=2).run(burst=True)
+        for job_id in ids[:5]:
+            assert queue.get_result(job_id) == b"x" * (pg_limit // 3)
+        too_big = queue.get_job(ids[5])
+        assert too_big.attempts == 1 and "the result is" in too_big.error
+        assert "PostgreSQL carries at most" in too_big.error and too_big.result is None
+    finally:
+        queue.close()
