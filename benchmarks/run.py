@@ -2,7 +2,7 @@
 
     python -m benchmarks.run                  # everything, 3 rounds, medians
     python -m benchmarks.run --quick          # a smoke run: 1 round, small N
-    python -m benchmarks.run --only queue     # queue | dag | memory | postgres | migrate | ui, comma separated
+    python -m benchmarks.run --only queue     # queue | workers | dag | memory | postgres | migrate | ui, comma separated
     python -m benchmarks.run --runs 5         # or BENCH_RUNS=5
 
 The table goes to stdout (progress to stderr) and, with every raw value, to
@@ -19,15 +19,15 @@ import platform
 import sys
 import time
 
-from . import common, dag_bench, memory_bench, migrate_bench, pg_bench, queue_bench, ui_bench
+from . import common, dag_bench, memory_bench, migrate_bench, pg_bench, queue_bench, ui_bench, workers_bench
 from .common import log
 from .results import Results
 from .targets import (FLOOR, HUEY, MIGRATE_CHECK, MIGRATE_DRY_RUN_1, MIGRATE_SCAN,
                       MIGRATE_SCAN_1, OURS, OURS_PG, PARSE_1, PGQUEUER, PQ, PROCRASTINATE, Q013, RUFF,
                       SCAN, SCAN_QUICK, UPDATE_FLOOR, all_targets)
 
-AREAS = {"queue": queue_bench, "dag": dag_bench, "memory": memory_bench, "postgres": pg_bench, "migrate": migrate_bench,
-         "ui": ui_bench}
+AREAS = {"queue": queue_bench, "workers": workers_bench, "dag": dag_bench, "memory": memory_bench, "postgres": pg_bench,
+         "migrate": migrate_bench, "ui": ui_bench}
 SUBJECT_ORDER = [OURS, FLOOR, UPDATE_FLOOR, Q013, HUEY, PQ, OURS_PG, PGQUEUER, PROCRASTINATE, MIGRATE_SCAN, RUFF, MIGRATE_CHECK,
                  MIGRATE_SCAN_1, MIGRATE_DRY_RUN_1, PARSE_1]
 
@@ -35,8 +35,8 @@ SUBJECT_ORDER = [OURS, FLOOR, UPDATE_FLOOR, Q013, HUEY, PQ, OURS_PG, PGQUEUER, P
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default=os.environ.get("BENCH_ONLY", "queue,dag,memory,postgres,migrate,ui"),
-                   help="areas to run, comma separated: queue, dag, memory, postgres, migrate, ui (env BENCH_ONLY)")
+    p.add_argument("--only", default=os.environ.get("BENCH_ONLY", "queue,workers,dag,memory,postgres,migrate,ui"),
+                   help="areas to run, comma separated: queue, workers, dag, memory, postgres, migrate, ui (env BENCH_ONLY)")
     p.add_argument("--runs", type=int, default=None,
                    help="rounds per figure; the table shows medians (env BENCH_RUNS, default 3; 1 with --quick)")
     p.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",

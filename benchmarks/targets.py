@@ -23,6 +23,14 @@ OURS_PG = "Queuack on PostgreSQL"
 PGQUEUER = "PgQueuer 1.6 (asyncpg)"
 PROCRASTINATE = "procrastinate 3.10"
 
+THREADS_1 = "Queuack, 1 thread"
+THREADS_2 = "Queuack, 2 threads"
+THREADS_4 = "Queuack, 4 threads"
+PROCESSES_2 = "Queuack, 2 processes"
+NOOP_DRAIN = "drain, no-op jobs"
+CPU_JOBS = "200 CPU-bound jobs of ~50 ms"
+ACK_LOOP = "claim_batch(50) + ack() per job"
+
 ENQ_ONE = "enqueue one by one"
 ENQ_BATCH = "enqueue batch"
 DRAIN = "drain through worker"
@@ -168,6 +176,10 @@ def all_targets(scan_figure: str = SCAN) -> list[Target]:
         Target("postgres", PG_DRAIN_4, OURS_PG, ">= PgQueuer", ratio_at_least(1, PGQUEUER)),
         Target("postgres", PG_DRAIN_4, OURS_PG, ">= 5x procrastinate", ratio_at_least(5, PROCRASTINATE)),
         Target("postgres", PG_FANOUT, OURS_PG, ">= 2,000 nodes/s", at_least(2_000)),
+        # issue 11: threads without a penalty, processes for every core, fast single acks
+        Target("workers", NOOP_DRAIN, THREADS_4, ">= 0.8x 1 thread", ratio_at_least(0.8, THREADS_1)),
+        Target("workers", CPU_JOBS, PROCESSES_2, ">= 1.7x 2 threads", ratio_at_least(1.7, THREADS_2)),
+        Target("workers", ACK_LOOP, OURS, ">= 2,000 jobs/s", at_least(2_000)),
         Target("dag", FANOUT, OURS, ">= 2,000 nodes/s", at_least(2_000)),
         Target("dag", CHAIN, OURS, ">= 300 nodes/s", at_least(300)),
         Target("dag", SUBMIT, OURS, "<= 1 s", at_most(1.0, "{:.2f} s")),

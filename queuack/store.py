@@ -913,9 +913,10 @@ class Store(Backend):
                 for job_id, (status, codec, blob, error) in out.items()}
 
     def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
-        """The parents of an unfinished job as (id, name) in declaration order, without a query; None if unknown."""
+        """The parents of an unfinished job as (id, name) in declaration order, without a query; None if unknown.
+        Every scheduled job with parents has its entry (insert, load), so a scheduled job without one has none."""
         with self.lock:
-            return self._parent_names.get(job_id)
+            return self._parent_names.get(job_id, [] if job_id in self.sched else None)
 
     def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
         """{child id: [(parent id, parent node name), ...]} in declaration order."""
