@@ -1120,6 +1120,9 @@ class Store(Backend):
                     {"now": now, "id": job_id, "back": back})
             self.sched.add(job_id, queue, priority, seq, now, mode, max_attempts, now)
             pending = {job_id, *back}
+            for child, rows in self.parents([job_id, *back]).items():  # cached_parents knows them again
+                if rows:
+                    self._parent_names[child] = rows
             for child in back:  # parents first
                 _, child_mode, child_queue, child_priority, child_seq, child_max = descendants[child]
                 statuses = [(p, "pending" if p in pending else s) for p, s in parents.get(child, [])]

@@ -985,3 +985,22 @@ def test_a_retry_leaves_skipped_what_another_failed_parent_still_blocks(q):
     assert q.retry_dead_letter(dag.jobs["b"]) == [dag.jobs["both"]]
     Worker(q).run(burst=True)
     assert dag.status.value == "done" and dag.get_result("both") == "both"
+
+
+def test_a_retried_node_still_reads_its_parents(q):
+    FIXED.clear()
+    with DAG("reads", queue=q) as dag:
+        dag.add_job(value, args=(7,), name="seven")
+        dag.add_job(broken_until_fixed_reading, name="reader", depends_on="seven", max_attempts=1)
+        dag.add_job(record, args=("after",), name="after", depends_on="reader")
+    Worker(q).run(burst=True)
+    FIXED.add("reader")
+    q.retry_dead_letter(dag.jobs["reader"])
+    Worker(q, concurrency=2).run(burst=True)
+    assert dag.get_result("reader") == 7 and dag.status.value == "done"
+
+
+def broken_until_fixed_reading(context):
+    if "reader" not in FIXED:
+        raise RuntimeError("reader is broken")
+    return context.upstream("seven")
