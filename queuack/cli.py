@@ -296,9 +296,12 @@ def copy(src: str, dst: str, append: bool) -> None:
     """
     if src == dst:
         raise InputError("SRC and DST are the same queue: give another destination.")
+    from .progress import Working
+
     with open_queue(src, read_only=True) as source:
-        snapshot = source._live_store().export_rows()
-        source_name = source._live_store().path
+        source_name = source._live_store().path  # never with a password
+        with Working(f"reading {source_name}"):
+            snapshot = source._live_store().export_rows()
     try:
         target = DuckQueue(dst)
     except QueuackError as exc:
@@ -309,7 +312,8 @@ def copy(src: str, dst: str, append: bool) -> None:
         if held and not append:
             raise InputError(f"{target_name} already holds {plural(held, 'job')}: pass --append to add "
                              f"the jobs of {source_name} to them, or copy into an empty queue.")
-        target._live_store().import_rows(snapshot)
+        with Working(f"writing {plural(len(snapshot.jobs), 'job')} to {target_name}"):
+            target._live_store().import_rows(snapshot)
         counts = target.stats()
     finally:
         target.close()

@@ -1,5 +1,6 @@
-"""Progress in the terminal, drawn with rich: the live line of `queuack worker` on a TTY and the
-progress bar of `dag.execute(progress=True)`.
+"""Progress in the terminal, drawn with rich: the live line of `queuack worker` on a TTY, the
+progress bar of `dag.execute(progress=True)`, and a spinner for a command step that takes more
+than a second (`queuack copy`).
 
 Decisions:
 - The numbers come from the backend's counts (stats, a DAG run's progress), sampled a few times a
@@ -44,6 +45,47 @@ def worker_line(rate: float, counts: dict[str, int], failed: int) -> str:
     pending = counts.get("pending", 0) + counts.get("delayed", 0)
     return (f"{rate:.1f} jobs/s · {counts.get('claimed', 0)} running · {pending} pending · "
             f"{failed} failed")
+
+
+class Working:
+    """A spinner with `message` and the time elapsed on stderr, for a command's step that may take
+    a while: shown only on a terminal, and only once the step has taken longer than `after` seconds
+    (a quick command prints nothing extra)."""
+
+    def __init__(self, message: str, console: Console | None = None, after: float = 1.0):
+        self.console = console or Console(stderr=True)
+        self.message = message
+        self.after = after
+        self._started = 0.0
+        self._status = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(after, self._show)
+        self._timer.daemon = True
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._timer is None:
+                return
+            self._status = self.console.status(self.message)
+            self._status.start()
+            self._tick()
+
+    def _tick(self) -> None:
+        if self._status is not None:
+            self._status.update(f"{self.message} ({time.monotonic() - self._started:.0f}s)")
+
+    def __enter__(self) -> "Working":
+        self._started = time.monotonic()
+        if self.console.is_terminal:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._timer.cancel()
+            self._timer = None
+            if self._status is not None:
+                self._status.stop()
 
 
 class _Redrawn:

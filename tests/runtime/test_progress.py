@@ -62,3 +62,15 @@ def test_the_worker_prints_log_lines_without_a_terminal_or_with_no_progress(db_p
         result = subprocess.run([sys.executable, "-m", "queuack", "worker", db_path, "--burst", *extra],
                                 env=subprocess_env(), capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "jobs/s" not in result.stderr and " INFO queuack.cli: worker " in result.stderr
+
+
+def test_a_long_command_step_shows_a_spinner_on_a_terminal_only_after_a_second():
+    import time
+
+    from queuack.progress import Working
+
+    for terminal, seconds, shown in ((True, 0.0, False), (True, 1.3, True), (False, 1.3, False)):
+        out = io.StringIO()
+        with Working("copying", Console(file=out, force_terminal=terminal, width=80), after=1.0):
+            time.sleep(seconds)
+        assert ("copying" in out.getvalue()) is shown, (terminal, seconds)
