@@ -41,7 +41,7 @@ from migrate.model import Finding, FileResult, RuleSelection, Violation
 from migrate.model import module_name as model_module_name
 from migrate.positions import Positions
 from migrate.rules._edit import child_fields as _child_fields, dotted, hooks
-from migrate.splice import splice
+from migrate.splice import code as print_node, splice
 
 __all__ = ["summarize", "build_index", "fix_file", "FileSummary", "ProjectIndex", "suppressions"]
 
@@ -306,7 +306,7 @@ class Collector(cst.CSTVisitor):
         self._loops.pop()
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+        return print_node(self.module, node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._skip.add(id(node.name))

@@ -14,14 +14,33 @@ return None, and the caller falls back to printing the whole module.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 from migrate.positions import parse_ast
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_NO_POSITIONS = contextlib.nullcontext()
+
+
+class _PrintState(CodegenState):
+    """LibCST's code generation without its position bookkeeping: every node it prints enters
+    ``record_syntactic_position``, a generator-based context manager that only ``yield``s unless
+    positions are being computed; a shared no-op context instead takes about a third off."""
+
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+        return _NO_POSITIONS
+
+
+def code(module: cst.Module, node: cst.CSTNode) -> str:
+    """What ``module.code_for_node(node)`` returns, printed faster."""
+    state = _PrintState(default_indent=module.default_indent, default_newline=module.default_newline)
+    node._codegen(state)
+    return "".join(state.tokens)
 
 
 def splice(source: str, old: cst.Module, new: cst.Module) -> str | None:
@@ -40,10 +59,10 @@ def splice(source: str, old: cst.Module, new: cst.Module) -> str | None:
     done = 0
     for _tag, i0, i1, j0, j1 in runs:
         begin, end = starts[i0], starts[i1]
-        if source[begin:end] != "".join(old.code_for_node(s) for s in old.body[i0:i1]):
+        if source[begin:end] != "".join(code(old, s) for s in old.body[i0:i1]):
             return None
         out.append(source[done:begin])
-        out.append("".join(new.code_for_node(s) for s in new.body[j0:j1]))
+        out.append("".join(code(new, s) for s in new.body[j0:j1]))
         done = end
     out.append(source[done:])
     return "".join(out)
@@ -76,6 +95,6 @@ def _statement_starts(source: str, module: cst.Module) -> list[int] | None:
         k += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
     if k != len(tree.body):
         return None
-    footer = "".join(module.code_for_node(line) for line in module.footer)
+    footer = "".join(code(module, line) for line in module.footer)
     starts.append(len(source) - len(footer))
     return starts
