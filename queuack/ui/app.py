@@ -36,6 +36,33 @@ LIVE_HEADER = "x-queuack-live"  # the page script's polls: only the live part is
 PAGE_SIZE = 50
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 STATUSES = [s.value for s in JobStatus]
+SHARED_SECONDS = 2.0  # how long one whole-table count serves the overview and /metrics
+
+
+class Shared:
+    """A read whose answer the requests of the next `seconds` share: the overview's counts by queue
+    and status and the DAG runs by status are aggregates over every job (about 50 to 150 ms at a
+    million jobs), and a few open pages polling plus a Prometheus scraper would each pay for them.
+    Requests that arrive while the read runs wait for it rather than start their own. An action
+    taken on this dashboard forgets the answer, so its result shows at once."""
+
+    def __init__(self, read, seconds: float):
+        self.read = read
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.answer: Any = None
+        self.read_at = float("-inf")
+
+    def __call__(self):
+        with self.lock:
+            if time.monotonic() - self.read_at >= self.seconds:
+                self.answer = self.read()
+                self.read_at = time.monotonic()
+            return self.answer
+
+    def forget(self) -> None:
+        with self.lock:
+            self.read_at = float("-inf")
 
 
 def is_loopback(host: str) -> bool:
@@ -97,6 +124,8 @@ class Dashboard:
         self.queue = queue
         self.read_only = read_only
         self.token = token
+        self.shared_overview = Shared(lambda: self.backend.overview(), SHARED_SECONDS)
+        self.shared_run_counts = Shared(lambda: self.backend.run_status_counts(), SHARED_SECONDS)
         self.templates = Environment(
             loader=FileSystemLoader(str(resources.files("queuack.ui").joinpath("templates"))),
             autoescape=select_autoescape(["html"]))
@@ -122,7 +151,7 @@ class Dashboard:
         return await self._threaded(request, self._overview)
 
     def _overview(self, request: Request) -> Response:
-        view = self.backend.overview()
+        view = self.shared_overview()
         totals = {s: sum(c.get(s, 0) for c in view.counts.values()) for s in STATUSES}
         runs = self.backend.list_runs(limit=10)
         return self.render(request, "overview.html", page="overview", view=view, totals=totals, runs=runs,
@@ -201,7 +230,7 @@ class Dashboard:
         return self.render(request, "dead_letters.html", page="dead", jobs=self.backend.dead_letters(PAGE_SIZE))
 
     async def metrics(self, request: Request) -> Response:
-        text = await self._in_thread(metrics_text, self.backend)
+        text = await self._in_thread(metrics_text, self.backend, self.shared_overview, self.shared_run_counts)
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- actions ----------------------------------------------------------------------------------
@@ -220,6 +249,8 @@ class Dashboard:
             message = await self._in_thread(handler, form)
         except QueuackError as exc:
             message = str(exc)
+        for shared in (self.shared_overview, self.shared_run_counts):
+            shared.forget()
         back = str(form.get("next", "/"))
         if not back.startswith("/") or back.startswith("//"):  # only back to a page of this dashboard
             back = "/"

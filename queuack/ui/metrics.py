@@ -1,27 +1,31 @@
-"""`/metrics`: the queue's state in the Prometheus text format, read from the backend at each
-scrape (so `queuack ui` reports on workers running elsewhere, and two scrapes never disagree with
-the database).
+"""`/metrics`: the queue's state in the Prometheus text format, read from the backend (so `queuack ui`
+reports on workers running elsewhere). The whole-table counts come through the dashboard's shared
+reads (app.Shared): scrapes and page views within SHARED_SECONDS of each other share one count.
 
 The counters count the jobs stored as done or failed: purging finished jobs lowers them, which
 Prometheus treats as a counter reset (rate() and increase() stay right)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from ..backend import THROUGHPUT_WINDOW, Backend
+from ..backend import THROUGHPUT_WINDOW, Backend, Overview
 
 RUN_STATUSES = ("pending", "running", "done", "failed", "cancelled")
 
 
 class QueueCollector(Collector):
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, overview: Callable[[], Overview], run_counts: Callable[[], dict[str, int]]):
         self.backend = backend
+        self.overview = overview
+        self.run_counts = run_counts
 
     def collect(self):
-        view = self.backend.overview()
+        view = self.overview()
         jobs = GaugeMetricFamily("queuack_jobs", "Jobs stored, by queue and status.", labels=["queue", "status"])
         done = CounterMetricFamily("queuack_jobs_completed", "Jobs that finished successfully, by queue.",
                                    labels=["queue"])
@@ -40,13 +44,14 @@ class QueueCollector(Collector):
         latency.add_metric([], count, total)
         yield latency
         runs = GaugeMetricFamily("queuack_dag_runs", "DAG runs by status.", labels=["status"])
-        by_status = self.backend.run_status_counts()
+        by_status = self.run_counts()
         for status in RUN_STATUSES:
             runs.add_metric([status], by_status.get(status, 0))
         yield runs
 
 
-def metrics_text(backend: Backend) -> bytes:
+def metrics_text(backend: Backend, overview: Callable[[], Overview],
+                 run_counts: Callable[[], dict[str, int]]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(QueueCollector(backend))
+    registry.register(QueueCollector(backend, overview, run_counts))
     return generate_latest(registry)

@@ -155,6 +155,23 @@ def test_metrics_in_the_prometheus_text_format(queue, failed_run):
     assert samples[("queuack_dag_runs", (("status", "running"),))] == 0
 
 
+def test_pages_and_scrapes_close_together_share_one_count_and_an_action_shows_at_once(queue, monkeypatch,
+                                                                                       failed_run):
+    monkeypatch.setattr("queuack.ui.app.SHARED_SECONDS", 3600.0)  # "close together", however slow the machine
+    store = queue._live_store()
+    reads = []
+    real_overview = store.overview
+    monkeypatch.setattr(store, "overview", lambda: reads.append(1) or real_overview())
+    http = client(queue)
+    csrf = csrf_of(http.get("/").text)
+    http.get("/")
+    pending = lambda: sum(s.value for family in text_string_to_metric_families(http.get("/metrics").text)  # noqa: E731
+                          for s in family.samples if s.name == "queuack_jobs" and s.labels["status"] == "pending")
+    assert pending() == 0 and len(reads) == 1  # two pages and a scrape: one count over the jobs
+    http.post("/actions/retry", data={"csrf": csrf, "job_id": failed_run.get_job("transform").id})
+    assert pending() == 1 and len(reads) == 2  # the action's effect, not the count from before it
+
+
 def _serve(*args: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen([sys.executable, "-m", "queuack", *args], env=subprocess_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
