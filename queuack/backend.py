@@ -483,11 +483,11 @@ def is_postgres_url(location: str) -> bool:
 
 def open_backend(location: str, read_only: bool = False) -> Backend:
     """The backend for a DuckQueue location: a PostgreSQL URL, a DuckDB file, or ":memory:".
-    read_only: a DuckDB file is opened without writing anything to it."""
+    read_only: nothing is created or written on opening (a database without a queue is refused)."""
     if is_postgres_url(location):
         from .postgres import PostgresBackend
 
-        return PostgresBackend.open(location)
+        return PostgresBackend.open(location, read_only)
     from .store import Store
 
     return Store.open(location, read_only)

@@ -336,27 +336,35 @@ class DuckQueue:
         parents: Sequence[str] = (),
         node_name: str | None = None,
         dag_run_id: str | None = None,
+        encoded: dict | None = None,
     ) -> NewJob:
-        """Validate and encode one job without storing it. Errors name the function."""
-        name = describe(func)
+        """Validate and encode one job without storing it. Errors name the function.
+
+        encoded: shared by the jobs of one batch, so that a function is encoded (and remembered,
+        and warned about) once per batch rather than once per job."""
         if not isinstance(priority, int) or isinstance(priority, bool):
-            raise EnqueueError(f"priority for {name} must be an int (higher runs first), not {priority!r}")
+            raise EnqueueError(f"priority for {describe(func)} must be an int (higher runs first), not {priority!r}")
         if not isinstance(max_attempts, int) or max_attempts < 1:
-            raise EnqueueError(f"max_attempts for {name} must be an int >= 1, not {max_attempts!r}")
+            raise EnqueueError(f"max_attempts for {describe(func)} must be an int >= 1, not {max_attempts!r}")
         if delay_seconds is None or delay_seconds < 0:
-            raise EnqueueError(f"delay_seconds for {name} must be >= 0, not {delay_seconds!r}")
+            raise EnqueueError(f"delay_seconds for {describe(func)} must be >= 0, not {delay_seconds!r}")
         if timeout_seconds is not None and timeout_seconds <= 0:
-            raise EnqueueError(f"timeout_seconds for {name} must be positive or None, not {timeout_seconds!r}")
+            raise EnqueueError(f"timeout_seconds for {describe(func)} must be positive or None, not {timeout_seconds!r}")
         mode = str(dependency_mode.value if isinstance(dependency_mode, DependencyMode) else dependency_mode)
         if mode not in ("all", "any"):
-            raise EnqueueError(f"dependency_mode for {name} must be 'all' or 'any', not {dependency_mode!r}")
+            raise EnqueueError(f"dependency_mode for {describe(func)} must be 'all' or 'any', not {dependency_mode!r}")
         codec = self.serializer
-        func_blob = encode_function(func, codec)
+        known = encoded.get(id(func)) if encoded is not None else None
+        if known is None or known[0] is not func:
+            known = (func, encode_function(func, codec))
+            remember_enqueued(func)
+            if self.db_path != MEMORY:
+                _warn_if_script_function(func, self.db_path)
+            if encoded is not None:
+                encoded[id(func)] = known  # holds func, so its id is not reused within the batch
+        func_blob = known[1]
         args_blob, kwargs_blob = encode_args(args, kwargs, codec, func)
         check_call(func, args, kwargs)
-        remember_enqueued(func)
-        if self.db_path != MEMORY:
-            _warn_if_script_function(func, self.db_path)
         return NewJob(
             id=job_id or new_job_id(),
             queue=queue or self.default_queue,
@@ -416,7 +424,7 @@ class DuckQueue:
     ) -> list[str]:
         """Store many jobs in one transaction: all of them or none. Items are (func, args, kwargs),
         (func, args) or a bare function."""
-        built = []
+        built, encoded = [], {}
         for position, item in enumerate(jobs):
             if callable(item):
                 item = (item,)
@@ -425,7 +433,7 @@ class DuckQueue:
             func, args, kwargs = (tuple(item) + (None, None))[:3]
             built.append(self.build_job(
                 func, args or (), kwargs, queue=queue, priority=priority, delay_seconds=delay_seconds,
-                max_attempts=max_attempts, timeout_seconds=timeout_seconds,
+                max_attempts=max_attempts, timeout_seconds=timeout_seconds, encoded=encoded,
             ))
         if built:
             self._live_store().insert(built)

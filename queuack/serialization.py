@@ -98,6 +98,8 @@ def encode_function(func: Callable, codec: str) -> bytes:
             "Jobs store functions by reference: use a module-level function, not a lambda or a "
             "function defined inside another function."
         ) from exc
+    if len(blob) <= MAX_VALUE_BYTES:
+        return blob
     try:
         return _checked_size(blob, f"the function {describe(func)}", "Pass the data it carries as a file path.")
     except SerializationError as exc:

@@ -217,6 +217,40 @@ def test_the_cli_names_an_unreachable_server():
     assert "127.0.0.1:1/q" in result.stderr and "pw-secret" not in result.stderr
 
 
+def test_commands_that_only_look_create_nothing_on_a_database_without_a_queue(pg_url):
+    for command in ("stats", "dead-letters"):
+        result = subprocess.run([sys.executable, "-m", "queuack", command, pg_url], env=subprocess_env(),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result
+        assert "no queuack schema" in result.stderr and "Nothing was changed" in result.stderr
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regnamespace('queuack')").fetchone()[0] is None
+
+
+def test_a_batch_whose_commit_was_acknowledged_too_late_is_stored_once(pg_queue_url):
+    """The connection drops after the batch committed: the retry finds it and stores nothing twice."""
+    with DuckQueue(pg_queue_url) as q:
+        backend = q._live_store()
+        run, lost = backend._run, []
+
+        def losing_the_acknowledgement(work):
+            def once(conn):
+                result = work(conn)
+                if not lost:
+                    lost.append(conn)
+                    conn.close()
+                    raise psycopg.OperationalError("the connection was lost after the commit")
+                return result
+            return run(once)
+
+        backend._run = losing_the_acknowledgement
+        try:
+            q.enqueue_batch([(jobfuncs.add, (n, 1)) for n in range(50)])
+        finally:
+            backend._run = run
+        assert lost and q.stats()["pending"] == 50
+
+
 # -- queuack copy ------------------------------------------------------------------------------------
 def copy_command(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "queuack", "copy", *args], env=subprocess_env(),
