@@ -9,7 +9,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 import warnings
 import weakref
 from typing import Any, Callable, Iterable, Sequence
@@ -42,7 +41,10 @@ _RECOUNT = 1000
 
 
 def new_job_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID as text, formatted directly: str(uuid.uuid4()) costs about a
+    tenth of building a job in a batch."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def default_worker_id() -> str:
@@ -364,7 +366,13 @@ class DuckQueue:
                 encoded[id(func)] = known  # holds func, so its id is not reused within the batch
         func_blob = known[1]
         args_blob, kwargs_blob = encode_args(args, kwargs, codec, func)
-        check_call(func, args, kwargs)
+        if encoded is None:
+            check_call(func, args, kwargs)
+        else:  # the same function with the same shape of call fits the same way
+            call = (id(func), len(args), tuple(kwargs or ()), shifts_arguments(context_point(func), args))
+            if call not in encoded:
+                check_call(func, args, kwargs)
+                encoded[call] = True
         return NewJob(
             id=job_id or new_job_id(),
             queue=queue or self.default_queue,
