@@ -14,9 +14,10 @@ jobs whose outcomes were not stored then run again, as after a crash.
 Stopping: a first SIGINT/SIGTERM (or stop()) lets the running jobs finish and gives back the
 prefetched ones. A second one (or stop(now=True)) stops now: the running jobs are abandoned and go
 back to the queue with their attempt not counted, since the worker, not the job, ended them. A job
-on the signalled thread (concurrency=1 under `queuack worker`) is interrupted by StopNow; jobs on
-pool threads cannot be interrupted, so run() returns without them and whatever they return later
-is dropped (their claims were given back).
+on the signalled thread (concurrency=1 under `queuack worker`) is interrupted by StopNow; with
+pool="process" the children running jobs are killed and run() waits for their threads, so that
+none still uses the store once it returns; jobs on pool threads cannot be interrupted, so run()
+returns without them and whatever they return later is dropped (their claims were given back).
 """
 
 from __future__ import annotations
@@ -338,7 +339,9 @@ class Worker:
             parents = self._store.parents([job.id]).get(job.id, [])
         results = self._store.results([p for p, _ in parents]) if parents else {}
         outcome = child.run(job, parents, results, self._stop_now)
-        return outcome if outcome is not None else Outcome(job.id, job.attempts, "release")
+        if outcome is None:  # stopped now: its child was killed, and run() gives the job back
+            raise StopNow()
+        return outcome
 
     def _renew_due(self, last: float) -> bool:
         return time.monotonic() - last > self.queue.visibility_timeout / 3
@@ -412,7 +415,11 @@ class Worker:
                         if job.id not in held or self.stopping:
                             finished.append(Outcome(job.id, job.attempts, "release"))
                         else:
-                            finished.append(self._run_one(job, child=child))
+                            try:
+                                finished.append(self._run_one(job, child=child))
+                            except StopNow:  # the job stays held: run() gives it back
+                                results.put(finished)
+                                return
                     results.put(finished)
             finally:
                 if child is not None:
@@ -430,11 +437,7 @@ class Worker:
 
         try:
             while True:
-                while True:  # collect what finished
-                    try:
-                        self._collect(results.get_nowait(), held, outcomes)
-                    except _queue.Empty:
-                        break
+                self._drain(results, held, outcomes)
                 if outcomes and (not held or len(outcomes) >= self.batch_size
                                  or time.monotonic() - flushed > _FLUSH_INTERVAL):
                     self._flush(outcomes, renew_held)
@@ -443,6 +446,11 @@ class Worker:
                     renew_held()
                     renewed = time.monotonic()
                 if self._stop_now.is_set():
+                    if self.pool == "process":
+                        # their children are killed at once: wait for the threads, so that none
+                        # touches the store after run() and every outcome already sent counts
+                        self._stop_threads(threads, todo)
+                        self._drain(results, held, outcomes)
                     self._flush(outcomes)
                     running = list(held.values())
                     held.clear()  # executors give back, without running, what is still queued for them
@@ -478,19 +486,22 @@ class Worker:
                     break
         finally:
             self._flush(outcomes)
-            for _ in threads:
-                todo.put(None)
-            if self._stop_now.is_set():  # threads still in a job end when it returns; nothing waits for them
+            if self._stop_now.is_set() and self.pool == "thread":
+                # threads still in a job end when it returns; nothing waits for them
+                for _ in threads:
+                    todo.put(None)
                 return
-            for thread in threads:
-                thread.join()
+            self._stop_threads(threads, todo)
             leftovers: list[Outcome] = []
-            while True:
-                try:
-                    leftovers += results.get_nowait()
-                except _queue.Empty:
-                    break
+            self._drain(results, {}, leftovers)
             self._flush(leftovers)
+
+    @staticmethod
+    def _stop_threads(threads: list[threading.Thread], todo: _queue.Queue) -> None:
+        for _ in threads:
+            todo.put(None)
+        for thread in threads:
+            thread.join()
 
     def _chunk_size(self, claimed: int) -> int:
         """Jobs handed to a thread at once: about _CHUNK_SECONDS of work, and the claim spread
@@ -509,6 +520,14 @@ class Worker:
             self._collect(results.get(timeout=_FLUSH_INTERVAL), held, outcomes)
         except _queue.Empty:
             return
+
+    def _drain(self, results: _queue.Queue, held: dict, outcomes: list[Outcome]) -> None:
+        """Collect what the threads finished, without waiting."""
+        while True:
+            try:
+                self._collect(results.get_nowait(), held, outcomes)
+            except _queue.Empty:
+                return
 
     @staticmethod
     def _collect(finished: list[Outcome], held: dict, outcomes: list[Outcome]) -> None:
