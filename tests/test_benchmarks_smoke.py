@@ -1,5 +1,7 @@
 """The benchmark harness imports and renders its table; no timing is measured or asserted here."""
 
+import pytest
+
 from benchmarks import run, targets
 from benchmarks.results import Results, round_ratio
 
@@ -31,17 +33,23 @@ def test_targets_use_ratios_within_rounds_and_render():
     assert md.splitlines()[0].startswith("| area |")
 
 
-def test_ui_benchmark_pages_answer_on_its_filled_queue(tmp_path):
-    """Every page the ui benchmark times exists on the queue it fills (no timing here)."""
+@pytest.fixture(params=["duckdb", "postgres"])
+def bench_location(request, tmp_path):
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return str(tmp_path / "bench.duckdb")
+
+
+def test_ui_benchmark_pages_answer_on_its_filled_queue(bench_location):
+    """Every page the ui benchmark times exists on the queue it fills, on each backend (no timing here)."""
     from starlette.testclient import TestClient
 
     from benchmarks import ui_bench
     from queuack import DuckQueue
     from queuack.ui import create_app
 
-    path = str(tmp_path / "bench.duckdb")
-    ids = ui_bench.fill(path, 2000)
-    with DuckQueue(path) as queue:
+    ids = ui_bench.fill(bench_location, 2000)
+    with DuckQueue(bench_location) as queue:
         http = TestClient(create_app(queue), base_url="http://127.0.0.1")
         for name, page in ui_bench.pages(ids).items():
             assert http.get(page).status_code == 200, name
