@@ -40,7 +40,7 @@ from migrate.index import (
 from migrate.model import Finding, FileResult, RuleSelection, Violation
 from migrate.model import module_name as model_module_name
 from migrate.positions import Positions
-from migrate.rules._edit import child_fields as _child_fields, dotted, hooks
+from migrate.rules._edit import NODE_TYPES, child_fields as _child_fields, dotted, hooks
 from migrate.splice import code as print_node, splice
 
 __all__ = ["summarize", "build_index", "fix_file", "FileSummary", "ProjectIndex", "suppressions"]
@@ -242,11 +242,11 @@ class Collector(cst.CSTVisitor):
         if visit is None or visit(self, node) is not False:
             for field in _child_fields(cls):
                 value = getattr(node, field)
-                if isinstance(value, cst.CSTNode):
+                if type(value) in NODE_TYPES:
                     self.run(value)
-                elif isinstance(value, (list, tuple)):
+                elif type(value) in (list, tuple):
                     for item in value:
-                        if isinstance(item, cst.CSTNode):
+                        if type(item) in NODE_TYPES:
                             self.run(item)
         if leave is not None:
             leave(self, node)
@@ -1010,7 +1010,7 @@ class FileContext:
         self.path = path
         self.module = module
         self.imports = collector.imports
-        self.task_plans = {p.qualname: p for p in index.tasks.values()}
+        self.task_plans = index.task_by_qualname()
         self.imported = index.imported
         self.tasks: list[tuple[TaskPlan, cst.FunctionDef, list[tuple[str, cst.Call]]]] = []
         self.sites: list[tuple[SitePlan, cst.Call]] = []

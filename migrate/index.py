@@ -209,6 +209,13 @@ class ProjectIndex:
             self.__dict__["_grouped"] = grouped
         return grouped
 
+    def task_by_qualname(self) -> dict[str, TaskPlan]:
+        """The plans by the task's dotted name, built once (every file's second pass asks)."""
+        found = self.__dict__.get("_by_qualname")
+        if found is None:
+            found = self.__dict__["_by_qualname"] = {p.qualname: p for p in self.tasks.values()}
+        return found
+
     def tasks_in(self, path: str) -> list[TaskPlan]:
         return list(self._by_path().get(path, ((), (), ()))[0])
 

@@ -22,6 +22,18 @@ _SKIP_FIELDS = frozenset(
     }
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
+
+
+# Every node class: the walks test `type(value) in NODE_TYPES`, because isinstance against
+# CSTNode, an ABC, costs a Python-level __instancecheck__ on each of millions of field values.
+NODE_TYPES = frozenset(_subclasses(cst.CSTNode))
 _HOOKS: dict[tuple[type, type], tuple] = {}
 
 
@@ -65,11 +77,11 @@ def transform(node: T, transformer: cst.CSTTransformer) -> T:
         changes = {}
         for name in child_fields(cls):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
+            if type(value) in NODE_TYPES:
                 new = transform(value, transformer)
                 if new is not value:
                     changes[name] = new
-            elif isinstance(value, (list, tuple)) and value and isinstance(value[0], cst.CSTNode):
+            elif type(value) in (list, tuple) and value and type(value[0]) in NODE_TYPES:
                 items, changed = [], False
                 for item in value:
                     new = transform(item, transformer)
