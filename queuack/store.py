@@ -193,6 +193,9 @@ class Store(Backend):
         self.sched = Scheduler()
         self._parent_names: dict[str, list[tuple[str, str | None]]] = {}  # unfinished job -> its parents
         self._ahead: dict[str, tuple] = {}  # rows read ahead of their claim (JOB_COLUMNS), see _read_claimed
+        # claimed at attempt 1 with the error of an earlier life (retry_failed keeps it readable):
+        # their success must clear it, as a later attempt's does
+        self._old_error: set[str] = set()
         self.values = ValueFiles(None if path == MEMORY else path)  # large arguments and results
         self._results: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._results_bytes = 0
@@ -631,6 +634,8 @@ class Store(Backend):
                     job.status, job.attempts, job.claimed_by, job.claimed_ts = (
                         JobStatus.CLAIMED, attempt, worker_id, now)
                     job.execute_after_ts = execute_after
+                    if job.error is not None:
+                        self._old_error.add(job_id)
                     jobs.append(job)
                 if durable:
                     self._persist_claims(picked)
@@ -772,6 +777,7 @@ class Store(Backend):
             for job_id in [o.job_id for o in fail if o.job_id in applied] + skipped:
                 self._finish(job_id, succeeded=False, now=now)
             sched.lose_parents(alive_lost)
+            self._old_error -= applied
             for o in retry:
                 if o.job_id in applied:
                     sched.retry(o.job_id, retry_at[o.job_id], now)
@@ -791,7 +797,7 @@ class Store(Backend):
             return set()
         durable = [self.sched.is_durable(o.job_id) for o in outcomes]
         any_durable = any(durable)
-        retried = any(o.attempt > 1 for o in outcomes)
+        retried = any(o.attempt > 1 or o.job_id in self._old_error for o in outcomes)
         sets: dict[str, list] = {}  # column -> one value per outcome
         if kind == "release":
             sets["attempts"] = [o.attempt - 1 for o in outcomes]

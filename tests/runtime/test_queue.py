@@ -497,6 +497,18 @@ def test_retry_dead_letter_puts_a_failed_job_back(queue):
     assert queue.get_result(job_id) == "second life"
 
 
+def test_a_retried_dead_letter_that_succeeds_no_longer_shows_its_old_error(queue):
+    job_id = queue.enqueue(jobfuncs.echo, args=(1,), max_attempts=1)
+    queue.ack(queue.claim(), error="boom")
+    queue.retry_dead_letter(job_id)
+    assert queue.get_job(job_id).error == "boom"  # while pending again, the last failure stays readable
+    job = queue.claim()
+    assert job.attempts == 1  # a fresh set of attempts: this is attempt 1 again
+    queue.ack(job, result="second life")
+    record = queue.get_job(job_id)
+    assert (record.status, record.error, record.traceback) == (JobStatus.DONE, None, None)
+
+
 def test_purge_removes_old_finished_jobs_and_their_edges(db_path):
     with DuckQueue(db_path) as q:
         lone = q.enqueue(jobfuncs.echo, args=("lone",))
