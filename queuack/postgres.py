@@ -20,8 +20,9 @@ Decisions:
 - Concurrent completions can lock the same children in different orders; PostgreSQL then aborts
   one with a deadlock error, and that transaction is retried like a lost connection.
 - The schema lives in its own PostgreSQL schema `queuack` (postgres.sql) with a version in
-  queuack.meta; creating it takes an advisory lock, so processes starting at once do not race, and
-  a newer version than this code knows is refused.
+  queuack.meta; creating or upgrading it takes an advisory lock, so processes starting at once do
+  not race, and a newer version than this code knows is refused. As on DuckDB (schema.py), an
+  older version is brought up to date by the steps in _UPGRADES, in one transaction.
 - Times are unix seconds from the client's clock, as on DuckDB: hosts sharing a queue should keep
   their clocks in sync (NTP), since delays and leases compare them.
 - PostgreSQL refuses a message or a row over 1 GiB (it closes the connection on a bigger message)
@@ -58,7 +59,7 @@ except ImportError:  # reported when a PostgreSQL URL is opened
 
 log = logging.getLogger("queuack.postgres")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA_LOCK = 0x7175657561636B  # "queuack": the advisory lock that serialises schema creation
 CHANNEL = "queuack"
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast
@@ -383,6 +384,13 @@ class PostgresBackend(Backend):
                 conn.execute(resources.files("queuack").joinpath("postgres.sql").read_text())
                 conn.execute("INSERT INTO queuack.meta VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
                              [str(SCHEMA_VERSION)])
+                version = self._schema_version(conn)
+        if version < SCHEMA_VERSION and not read_only:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+                for step in range(self._schema_version(conn), SCHEMA_VERSION):  # another process may have begun
+                    _UPGRADES[step](conn)
+                    conn.execute("UPDATE queuack.meta SET value = %s WHERE key = 'schema_version'", [str(step + 1)])
                 version = self._schema_version(conn)
         try:
             schema.check_version(version, f"the queue in {self.path}", SCHEMA_VERSION)
@@ -899,6 +907,14 @@ class PostgresBackend(Backend):
                 return RunGraph(runs[0], nodes, [tuple(e) for e in edges])
 
         return self._run(work)
+
+
+def _jobs_newest(conn) -> None:
+    """Version 1 -> 2: the dashboard's job pages (newest first, keyset on seq) read an index."""
+    conn.execute("CREATE INDEX IF NOT EXISTS jobs_newest ON queuack.jobs (seq)")
+
+
+_UPGRADES = {1: _jobs_newest}
 
 
 def describe_safely(url: str) -> str:

@@ -48,6 +48,8 @@ CREATE INDEX IF NOT EXISTS jobs_ready_any_queue ON queuack.jobs (priority DESC, 
 CREATE INDEX IF NOT EXISTS jobs_leases ON queuack.jobs (lease_expires_at) WHERE status = 'claimed';
 CREATE INDEX IF NOT EXISTS jobs_dag_run ON queuack.jobs (dag_run_id) WHERE dag_run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_failed ON queuack.jobs (completed_at) WHERE status = 'failed';
+-- the dashboard's job pages: newest first, the next page below the last seq shown (version 2)
+CREATE INDEX IF NOT EXISTS jobs_newest ON queuack.jobs (seq);
 
 -- One row per edge; position keeps the order in which depends_on declared the parents.
 CREATE TABLE IF NOT EXISTS queuack.job_dependencies (

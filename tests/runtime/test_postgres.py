@@ -21,6 +21,8 @@ else:
     psycopg = pytest.importorskip("psycopg", reason='the PostgreSQL driver is missing: pip install -e ".[test]"')
 
 from queuack import DAG, DuckQueue, JobStatus
+from queuack import postgres
+from queuack.backend import JobFilter, listing_query
 from queuack.errors import BackendUnavailableError, QueuackError
 
 from . import jobfuncs
@@ -91,6 +93,22 @@ def test_a_schema_newer_than_the_code_is_refused(pg_url):
         DuckQueue(pg_url)
 
 
+def test_a_version_1_queue_is_upgraded_with_the_index_of_the_dashboards_job_pages(pg_url):
+    with DuckQueue(pg_url) as q:
+        job = q.enqueue(jobfuncs.add, args=(1, 2))
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the layout of version 1
+        conn.execute("DROP INDEX queuack.jobs_newest")
+        conn.execute("UPDATE queuack.meta SET value = '1' WHERE key = 'schema_version'")
+    with DuckQueue(pg_url) as q:
+        assert q.get_job(job).status is JobStatus.PENDING
+        sql, params = listing_query("queuack.jobs", JobFilter(), 1000, 50, "%({})s")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT value FROM queuack.meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        conn.execute("SET enable_seqscan = off")  # a tiny table: ask whether the index can serve the page
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, params))
+    assert "jobs_newest" in plan
+
+
 def test_processes_creating_the_schema_at_once_do_not_race(pg_url):
     script = f"""
 import sys
@@ -108,7 +126,7 @@ with DuckQueue({pg_url!r}) as q:
     with DuckQueue(pg_url) as q:
         assert q.stats()["pending"] == 4
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT value FROM queuack.meta").fetchall() == [("1",)]
+        assert conn.execute("SELECT value FROM queuack.meta").fetchall() == [(str(postgres.SCHEMA_VERSION),)]
 
 
 # -- many processes ------------------------------------------------------------------------------------
