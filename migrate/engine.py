@@ -975,9 +975,11 @@ class _Change:
 def _read_only_reason(loaded: LoadedFile) -> str | None:
     """Why a file must not be rewritten without --allow-read-only, or None."""
     if loaded.mode is not None and not loaded.mode & 0o222:
-        return f"the file is read-only (mode {loaded.mode:04o})"
+        return f"the file is read-only (mode {loaded.mode:04o}); make it writable, or pass --allow-read-only"
     if not os.access(loaded.source.fspath, os.W_OK):
-        return "permission denied (or the file is immutable)"
+        # the mode allows writing (an immutable file, an ACL, another owner): the flag would only
+        # move the failure to the write, where the whole run is put back
+        return "permission denied (or the file is immutable); make it writable"
     return None
 
 
@@ -1000,8 +1002,7 @@ def _plan(run_result: RunResult, allow_read_only: bool, out: ApplyResult) -> lis
             continue
         reason = None if allow_read_only else _read_only_reason(loaded)
         if reason:
-            out.errors.append(FileError(
-                shown, f"not rewritten: {reason}; make it writable, or pass --allow-read-only"))
+            out.errors.append(FileError(shown, f"not rewritten: {reason}"))
             continue
         planned.append(_Change(loaded, data, Path(os.path.realpath(loaded.source.fspath))))
     return planned
