@@ -187,9 +187,10 @@ class Backend(abc.ABC):
         for lease_seconds. durable=False lets a backend keep the claim in memory until the outcome."""
 
     @abc.abstractmethod
-    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None) -> set[str]:
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None, lone: bool = False) -> set[str]:
         """Record outcomes in one transaction, children made ready or skipped with them; returns
-        the ids applied."""
+        the ids applied. lone=True: a user's own ack of one job, which a backend may make durable
+        by a cheaper way than a transaction of its own (DuckDB files: the outcome journal)."""
 
     def job_started(self, job_id: str, attempt: int) -> None:
         """The Worker is about to run this claimed job. A backend that keeps claims in memory

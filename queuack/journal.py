@@ -1,4 +1,5 @@
-"""The enqueue journal: a lone enqueue made durable without a DuckDB statement.
+"""The enqueue journal: a lone enqueue made durable without a DuckDB statement; and the outcome
+journal (same format, `<db>.queuack-outcomes`): a lone ack made durable the same way.
 
 One DuckDB statement costs about a millisecond whatever it does, so a lone enqueue would be capped
 near 500/s. Instead its row is appended to `<db>.queuack-journal` and synced (a fraction of a
@@ -20,6 +21,10 @@ Decisions:
 - The journal is ours alone: it is opened without following symbolic links, created with O_EXCL
   and mode 0600, and never truncated or removed unless it starts with our HEADER (or is empty). A
   link or a foreign file at its path is a clear error and stays untouched.
+- A job's `ack()` one at a time would likewise cost one committed UPDATE each. Its outcome is a
+  record of the outcome journal instead (a file of its own, so that the enqueue journal's format
+  and its readers stay as they were); the store applies the records in one UPDATE before any other
+  statement, and at open before crash recovery, so an acked job is never run again nor charged.
 - It exists only while it may hold something: created with the first lone enqueue, removed by a
   clean close (and after a replay at open) when it holds no record.
 """
@@ -177,8 +182,10 @@ def scan(data: bytes, columns: Sequence[str]) -> tuple[list[tuple], list[tuple[i
 class Journal:
     """The journal file of one database. Not thread-safe: the store calls it under its lock."""
 
-    def __init__(self, db_path: str):
-        self.path = db_path + SUFFIX
+    def __init__(self, db_path: str, suffix: str = SUFFIX, kind: str = "enqueue"):
+        self.path = db_path + suffix
+        self.kind = kind  # "enqueue" or "outcome": how errors and warnings name it
+        self.label = f"the {kind} journal"
         self._fd: int | None = None
         self._header_size = 0
         self._records = 0  # records written since the journal was last emptied
@@ -199,10 +206,10 @@ class Journal:
         return rows
 
     def _read_ours(self) -> bytes:
-        data = files.read_own(self.path, "the enqueue journal")
+        data = files.read_own(self.path, self.label)
         if data and not data.startswith(HEADER):
             raise QueuackError(
-                f"{self.path} is not an enqueue journal of this queuack version (it does not start with "
+                f"{self.path} is not an {self.kind} journal of this queuack version (it does not start with "
                 f"{HEADER!r}; queuack before 0.2 wrote pickle records, which this version does not load "
                 "because loading them can run code). queuack does not overwrite a file it did not "
                 "create: move it away and open the queue again. Jobs in an old journal were enqueued "
@@ -213,12 +220,13 @@ class Journal:
     def _report(self, data: bytes, damaged: list[tuple[int, int]], set_aside: bool) -> None:
         ranges = ", ".join(f"{a}-{b}" for a, b in damaged)
         lost = sum(b - a for a, b in damaged)
-        message = f"the enqueue journal {self.path} has {lost} unreadable byte(s) (at {ranges})"
+        message = f"{self.label} {self.path} has {lost} unreadable byte(s) (at {ranges})"
         if set_aside:
             copy = f"{self.path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
             copy = _write_new(copy, data)
             message += (f": every intact record was kept; the journal as found is saved in {copy}. "
-                        "Jobs enqueued one by one just before the damage may be missing: check them")
+                        "Jobs enqueued (or acked) one by one just before the damage may be missing "
+                        "(or run again): check them")
         else:
             message += ": intact records are counted; the next process that opens the file for "
             message += "writing keeps them and sets the journal aside"
@@ -235,7 +243,11 @@ class Journal:
     # -- while open --------------------------------------------------------------------------------
     def append(self, columns: Sequence[str], row: Sequence) -> None:
         """Write one record and sync it: durable when this returns."""
-        record = _frame(encode_record(row))
+        self.append_rows(columns, [row])
+
+    def append_rows(self, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        """Write records in one write and one sync: all durable when this returns."""
+        record = b"".join(_frame(encode_record(row)) for row in rows)
         if self._fd is None:
             self._create(_header(columns))
         fd = self._fd
@@ -246,7 +258,7 @@ class Journal:
         except OSError as exc:  # disk full, I/O error: leave no torn record behind
             os.ftruncate(fd, end)
             raise StorageWriteError(self.path, str(exc)) from exc
-        self._records += 1
+        self._records += len(rows)
 
     def _create(self, header: bytes) -> None:
         try:
@@ -259,7 +271,7 @@ class Journal:
         except OSError as exc:
             if exc.errno in _NO_SPACE:
                 raise StorageWriteError(self.path, str(exc)) from exc
-            raise QueuackError(f"cannot create the enqueue journal {self.path}: {exc.strerror}") from None
+            raise QueuackError(f"cannot create {self.label} {self.path}: {exc.strerror}") from None
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
             os.write(fd, header)

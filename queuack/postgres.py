@@ -555,7 +555,7 @@ class PostgresBackend(Backend):
             self._run(lambda conn: conn.execute(RENEW, params))
 
     # -- completing ---------------------------------------------------------------------------------
-    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None) -> set[str]:
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None, lone: bool = False) -> set[str]:
         if not outcomes:
             return set()
         policy = policy or RetryPolicy()

@@ -493,7 +493,9 @@ class DuckQueue:
             worker_id: str | None = None) -> bool:
         """Finish a claimed job. With `error`, it runs again after a backoff, or fails for good once
         its attempts are spent. Returns False (and changes nothing) when the claim is no longer
-        current: its lease expired and the job went back to the queue or to another worker."""
+        current: its lease expired and the job went back to the queue or to another worker.
+        Durable when it returns: on a DuckDB file an ack without error is journalled and synced
+        (see docs/RUNTIME.md), a crash after it never runs the job again."""
         job_id, attempt, codec = self._claim_of(job_id)
         if attempt is None:
             self._explain_unclaimed(job_id)
@@ -506,7 +508,7 @@ class DuckQueue:
                 outcome = Outcome(job_id, attempt, "error", error=str(exc))
         else:
             outcome = Outcome(job_id, attempt, "error", error=str(error))
-        applied = self._live_store().complete([outcome], self.retry_policy)
+        applied = self._live_store().complete([outcome], self.retry_policy, lone=True)
         if job_id not in applied:
             self.logger.warning("ack for job %s ignored: its claim (attempt %s) is no longer current", job_id, attempt)
         return job_id in applied

@@ -51,6 +51,21 @@ _INSERT_COLUMNS = (
 )
 _RESULT_CACHE_BYTES = 64 * 1024 * 1024
 _JOURNAL_COLUMNS = tuple(c.strip() for c in _INSERT_COLUMNS.split(","))
+# A user's own ack() is journalled (see _journal_outcomes); the Worker's group commits are not: a
+# small group would then cost a journal sync and a commit where it costs one commit now.
+# durable = the claim was written to the file.
+_OUTCOME_COLUMNS = ("id", "attempt", "durable", "result", "completed_at", "claimed_at")
+_OUTCOME_SUFFIX = ".queuack-outcomes"
+# A journalled ack v applies to row j while the claim it ended is still current (so replaying an
+# applied one changes nothing).
+_ACK_CURRENT = """j.id = v.id AND CASE WHEN v.durable = 1 THEN j.status = 'claimed' AND j.attempts = v.att
+                                      ELSE j.status = 'pending' AND j.attempts = v.att - 1 END"""
+_ACKS = """SELECT unnest($ids) AS id, unnest($att) AS att, unnest($durable) AS durable, unnest($res) AS res,
+                  unnest($at) AS at, unnest($claimed)::DOUBLE AS claimed"""
+_APPLY_OUTCOMES = f"""
+    UPDATE jobs AS j SET status = 'done', attempts = v.att, result = v.res, completed_at = v.at, error = NULL,
+        traceback = NULL, lease_expires_at = NULL, claimed_at = coalesce(v.claimed, j.claimed_at)
+    FROM ({_ACKS}) v WHERE {_ACK_CURRENT}"""
 _CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024  # DuckDB's own default checkpoint_threshold
 _NO_AUTO_CHECKPOINT = {"checkpoint_threshold": "1TB"}  # see the module docstring
 _LOAD_CHUNK = 5_000  # rows fetched at a time when the schedule is rebuilt at open
@@ -151,6 +166,15 @@ def _prepared(conn, path: str, read_only: bool = False, found=None, wal: bool = 
         raise
 
 
+def _outcome_journal(path: str) -> Journal:
+    return Journal(path, _OUTCOME_SUFFIX, "outcome")
+
+
+def _outcome_params(rows: list[tuple]) -> dict[str, list]:
+    """Journalled acks (_OUTCOME_COLUMNS rows) as the lists _APPLY_OUTCOMES unnests."""
+    return {name: [r[n] for r in rows] for n, name in enumerate(("ids", "att", "durable", "res", "at", "claimed"))}
+
+
 class Store(Backend):
     """Shared, reference-counted access to one database."""
 
@@ -202,6 +226,8 @@ class Store(Backend):
         self._seq = 0
         self._unflushed: list[tuple] = []  # journalled INSERT rows not yet in DuckDB
         self._journal_file: Journal | None = None
+        self._unapplied: list[tuple] = []  # journalled acks (_OUTCOME_COLUMNS) not yet in DuckDB
+        self._outcome_file: Journal | None = None
         self._start_log = StartLog(path) if path != MEMORY and not read_only else None
         try:
             if read_only:
@@ -217,33 +243,53 @@ class Store(Backend):
             self._drop_unreferenced_values()
         except Exception:
             self.conn.close()
-            if self._journal_file is not None:
-                self._journal_file.close()
+            for journal in (self._journal_file, self._outcome_file):
+                if journal is not None:
+                    journal.close()
             raise
 
-    # -- the enqueue journal (see journal.py) ---------------------------------------------------
+    # -- the enqueue and outcome journals (see journal.py) -------------------------------------
     # Journalled rows reach DuckDB in one multi-row INSERT before any other statement touches the
     # database; replaying a row that already reached DuckDB does nothing (INSERT OR IGNORE on the id).
+    # Journalled acks follow the same way (one UPDATE after the INSERT), and are replayed at open
+    # before the start log and crash recovery look at the claims.
 
     def _open_journal(self) -> None:
         if self.path == MEMORY:
             return  # nothing survives a crash in memory anyway: rows just wait in _unflushed
         self._journal_file = Journal(self.path)
+        self._outcome_file = _outcome_journal(self.path)
         self._unflushed = self._journal_file.read(_JOURNAL_COLUMNS)
-        if self._unflushed:
-            self._flush_journal()
+        self._unapplied = self._outcome_file.read(_OUTCOME_COLUMNS)
+        self._flush_journal()
         self._journal_file.discard()
+        self._outcome_file.discard()
 
     def _show_journal(self) -> None:
         """Read-only: jobs that only the journal holds (its last owner crashed) are shown with the
         others through a temporary view, and nothing is written."""
         rows = Journal(self.path).read(_JOURNAL_COLUMNS, set_aside=False)
+        acks = _outcome_journal(self.path).read(_OUTCOME_COLUMNS, set_aside=False)
+        if not rows and not acks:
+            return
+        stored = f"{self.conn.execute('SELECT current_schema()').fetchone()[0]}.jobs"
+        shown = stored
         if rows:
-            stored = f"{self.conn.execute('SELECT current_schema()').fetchone()[0]}.jobs"
             self.conn.execute(f"CREATE TEMP TABLE journal_jobs AS SELECT * FROM {stored} LIMIT 0")
             self._write_jobs(self.conn, rows, table="temp.journal_jobs")
-            self.conn.execute(f"""CREATE TEMP VIEW jobs AS SELECT * FROM {stored} UNION ALL
-                                  SELECT * FROM temp.journal_jobs WHERE id NOT IN (SELECT id FROM {stored})""")
+            shown = f"""(SELECT * FROM {stored} UNION ALL
+                         SELECT * FROM temp.journal_jobs WHERE id NOT IN (SELECT id FROM {stored}))"""
+        if acks:  # the same change as _APPLY_OUTCOMES, as a view
+            self.conn.execute(f"CREATE TEMP TABLE journal_acks AS {_ACKS}", _outcome_params(acks))
+            shown = f"""(SELECT j.* REPLACE (
+                             if(v.id IS NULL, j.status, 'done') AS status, coalesce(v.att, j.attempts) AS attempts,
+                             if(v.id IS NULL, j.result, v.res) AS result,
+                             coalesce(v.at, j.completed_at) AS completed_at,
+                             if(v.id IS NULL, j.error, NULL) AS error, if(v.id IS NULL, j.traceback, NULL) AS traceback,
+                             if(v.id IS NULL, j.lease_expires_at, NULL) AS lease_expires_at,
+                             coalesce(v.claimed, j.claimed_at) AS claimed_at)
+                         FROM {shown} j LEFT JOIN temp.journal_acks v ON {_ACK_CURRENT})"""
+        self.conn.execute(f"CREATE TEMP VIEW jobs AS SELECT * FROM {shown}")
 
     def _journal(self, inserted: tuple) -> None:
         if self._journal_file is not None:
@@ -251,13 +297,28 @@ class Store(Backend):
         self._unflushed.append(inserted)
 
     def _flush_journal(self) -> None:
-        if not self._unflushed:
-            return
-        self._write_jobs(self.conn, self._unflushed, replay=True)
-        self._wrote()
-        self._unflushed.clear()
-        if self._journal_file is not None:
-            self._journal_file.clear()
+        if self._unflushed:
+            self._write_jobs(self.conn, self._unflushed, replay=True)
+            self._wrote()
+            self._unflushed.clear()
+            if self._journal_file is not None:
+                self._journal_file.clear()
+        if self._unapplied:
+            self.conn.execute(_APPLY_OUTCOMES, _outcome_params(self._unapplied))
+            self._wrote()
+            self._unapplied.clear()
+            if self._outcome_file is not None:
+                self._outcome_file.clear()
+
+    def _journal_outcomes(self, done: list[Outcome], now: float) -> None:
+        """Make acks durable in the outcome journal; they reach DuckDB with the next statement."""
+        rows = []
+        for o in done:
+            claim = self.sched.memory_claim(o.job_id)  # None: the claim was written to the file
+            rows.append((o.job_id, o.attempt, int(claim is None), o.result, now, claim and claim[2]))
+        if self._outcome_file is not None:
+            self._outcome_file.append_rows(_OUTCOME_COLUMNS, rows)
+        self._unapplied.extend(rows)
 
     def _take_ownership(self) -> bool:
         """Mark the file as open by this process (its PID); True when the previous owner did not
@@ -284,8 +345,9 @@ class Store(Backend):
                 self.conn.close()
                 if self.path != MEMORY and not self.read_only:
                     files.remove_empty_wal(self.path)
-                if self._journal_file is not None:
-                    self._journal_file.close()  # removed when empty
+                for journal in (self._journal_file, self._outcome_file):
+                    if journal is not None:
+                        journal.close()  # removed when empty
                 if self._start_log is not None:
                     self._start_log.close()
                 self.changed.notify_all()
@@ -717,7 +779,7 @@ class Store(Backend):
                     )
 
     # -- completing -----------------------------------------------------------------------------
-    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None) -> set[str]:
+    def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None, lone: bool = False) -> set[str]:
         """Record how claimed jobs ended, in one transaction. Returns the ids that were applied.
 
         An outcome counts only for the current claim of its job: when the lease expired and the
@@ -752,6 +814,11 @@ class Store(Backend):
             durable_release = [o for o in release if sched.is_durable(o.job_id)]
             groups = [done, retry, fail, durable_release]
             statements = sum(1 for g in groups if g) + (1 if any(sched.has_children(o.job_id) for o in fail) else 0)
+            if lone and done and len(done) == len(current):  # durable when journalled
+                self._writable()
+                self._journal_outcomes(done, now)
+                applied = {o.job_id for o in done}
+                statements = 0
             if statements:
                 with self.transaction(statements) as conn:
                     applied |= self._write_outcomes(conn, done, "done", now, extra={
