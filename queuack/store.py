@@ -266,8 +266,8 @@ class Store(Backend):
         self._outcome_file.discard()
 
     def _show_journal(self) -> None:
-        """Read-only: jobs that only the journal holds (its last owner crashed) are shown with the
-        others through a temporary view, and nothing is written."""
+        """Read-only: jobs that only the journal holds, and acks that only the outcome journal holds
+        (their last owner crashed), are shown through a temporary view; nothing is written."""
         rows = Journal(self.path).read(_JOURNAL_COLUMNS, set_aside=False)
         acks = _outcome_journal(self.path).read(_OUTCOME_COLUMNS, set_aside=False)
         if not rows and not acks:
