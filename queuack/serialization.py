@@ -340,6 +340,7 @@ TRUSTING = Loader("pickle")  # for jobs and contexts made without a queue: the p
 
 
 _PASS_A_PATH = "Write the data to a file and pass its path instead."
+_NO_KWARGS = {"pickle": pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL), "json": b"{}"}  # most jobs
 
 
 def encode_args(args: Any, kwargs: Any, codec: str, func: Callable) -> tuple[bytes, bytes]:
@@ -351,7 +352,8 @@ def encode_args(args: Any, kwargs: Any, codec: str, func: Callable) -> tuple[byt
         return (
             encode_value(list(args) if codec == "json" else tuple(args), codec, "the arguments", "args",
                          _PASS_A_PATH),
-            encode_value(dict(kwargs or {}), codec, "the keyword arguments", "kwargs", _PASS_A_PATH),
+            encode_value(dict(kwargs), codec, "the keyword arguments", "kwargs", _PASS_A_PATH) if kwargs
+            else _NO_KWARGS[codec],
         )
     except SerializationError as exc:
         raise EnqueueError(f"cannot enqueue {describe(func)}: {exc}") from exc
