@@ -135,14 +135,16 @@ class Positions:
                 self._calls.setdefault(("any", *shape), []).append(place)
             stack.extend((child, scope) for child in ast.iter_child_nodes(item))
 
+    def _line(self, line: int) -> str:
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+
     def _place(self, line: int, byte_col: int) -> tuple[int, int]:
-        text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
-        return line, len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+        """(line, column in characters) for ast's column in UTF-8 bytes."""
+        return line, len(self._line(line).encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
 
     def _def_name_place(self, node) -> tuple[int, int] | None:
-        line = self._lines[node.lineno - 1] if 0 < node.lineno <= len(self._lines) else ""
-        start = len(line.encode("utf-8")[:node.col_offset].decode("utf-8", errors="replace"))
-        m = _DEF_NAME.match(line, start)
+        line = self._line(node.lineno)
+        m = _DEF_NAME.match(line, self._place(node.lineno, node.col_offset)[1])
         if m is None or not line.startswith(node.name, m.end()):
             return None  # `def` and its name on different lines: ask PositionProvider
         return node.lineno, m.end()
