@@ -248,10 +248,6 @@ class Backend(abc.ABC):
         stores this one now and returns what its outcome should carry instead."""
         return blob
 
-    def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
-        """The parents of a job without a query, when the backend knows them; None otherwise."""
-        return None
-
     @abc.abstractmethod
     def stats(self, queue: str | None = None) -> dict[str, int]: ...
 

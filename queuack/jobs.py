@@ -67,6 +67,9 @@ class Job:
     _store: Any = field(default=None, repr=False, compare=False)
     # what the queue it was read through accepts (serialization.Loader): job.execute() obeys it
     _loader: Any = field(default=None, repr=False, compare=False)
+    # its parents as (id, node name) in declaration order, when the claim that read it knew them
+    # (a worker's thread then needs no lock for them); None: the TaskContext reads them when asked
+    _parents: Any = field(default=None, repr=False, compare=False)
 
     @property
     def function(self) -> str:

@@ -346,7 +346,6 @@ class PostgresBackend(Backend):
         self._conn = None
         self._listener: threading.Thread | None = None
         self._cache_lock = threading.Lock()
-        self._claimed_parents: dict[str, list[tuple[str, str | None]]] = {}  # read with a claim, for its context
         self._results: OrderedDict[str, tuple[str, bytes | None]] = OrderedDict()  # done results, LRU
         self._results_bytes = 0
         self._conn = self._connect()
@@ -521,11 +520,12 @@ class PostgresBackend(Backend):
         order = {q: i for i, q in enumerate(queues or ())}
         rows.sort(key=lambda r: (order.get(r[4], 0), -r[6], r[-1]))  # RETURNING keeps no order
         in_dags = [r[0] for r in rows if r[20] is not None]
-        if in_dags:  # the TaskContexts of DAG jobs need their parents: one read for the batch
-            parents = self.parents(in_dags)
-            with self._cache_lock:
-                self._claimed_parents.update(parents)
-        return [self._job(r[:-1]) for r in rows]
+        # the TaskContexts of DAG jobs need their parents: one read for the batch
+        parents = self.parents(in_dags) if in_dags else {}
+        jobs = [self._job(r[:-1]) for r in rows]
+        for job in jobs:
+            job._parents = parents.get(job.id)
+        return jobs
 
     def reclaim_expired(self) -> int:
         """Claims whose lease ran out (their worker died, hung or lost the network) count as an
@@ -762,10 +762,6 @@ class PostgresBackend(Backend):
     def unfinished(self, ids: Iterable[str]) -> int:
         return self._query("SELECT count(*) FROM queuack.jobs WHERE id = ANY(%s) AND status IN ('pending', 'claimed')",
                            [list(ids)])[0][0]
-
-    def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
-        with self._cache_lock:
-            return self._claimed_parents.pop(job_id, None)
 
     def results(self, ids: list[str]) -> dict[str, tuple[str, str, bytes | None, str | None]]:
         """From the cache where possible: a result never changes once its job is done (purge

@@ -115,7 +115,7 @@ class Child:
         (the child is killed). TaskImportError when the child cannot import the function."""
         if self._process is None or not self._process.is_alive():
             self._start()
-        shipped = dataclasses.replace(job, _store=None, _loader=None, timeout_seconds=None)
+        shipped = dataclasses.replace(job, _store=None, _loader=None, _parents=None, timeout_seconds=None)
         try:
             self._conn.send((shipped, parents, results))
         except (BrokenPipeError, OSError):

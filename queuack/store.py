@@ -696,6 +696,7 @@ class Store(Backend):
                     job.status, job.attempts, job.claimed_by, job.claimed_ts = (
                         JobStatus.CLAIMED, attempt, worker_id, now)
                     job.execute_after_ts = execute_after
+                    job._parents = self._parent_names.get(job_id, [])
                     if job.error is not None:
                         self._old_error.add(job_id)
                     jobs.append(job)
@@ -985,12 +986,6 @@ class Store(Backend):
         return {job_id: (status, codec, self.values.get(blob), error)
                 for job_id, (status, codec, blob, error) in out.items()}
 
-    def cached_parents(self, job_id: str) -> list[tuple[str, str | None]] | None:
-        """The parents of an unfinished job as (id, name) in declaration order, without a query; None if unknown.
-        Every scheduled job with parents has its entry (insert, load), so a scheduled job without one has none."""
-        with self.lock:
-            return self._parent_names.get(job_id, [] if job_id in self.sched else None)
-
     def parents(self, child_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
         """{child id: [(parent id, parent node name), ...]} in declaration order."""
         out: dict[str, list[tuple[str, str | None]]] = {c: [] for c in child_ids}
@@ -1193,7 +1188,7 @@ class Store(Backend):
                     {"now": now, "id": job_id, "back": back})
             self.sched.add(job_id, queue, priority, seq, now, mode, max_attempts, now)
             pending = {job_id, *back}
-            for child, rows in self.parents([job_id, *back]).items():  # cached_parents knows them again
+            for child, rows in self.parents([job_id, *back]).items():  # claims know them again
                 if rows:
                     self._parent_names[child] = rows
             for child in back:  # parents first

@@ -306,7 +306,7 @@ class Worker:
             self._job_on_main_thread = on_main_thread
             try:
                 if child is None:
-                    outcome = execute(job, self._store.cached_parents(job.id), self.loader)
+                    outcome = execute(job, job._parents, self.loader)
                 else:
                     outcome = self._run_in_child(job, child)
             finally:
@@ -334,7 +334,7 @@ class Worker:
             self.loader.check_function(job.func, job.codec, f"job {job.id}")  # children cannot know what this process enqueued
         except UntrustedError as exc:
             return Outcome(job.id, job.attempts, "fail", error=f"UntrustedError: {exc}")
-        parents = self._store.cached_parents(job.id)
+        parents = job._parents
         if parents is None:
             parents = self._store.parents([job.id]).get(job.id, [])
         results = self._store.results([p for p, _ in parents]) if parents else {}
