@@ -563,7 +563,7 @@ class DuckQueue:
         """retry_dead_letter() for every dead letter (of this queue, of this DAG run); returns the
         ids of the jobs retried."""
         store = self._live_store()
-        failed = store.stats(queue)["failed"]
+        failed = store.stats()["failed"]  # every queue's: the newest dead letters may be another queue's
         chosen = [j.id for j in store.dead_letters(max(failed, 1))
                   if (queue is None or j.queue == queue) and (dag_run_id is None or j.dag_run_id == dag_run_id)]
         for job_id in chosen:

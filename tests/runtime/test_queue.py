@@ -497,6 +497,17 @@ def test_retry_dead_letter_puts_a_failed_job_back(queue):
     assert queue.get_result(job_id) == "second life"
 
 
+def test_retry_dead_letters_of_one_queue_while_newer_ones_fail_elsewhere(queue):
+    older = queue.enqueue(jobfuncs.echo, args=("a",), queue="a", max_attempts=1)
+    queue.ack(queue.claim(queue="a"), error="a broke")
+    time.sleep(0.01)
+    newer = queue.enqueue(jobfuncs.echo, args=("b",), queue="b", max_attempts=1)
+    queue.ack(queue.claim(queue="b"), error="b broke")
+    assert queue.retry_dead_letters(queue="a") == [older]
+    assert queue.get_job(older).status == JobStatus.PENDING
+    assert [j.id for j in queue.list_dead_letters()] == [newer]
+
+
 def test_a_retried_dead_letter_that_succeeds_no_longer_shows_its_old_error(queue):
     job_id = queue.enqueue(jobfuncs.echo, args=(1,), max_attempts=1)
     queue.ack(queue.claim(), error="boom")
