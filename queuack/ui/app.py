@@ -270,9 +270,9 @@ class Dashboard:
     def _purge(self, form) -> str:
         try:
             hours = float(form.get("older_than_hours", 24))
+            purged = self.queue.purge(status=["done", "skipped"], older_than_hours=hours)
         except ValueError:
-            return "older than: give a number of hours"
-        purged = self.queue.purge(status=["done", "skipped"], older_than_hours=hours)
+            return "older than: give a number of hours (0 or more)"
         return f"purged {purged} finished job{'s' if purged != 1 else ''} older than {hours:g}h"
 
     # -- plumbing ---------------------------------------------------------------------------------

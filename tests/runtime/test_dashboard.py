@@ -128,6 +128,18 @@ def test_cancel_a_run_and_purge_finished_jobs(queue):
     assert queue.stats()["done"] == 0 and not queue._live_store().existing([done])
 
 
+def test_purge_with_an_age_that_is_not_a_number_of_hours_purges_nothing(queue):
+    done = queue.enqueue(jobfuncs.echo, args=(1,))
+    Worker(queue).run(burst=True)
+    http = client(queue)
+    csrf = csrf_of(http.get("/").text)
+    for hours in ("nan", "-5", "soon"):
+        answer = http.post("/actions/purge", data={"csrf": csrf, "older_than_hours": hours, "next": "/"})
+        assert answer.status_code == 303
+        assert "a number of hours" in http.get(answer.headers["location"]).text
+    assert queue.get_job(done).status is JobStatus.DONE
+
+
 def test_a_token_is_asked_for_and_the_host_must_be_local(queue):
     http = client(queue, token="s3cret")
     assert http.get("/").status_code == 401
