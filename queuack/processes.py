@@ -17,6 +17,8 @@ Decisions:
 - A child that dies (a segfault, os._exit, the OOM killer) fails that attempt with an error that
   says so, and a new child takes its place. A job past its timeout_seconds is stopped for real:
   its child is killed and replaced.
+- A child exits when its worker process dies (it watches the worker's sentinel): nothing is left
+  running a job that the next worker runs again.
 - Children ignore SIGINT and SIGTERM: a Ctrl-C or a supervisor's SIGTERM reaches the whole
   process group, and the worker decides (the first signal lets the running jobs finish, the
   second kills the children).
@@ -26,7 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -71,11 +75,21 @@ class ShippedParents:
         )
 
 
+def _end_with_the_worker() -> None:
+    """Exit as soon as the worker process is gone (SIGKILL, a crash): its jobs run again elsewhere,
+    and a child left running one would run it beside that second run, for as long as it hangs."""
+    worker = multiprocessing.parent_process()
+    if worker is not None:
+        threading.Thread(target=lambda: (worker.join(), os._exit(1)), name="queuack-parent-watch",
+                         daemon=True).start()
+
+
 def _child_main(conn, serializer: str, location: str) -> None:
     from .execution import execute
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _end_with_the_worker()
     loader = Loader(serializer, ANY)  # the worker checked the allow-list
     while True:
         try:

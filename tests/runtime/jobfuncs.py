@@ -205,3 +205,11 @@ def queue_stats(context):
 
 def hard_exit(code):
     os._exit(code)
+
+
+def log_pid_and_nap(log_path, seconds):
+    """Write the pid of the process running the job to a log file, then nap."""
+    with open(log_path, "a") as log:
+        log.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid()

@@ -85,3 +85,30 @@ def test_sigkill_of_a_process_pool_worker_loses_nothing_acknowledged(tmp_path):
     runs = [int(n) for n in log.read_text().split()]
     assert sorted(set(runs)) == list(range(40))  # every job ran; the ones in flight ran again
     assert len(runs) - 40 <= 40 - committed
+
+
+def test_children_end_with_a_worker_killed_by_sigkill(tmp_path):
+    db = str(tmp_path / "q.duckdb")
+    log = tmp_path / "pids.log"
+    with DuckQueue(db) as q:
+        q.enqueue_batch([(jobfuncs.log_pid_and_nap, (str(log), 600), None) for _ in range(2)])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "queuack", "worker", db, "--pool", "process", "--concurrency", "2",
+         "--path", str(TESTS_DIR)], cwd=tmp_path, env=subprocess_env(), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (log.exists() and len(log.read_text().split()) == 2):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    children = [int(pid) for pid in log.read_text().split()]
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    try:  # a child left running its job would run it beside the worker restarted after the crash
+        while any(os.path.exists(f"/proc/{pid}") for pid in children):
+            assert time.monotonic() < deadline, "a child outlived its worker"
+            time.sleep(0.05)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
