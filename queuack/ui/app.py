@@ -36,6 +36,8 @@ LIVE_HEADER = "x-queuack-live"  # the page script's polls: only the live part is
 PAGE_SIZE = 50
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 STATUSES = [s.value for s in JobStatus]
+SHOWN_BYTES = 1 << 20  # a stored value bigger than this is not decoded for a page
+SHOWN_CHARACTERS = 10_000  # a value's text is cut here: the page polls itself every two seconds
 SHARED_SECONDS = 2.0  # how long one whole-table count serves the overview and /metrics
 
 
@@ -110,6 +112,11 @@ def took(job: dict) -> str:
         return ""
     end = job.get("completed_at") if job["status"] not in ("pending", "claimed", "delayed") else time.time()
     return span((end or time.time()) - job["claimed_at"])
+
+
+def same(given: str, expected: str) -> bool:
+    """A constant-time comparison that takes any text (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def first_line(text: str | None) -> str:
@@ -193,13 +200,19 @@ class Dashboard:
                            parents=self.backend.parents([job.id])[job.id])
 
     def _shown(self, blob: bytes | None, codec: str) -> str:
-        """A stored value as text, decoded only as the queue's Loader allows (never unpickled with json)."""
+        """A stored value as text, decoded only as the queue's Loader allows (never unpickled with json),
+        and cut short when it is big."""
+        if blob is not None and len(blob) > SHOWN_BYTES:
+            return f"({len(blob):,} bytes stored: too large to show here)"
         try:
-            return repr(self.queue.loader.value(blob, codec))
+            text = repr(self.queue.loader.value(blob, codec))
         except QueuackError:
             return f"(stored with {codec}: shown only by a dashboard started with --serializer {codec})"
         except Exception as exc:  # a value whose class cannot be imported here
             return f"(cannot be decoded here: {type(exc).__name__}: {exc})"
+        if len(text) > SHOWN_CHARACTERS:
+            return f"{text[:SHOWN_CHARACTERS]}… ({len(text) - SHOWN_CHARACTERS:,} more characters)"
+        return text
 
     async def runs(self, request: Request) -> Response:
         return await self._threaded(request, self._runs)
@@ -239,7 +252,7 @@ class Dashboard:
             return PlainTextResponse("this dashboard is read-only (started with --read-only)", 403)
         form = await request.form()
         cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not cookie or not hmac.compare_digest(str(form.get("csrf", "")), cookie):
+        if not cookie or not same(str(form.get("csrf", "")), cookie):
             return PlainTextResponse("missing or wrong CSRF token: reload the page and try again", 403)
         kind = request.path_params["action"]
         handler = {"retry": self._retry, "cancel": self._cancel, "purge": self._purge}.get(kind)
@@ -258,10 +271,16 @@ class Dashboard:
         return RedirectResponse(back, status_code=303)
 
     def _retry(self, form) -> str:
-        ids = form.getlist("job_id")
-        resumed = sum(len(self.queue.retry_dead_letter(job_id)) for job_id in ids)
-        return (f"{len(ids)} job{'s' if len(ids) != 1 else ''} pending again"
-                + (f", with {resumed} skipped job{'s' if resumed != 1 else ''} that depended on it" if resumed else ""))
+        retried = resumed = gone = 0
+        for job_id in form.getlist("job_id"):
+            try:
+                resumed += len(self.queue.retry_dead_letter(job_id))
+                retried += 1
+            except QueuackError:  # retried or purged since the page was drawn: retry the others
+                gone += 1
+        return (f"{retried} job{'s' if retried != 1 else ''} pending again"
+                + (f", with {resumed} skipped job{'s' if resumed != 1 else ''} that depended on it" if resumed else "")
+                + (f"; {gone} no longer a dead letter" if gone else ""))
 
     def _cancel(self, form) -> str:
         skipped = self.backend.cancel_run(str(form.get("run_id")))
@@ -298,11 +317,14 @@ class Guard(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):
         if self.loopback and request.url.hostname not in LOOPBACK_NAMES:
             return PlainTextResponse("this dashboard answers only to localhost", 421)
+        if "\x00" in request.scope["path"] or any("\x00" in k + v for k, v in request.query_params.multi_items()):
+            # no queue name, id or function holds one (PostgreSQL text cannot)
+            return PlainTextResponse("the address contains a NUL character: no job, run or queue has one", 400)
         token = self.dashboard.token
         if token is None or request.url.path.startswith("/static/"):
             return await call_next(request)
         given = request.query_params.get("token")
-        if given is not None and hmac.compare_digest(given, token):
+        if given is not None and same(given, token):
             # keep it in a cookie and take it out of the address bar
             query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
             response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
@@ -310,7 +332,7 @@ class Guard(BaseHTTPMiddleware):
             return response
         bearer = request.headers.get("authorization", "")
         presented = bearer[7:] if bearer.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE, "")
-        if presented and hmac.compare_digest(presented, token):
+        if presented and same(presented, token):
             return await call_next(request)
         return PlainTextResponse("a token is required: open the address queuack printed (it ends in ?token=...), "
                                  "or send Authorization: Bearer TOKEN", 401)

@@ -66,6 +66,42 @@ def test_arguments_are_decoded_only_as_the_loader_allows(db_path):
         assert "{&#39;k&#39;: 1}" in client(trusting).get(f"/jobs/{job_id}").text
 
 
+def test_huge_arguments_and_results_are_shown_cut_short(queue):
+    long_text = queue.enqueue(jobfuncs.echo, args=("A" * 3_000_000,))
+    many = queue.enqueue(jobfuncs.echo, args=(list(range(30_000)),))
+    Worker(queue).run(burst=True)
+    http = client(queue)
+    page = http.get(f"/jobs/{long_text}").text
+    assert len(page) < 100_000 and "too large to show here" in page and "3,000,0" in page
+    page = http.get(f"/jobs/{many}").text
+    assert len(page) < 100_000 and "[0, 1, 2, 3" in page and "more characters" in page
+
+
+def test_nul_bytes_and_non_ascii_tokens_are_refused_cleanly(queue):
+    http = client(queue)
+    for path in ("/jobs?queue=a%00b", "/jobs?function=%00", "/jobs/%00", "/runs/%00", "/jobs?run=%00"):
+        answer = http.get(path)
+        assert answer.status_code == 400 and "NUL" in answer.text, path
+    guarded = client(queue, token="s3cret")
+    assert guarded.get("/", params={"token": "\u00e9t\u00e9"}).status_code == 401
+    assert guarded.get("/", headers={"Authorization": "Bearer \u00e9t\u00e9".encode("utf-8")}
+                       ).status_code == 401
+    http.get("/")
+    answer = http.post("/actions/retry", data={"csrf": "\u00e9", "job_id": "x"})
+    assert answer.status_code == 403
+
+
+def test_retry_all_shown_retries_the_others_when_one_was_retried_meanwhile(queue):
+    dead = [queue.enqueue(jobfuncs.fail, args=(n,), max_attempts=1) for n in range(3)]
+    Worker(queue).run(burst=True)
+    http = client(queue)
+    page = http.get("/dead-letters").text
+    queue.retry_dead_letter(dead[0])  # someone else, since the page was drawn
+    answer = http.post("/actions/retry", data={"csrf": csrf_of(page), "job_id": dead, "next": "/dead-letters"})
+    assert "2 jobs pending again" in http.get(answer.headers["location"]).text
+    assert {queue.get_job(i).status for i in dead} == {JobStatus.PENDING}
+
+
 def test_a_run_page_draws_the_graph_and_retrying_a_failed_node_makes_it_run_again(queue, failed_run):
     http = client(queue)
     runs = http.get("/runs").text
