@@ -3,7 +3,9 @@ another process can import them (tests put this directory's parent on its path).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import signal
 import threading
 import time
@@ -62,6 +64,24 @@ def append_to_log(log_path, job_number, seconds=0.0):
         os.fsync(log.fileno())
     time.sleep(seconds)
     return job_number
+
+
+def hold_the_gil(log_path, seconds):
+    """Note the start in a log file, hold the GIL for about `seconds` in one C call that never
+    lets it go (a regular expression that backtracks catastrophically), then note how long that took."""
+    with open(log_path, "a") as log:
+        log.write("started\n")
+    backtracking = re.compile(r"(a+)+$")
+    started = time.perf_counter()
+    backtracking.match("a" * 18 + "!")
+    per_18 = time.perf_counter() - started
+    length = 18 + max(0, round(math.log2(seconds / per_18)))  # the time doubles with each "a"
+    started = time.perf_counter()
+    backtracking.match("a" * length + "!")
+    held = time.perf_counter() - started
+    with open(log_path, "a") as log:
+        log.write(f"{held:.2f}\n")
+    return held
 
 
 def with_context(context):

@@ -6,14 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from queuack import DAG, DuckQueue, Worker
+from queuack import DAG, DuckQueue, JobStatus, Worker
 
 from . import jobfuncs
-from .conftest import TESTS_DIR, subprocess_env
+from .conftest import TESTS_DIR, location, subprocess_env
 
 
 def test_jobs_run_in_children_with_their_task_context(queue):
@@ -54,6 +55,36 @@ def test_context_queue_in_a_child_fails_clearly_on_a_duckdb_file(queue):
     job_id = queue.enqueue(jobfuncs.queue_stats, max_attempts=1)
     Worker(queue, pool="process").run(burst=True)
     assert "context.queue is not available to a task running in a process-pool child" in queue.get_job(job_id).error
+
+
+@pytest.mark.parametrize("kind", ["file", "postgres"])
+def test_a_task_holding_the_gil_past_its_lease_in_a_child_keeps_its_claim(request, tmp_path, kind):
+    lease = 1.0
+    where = location(request, kind, tmp_path)
+    log = tmp_path / "held.log"
+    with DuckQueue(where, visibility_timeout=lease) as q, DuckQueue(where, visibility_timeout=lease) as other:
+        job_id = q.enqueue(jobfuncs.hold_the_gil, args=(str(log), 3 * lease), max_attempts=1)
+        worker = Worker(q, pool="process")
+        thread = threading.Thread(target=worker.run, kwargs={"burst": True})
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not log.exists():  # the child is running it
+            assert thread.is_alive() and time.monotonic() < deadline
+            time.sleep(0.02)
+        stolen = []
+        while thread.is_alive():  # a second worker on the same queue, polling
+            job = other.claim()
+            if job is not None:
+                stolen.append(job.id)
+                other.ack(job.id, result=job.execute())
+            time.sleep(0.05)
+        thread.join()
+        assert stolen == [], "the worker's child held the GIL, and the job's lease lapsed meanwhile"
+        started, *held = log.read_text().split()
+        assert started == "started" and len(held) == 1  # it ran once
+        assert float(held[0]) > lease  # and held the GIL past the lease
+        job = q.get_job(job_id)
+        assert job.status == JobStatus.DONE and job.attempts == 1
 
 
 def test_pool_must_be_thread_or_process(queue):
