@@ -29,6 +29,7 @@ THREADS_4 = "Queuack, 4 threads"
 PROCESSES_2 = "Queuack, 2 processes"
 NOOP_DRAIN = "drain, no-op jobs"
 CPU_JOBS = "200 CPU-bound jobs of ~50 ms"
+IO_JOBS = "200 I/O-bound jobs of 20 ms"
 ACK_LOOP = "claim_batch(50) + ack() per job"
 
 ENQ_ONE = "enqueue one by one"
@@ -179,6 +180,7 @@ def all_targets(scan_figure: str = SCAN) -> list[Target]:
         # issue 11: threads without a penalty, processes for every core, fast single acks
         Target("workers", NOOP_DRAIN, THREADS_4, ">= 0.8x 1 thread", ratio_at_least(0.8, THREADS_1)),
         Target("workers", CPU_JOBS, PROCESSES_2, ">= 1.7x 2 threads", ratio_at_least(1.7, THREADS_2)),
+        Target("workers", IO_JOBS, THREADS_4, ">= 3.5x 1 thread", ratio_at_least(3.5, THREADS_1)),
         Target("workers", ACK_LOOP, OURS, ">= 2,000 jobs/s", at_least(2_000)),
         Target("dag", FANOUT, OURS, ">= 2,000 nodes/s", at_least(2_000)),
         Target("dag", CHAIN, OURS, ">= 300 nodes/s", at_least(300)),

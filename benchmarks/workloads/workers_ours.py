@@ -1,9 +1,11 @@
 """Worker figures for this project's ``queuack`` (issue 11; run with the project venv).
 
 Prints {"drain": {"threads_1": fig, "threads_4": fig, "processes_2": fig},
-        "cpu": {"threads_2": fig, "processes_2": fig}, "ack_loop": fig}:
+        "cpu": {"threads_2": fig, "processes_2": fig}, "io": {"threads_1": fig, "threads_4": fig},
+        "ack_loop": fig}:
 - drain: N no-op jobs on a file queue, Worker(q, concurrency=c, pool=...).run(burst=True);
 - cpu: M jobs of about 50 ms of pure-Python work each;
+- io: K jobs that each wait 20 ms (time.sleep, which releases the GIL as a network call would);
 - ack_loop: a user's own loop, claim_batch(50) then ack() per job.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import _wl
 
@@ -28,6 +31,11 @@ def spin(ms):
     for i in range(ms * 15_000):
         total += i * i
     return total
+
+
+def wait(ms):
+    """Wait `ms` milliseconds without holding the GIL, as a task waiting on the network does."""
+    time.sleep(ms / 1000)
 
 
 def drain(base, n, job, args, concurrency, pool):
@@ -69,12 +77,14 @@ def main():
     p = _wl.parser(__doc__)
     p.add_argument("--n-drain", type=int, default=10000)
     p.add_argument("--n-cpu", type=int, default=200)
+    p.add_argument("--n-io", type=int, default=200)
     p.add_argument("--n-ack", type=int, default=2000)
     a = p.parse_args()
     out = {
         "drain": {f"{_PLURAL[pool]}_{c}": drain(a.tmp, a.n_drain, noop, (0,), c, pool)
                   for c, pool in ((1, "thread"), (4, "thread"), (2, "process"))},
         "cpu": {f"{_PLURAL[pool]}_2": drain(a.tmp, a.n_cpu, spin, (50,), 2, pool) for pool in ("thread", "process")},
+        "io": {f"threads_{c}": drain(a.tmp, a.n_io, wait, (20,), c, "thread") for c in (1, 4)},
         "ack_loop": ack_loop(a.tmp, a.n_ack),
     }
     _wl.emit(out)
