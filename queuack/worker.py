@@ -253,14 +253,15 @@ class Worker:
 
     def _in_flight_limit(self) -> int:
         """Jobs the threaded path holds at once: about _TARGET_BATCH_SECONDS of work for all its
-        threads (short jobs: up to batch_size, so that a claim serves many jobs), never fewer than
-        two per thread; max_jobs_in_flight when given."""
+        threads, never fewer than two per thread; max_jobs_in_flight when given. Short jobs: two
+        batches (2 x batch_size), so that the threads run one batch while this thread commits the
+        outcomes of the last and claims the next (claiming again once half is done)."""
         if self._fixed_capacity:
             return self._fixed_capacity
         if self._avg_job_seconds <= 0:
             return self.capacity
         by_time = int(_TARGET_BATCH_SECONDS * self.concurrency / self._avg_job_seconds)
-        return max(self.capacity, min(self.batch_size, by_time))
+        return max(self.capacity, min(2 * self.batch_size, by_time))
 
     def _flush(self, outcomes: list[Outcome], between: Callable[[], None] | None = None) -> None:
         """Group commit: the outcomes, in one transaction."""
@@ -467,7 +468,7 @@ class Worker:
                 limit = self._in_flight_limit()
                 room = limit - len(held)
                 # claim again once half of what is held is done: one statement for many jobs
-                wanted = room if self._avg_job_seconds > 0 else min(room, _FIRST_BATCH)
+                wanted = min(room, self.batch_size if self._avg_job_seconds > 0 else _FIRST_BATCH)
                 jobs = self._claim(wanted) if room > 0 and len(held) <= limit // 2 else []
                 for job in jobs:
                     held[job.id] = job
