@@ -52,6 +52,36 @@ _STORAGE_RETRY_MAX = 30.0  # ...up to this
 _NOT_STORED = object()
 
 
+class _Waiting:
+    """The jobs of the inline batch that have not started: the worker's thread takes them one at a
+    time to run them, the heartbeat takes all that are left to give them back once the worker is
+    stopping. Each job is taken once, so none is run after it was given back or given back twice."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs: list[Job] = []
+        self._given_back: set[str] = set()
+
+    def refill(self, jobs: list[Job]) -> None:
+        with self._lock:
+            self._jobs = list(reversed(jobs))
+            self._given_back = set()
+
+    def take(self) -> Job | None:
+        with self._lock:
+            return self._jobs.pop() if self._jobs else None
+
+    def take_all(self) -> list[Job]:
+        with self._lock:
+            jobs, self._jobs = self._jobs[::-1], []
+            self._given_back.update(j.id for j in jobs)
+            return jobs
+
+    def given_back(self, job: Job) -> bool:
+        with self._lock:
+            return job.id in self._given_back
+
+
 class Worker:
     """Run jobs from `queue`.
 
@@ -105,6 +135,7 @@ class Worker:
         self._job_on_main_thread = False  # a second signal interrupts it (StopNow)
         self._import_error: TaskImportError | None = None  # ends run(): see _run_one
         self._stop_before_run = False  # should_stop = True before run(): that run returns at once
+        self._stopped = threading.Event()  # set by stop(): wakes the inline heartbeat to give back the batch
         self._store = queue._live_store()
         self._avg_job_seconds = 0.0
 
@@ -133,6 +164,7 @@ class Worker:
         if now:
             self._stop_now.set()
         self._stop.set()
+        self._stopped.set()
         with self._store.changed:
             self._store.changed.notify_all()
 
@@ -348,23 +380,35 @@ class Worker:
         return time.monotonic() - last > self.queue.visibility_timeout / 3
 
     # -- one thread ----------------------------------------------------------------------------
-    def _heartbeat(self, held: list[Job], finished: threading.Event) -> None:
+    def _heartbeat(self, held: list[Job], waiting: _Waiting, finished: threading.Event) -> None:
         """Renew the leases of the inline batch, the running job included, while it runs on the
-        worker's own thread (which cannot renew them itself until the job returns)."""
+        worker's own thread (which cannot renew them itself until the job returns); once stop()
+        is called, give back the jobs of the batch that have not started, while that job runs on."""
         interval = self.queue.visibility_timeout / 3
-        while not finished.wait(interval):
-            claims = [(j.id, j.attempts) for j in list(held)]
-            if claims:
-                try:
-                    self._renew(claims)
-                except Exception:  # the store closed under us: run() is ending anyway
-                    log.debug("lease renewal failed", exc_info=True)
+        renewed = time.monotonic()
+        while not finished.is_set():
+            self._stopped.wait(max(0.0, renewed + interval - time.monotonic()))
+            if finished.is_set():
+                return
+            try:
+                if self.stopping:
+                    self._stopped.clear()
+                    self._release(waiting.take_all())
+                if time.monotonic() - renewed >= interval:
+                    renewed = time.monotonic()
+                    claims = [(j.id, j.attempts) for j in list(held) if not waiting.given_back(j)]
+                    if claims:
+                        self._renew(claims)
+            except Exception:  # the store closed under us: run() is ending anyway
+                log.debug("lease renewal failed", exc_info=True)
 
     def _run_inline(self, burst: bool, poll_interval: float | None) -> None:
         outcomes: list[Outcome] = []
         held: list[Job] = []  # the current batch, until its outcomes are committed
+        waiting = _Waiting()  # the jobs of the batch not started yet: this thread or the heartbeat takes each
         finished = threading.Event()
-        heartbeat = threading.Thread(target=self._heartbeat, args=(held, finished),
+        self._stopped.clear()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(held, waiting, finished),
                                      name="queuack-heartbeat", daemon=True)
         heartbeat.start()
         try:
@@ -375,25 +419,25 @@ class Worker:
                         break
                     continue
                 held[:] = jobs
+                waiting.refill(jobs)
                 flushed = time.monotonic()
-                for index, job in enumerate(jobs):
-                    if self.stopping:
-                        self._release(jobs[index:])
-                        break
+                while not self.stopping and (job := waiting.take()) is not None:
                     try:
                         outcomes.append(self._run_one(job, threading.current_thread() is threading.main_thread()))
                     except StopNow:
                         self._flush(outcomes)
-                        self._release(jobs[index:])
+                        self._release([job])
                         self._log_stopped_now(1)
                         break
                     if time.monotonic() - flushed > _FLUSH_INTERVAL:
                         self._flush(outcomes)
                         flushed = time.monotonic()
                 self._flush(outcomes)
+                self._release(waiting.take_all())
                 held.clear()
         finally:
             finished.set()
+            self._stopped.set()  # wakes the heartbeat to end
             heartbeat.join()
 
     # -- several threads -------------------------------------------------------------------------
@@ -461,6 +505,7 @@ class Worker:
                     self._log_stopped_now(len(running))
                     break
                 if self.stopping:
+                    self._give_back_queued(todo, held)
                     if not held:
                         break
                     self._wait_result(results, held, outcomes)
@@ -496,6 +541,19 @@ class Worker:
             leftovers: list[Outcome] = []
             self._drain(results, {}, leftovers)
             self._flush(leftovers)
+
+    def _give_back_queued(self, todo: _queue.Queue, held: dict) -> None:
+        """Stopping: give back the jobs queued for the threads that none has taken yet (prefetched),
+        while the running ones finish."""
+        queued = []
+        while True:
+            try:
+                queued += todo.get_nowait()
+            except _queue.Empty:
+                break
+        for job in queued:
+            del held[job.id]
+        self._release(queued)
 
     @staticmethod
     def _stop_threads(threads: list[threading.Thread], todo: _queue.Queue) -> None:

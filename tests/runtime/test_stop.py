@@ -68,6 +68,33 @@ def test_two_signals_stop_a_worker_stuck_in_a_hung_job(backend, concurrency, poo
         assert q.stats()["claimed"] == 0
 
 
+@pytest.mark.parametrize("concurrency,pool", [(1, "thread"), (2, "thread"), (2, "process")])
+def test_the_first_signal_gives_back_the_prefetched_jobs_while_the_running_ones_go_on(concurrency, pool, tmp_path,
+                                                                                      pg_queue_url):
+    log = tmp_path / "started.log"
+    with DuckQueue(pg_queue_url) as q:
+        q.enqueue_batch([(jobfuncs.append_to_log, (str(log), n, 600), None) for n in range(concurrency + 3)])
+    process = start_worker(pg_queue_url, tmp_path, "--concurrency", str(concurrency), "--pool", pool,
+                           "--visibility-timeout", "600")
+    try:
+        wait_for_lines(log, concurrency, process)
+        process.send_signal(signal.SIGTERM)
+        with DuckQueue(pg_queue_url) as q:  # other workers can take them at once
+            deadline = time.monotonic() + 60
+            while q.stats()["pending"] < 3:
+                assert process.poll() is None and time.monotonic() < deadline, q.stats()
+                time.sleep(0.05)
+            assert q.stats()["claimed"] == concurrency
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert f"stopped now: {concurrency} running job(s) returned to the queue" in err
+    with DuckQueue(pg_queue_url) as q:
+        assert q.stats()["pending"] == concurrency + 3
+
+
 def test_a_single_signal_lets_the_running_job_finish(tmp_path):
     db = str(tmp_path / "q.duckdb")
     log = tmp_path / "started.log"
