@@ -25,6 +25,7 @@ from .errors import (
     TaskImportError,
     UntrustedError,
     UpstreamError,
+    WorkerSetupError,
 )
 from .jobs import DependencyMode, Job, JobStatus
 from .mermaid import MermaidColorScheme
@@ -72,6 +73,7 @@ __all__ = [
     "StreamWriter",
     "TaskAbortedError",
     "TaskImportError",
+    "WorkerSetupError",
     "TaskContext",
     "UntrustedError",
     "UpstreamError",

@@ -26,7 +26,7 @@ from typing import Iterator
 import click
 
 from .backend import is_postgres_url
-from .errors import QueuackError, TaskImportError
+from .errors import QueuackError, WorkerSetupError
 from .jobs import Job, JobStatus
 from .queue import DuckQueue
 from .serialization import ANY, CODECS, Loader
@@ -190,7 +190,7 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
         try:
             with live:
                 processed = runner.run(burst=burst)
-        except TaskImportError as exc:  # logged already; jobs left pending
+        except WorkerSetupError as exc:  # logged already; jobs left pending
             raise click.ClickException(f"worker stopped: {exc}") from None
         finally:
             if server is not None:

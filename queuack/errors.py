@@ -112,10 +112,14 @@ class TaskAbortedError(QueuackError):
         )
 
 
-class TaskImportError(QueuackError):
+class WorkerSetupError(QueuackError):
+    """The worker cannot run jobs where it is: the worker's fault, not the job's. The job goes back
+    to the queue with its attempt not counted, and the worker stops rather than eat the queue."""
+
+
+class TaskImportError(WorkerSetupError):
     """A worker cannot import a job's function: its module is not on the worker's path, fails to
-    import, or no longer has that function. The worker's fault, not the job's: the job goes back to
-    the queue with its attempt not counted, and the worker stops rather than eat the queue."""
+    import, or no longer has that function."""
 
     def __init__(self, function: str, cause: BaseException):
         self.function = function
@@ -131,6 +135,19 @@ class TaskImportError(QueuackError):
                     "module imports.")
         super().__init__(f"cannot import the job function {function}: {type(cause).__name__}: {cause}. {hint} "
                          "Its jobs stay pending, their attempts not counted.")
+
+
+class ChildStartError(WorkerSetupError):
+    """A process-pool child ended while it started, before it could run a job; most often a script
+    without `if __name__ == "__main__":` (spawning imports the script again in the child)."""
+
+    def __init__(self, exitcode: int | None):
+        self.exitcode = exitcode
+        super().__init__(
+            f"a process-pool child ended while starting, before it ran any job (exit code {exitcode}; its error, "
+            "if any, is above on stderr). Spawning a child imports the script that started the Worker "
+            "(module __main__) again: keep the code that opens the queue and runs the Worker under "
+            '`if __name__ == "__main__":`. Its jobs stay pending, their attempts not counted.')
 
 
 class MainModuleWarning(UserWarning):

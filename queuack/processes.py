@@ -9,7 +9,10 @@ GIL for longer than the lease cannot make its job run twice (the worker renews t
 Decisions:
 - Children are spawned, never forked: the worker holds DuckDB and threads, which a fork would copy
   in whatever state they were. Spawning re-imports the `__main__` of the worker's program, so a
-  script that starts a process-pool Worker keeps it under `if __name__ == "__main__":`.
+  script that starts a process-pool Worker keeps it under `if __name__ == "__main__":`. A child
+  says it is ready once that import is done: one that ends before is the worker's setup error
+  (ChildStartError), not the job's, and a Worker(pool="process") made while a child imports the
+  script again (no guard) is refused at once rather than wait forever on children of its own.
 - One child per Worker thread, one job at a time: the thread waits on its child's pipe.
 - What may run is checked in the worker (the allow-list, Loader.check_function): a child cannot
   know which functions the worker process enqueued. The child loads with the worker's serializer
@@ -35,11 +38,13 @@ import time
 from typing import Any
 
 from .backend import Outcome, is_postgres_url
-from .errors import QueuackError, TaskImportError
+from .errors import ChildStartError, QueuackError, TaskImportError
 from .jobs import Job
 from .serialization import ANY, Loader
 
 _POLL = 0.1  # seconds between looks at a running child (timeout, stop now)
+CHILD_NAME = "queuack-child"
+_READY = "ready"  # a child's first message: it got past importing the worker's __main__ again
 
 
 class ShippedParents:
@@ -90,6 +95,7 @@ def _child_main(conn, serializer: str, location: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _end_with_the_worker()
+    conn.send(_READY)
     loader = Loader(serializer, ANY)  # the worker checked the allow-list
     while True:
         try:
@@ -115,20 +121,35 @@ class Child:
         self._process = None
         self._conn = None
 
-    def _start(self) -> None:
+    def _start(self, abort) -> bool:
+        """Spawn the child and wait until it is ready; False when `abort` was set meanwhile.
+        ChildStartError when it ends before (it never got to run a job)."""
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe()
         self._process = context.Process(target=_child_main, args=(theirs, *self._args),
-                                        name="queuack-child", daemon=True)
+                                        name=CHILD_NAME, daemon=True)
         self._process.start()
         theirs.close()
         self._conn = mine
+        try:
+            while not mine.poll(_POLL):
+                if abort.is_set():
+                    self.kill()
+                    return False
+            mine.recv()
+        except (EOFError, OSError):
+            self._process.join(5.0)
+            code = self._process.exitcode
+            self._close()
+            raise ChildStartError(code) from None
+        return True
 
     def run(self, job: Job, parents: list[tuple[str, str | None]], results: dict, abort) -> Outcome | None:
         """Run the job in the child and return its outcome; None when `abort` was set meanwhile
-        (the child is killed). TaskImportError when the child cannot import the function."""
-        if self._process is None or not self._process.is_alive():
-            self._start()
+        (the child is killed). TaskImportError when the child cannot import the function,
+        ChildStartError when a new child ends before it is ready."""
+        if (self._process is None or not self._process.is_alive()) and not self._start(abort):
+            return None
         shipped = dataclasses.replace(job, _store=None, _loader=None, _parents=None, timeout_seconds=None)
         try:
             self._conn.send((shipped, parents, results))

@@ -23,15 +23,16 @@ returns without them and whatever they return later is dropped (their claims wer
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue as _queue
 import signal
 import threading
 import time
 from typing import Any, Callable, Collection, Iterable, Sequence
 
-from .errors import BackendUnavailableError, StorageWriteError, TaskImportError, UntrustedError
+from .errors import BackendUnavailableError, QueuackError, StorageWriteError, UntrustedError, WorkerSetupError
 from .execution import StopNow, execute
-from .processes import Child
+from .processes import CHILD_NAME, Child
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
 from .backend import Outcome
@@ -116,6 +117,10 @@ class Worker:
             raise ValueError(f"concurrency must be an int >= 1, not {concurrency!r}")
         if pool not in ("thread", "process"):
             raise ValueError(f"pool must be 'thread' or 'process', not {pool!r}")
+        if pool == "process" and multiprocessing.current_process().name == CHILD_NAME:
+            raise QueuackError(
+                'Worker(pool="process") in a process-pool child: spawning the child imported the script that '
+                'starts the Worker again. Keep that code under `if __name__ == "__main__":`.')
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.queue = queue
@@ -133,7 +138,7 @@ class Worker:
         self._stop = threading.Event()
         self._stop_now = threading.Event()
         self._job_on_main_thread = False  # a second signal interrupts it (StopNow)
-        self._import_error: TaskImportError | None = None  # ends run(): see _run_one
+        self._setup_error: WorkerSetupError | None = None  # ends run(): see _run_one
         self._stop_before_run = False  # should_stop = True before run(): that run returns at once
         self._stopped = threading.Event()  # set by stop(): wakes the inline heartbeat to give back the batch
         self._store = queue._live_store()
@@ -204,7 +209,7 @@ class Worker:
             return 0
         self._stop.clear()
         self._stop_now.clear()
-        self._import_error = None
+        self._setup_error = None
         before = self.processed
         restore = self._install_signal_handlers()
         try:
@@ -215,8 +220,8 @@ class Worker:
         finally:
             self._stop_before_run = False
             restore()
-        if self._import_error is not None:
-            raise self._import_error
+        if self._setup_error is not None:
+            raise self._setup_error
         return self.processed - before
 
     def _install_signal_handlers(self):
@@ -344,12 +349,13 @@ class Worker:
                     outcome = self._run_in_child(job, child)
             finally:
                 self._job_on_main_thread = False
-        except TaskImportError as exc:
-            # Every job of this function would fail the same way here: give this one back
-            # uncharged and stop taking jobs (run() raises the error once the others are done).
+        except WorkerSetupError as exc:
+            # Every job of this function (or, for a child that cannot start, every job) would fail
+            # the same way here: give this one back uncharged and stop taking jobs (run() raises
+            # the error once the others are done).
             log.error("worker %s: %s Stopping this worker.", self.worker_id, exc)
-            if self._import_error is None:
-                self._import_error = exc
+            if self._setup_error is None:
+                self._setup_error = exc
             self.stop()
             return Outcome(job.id, job.attempts, "release")
         finally:

@@ -143,3 +143,27 @@ def test_children_end_with_a_worker_killed_by_sigkill(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.parametrize("location", ["memory", "file"])
+def test_a_script_without_a_main_guard_stops_the_worker_and_charges_no_attempt(location, tmp_path):
+    # Spawning a child imports the script again: unguarded, the child opens the queue and starts a
+    # Worker of its own (a memory queue) or finds the file held (a file queue), and never runs a job.
+    db = repr(str(tmp_path / "q.duckdb")) if location == "file" else ""
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"""
+from queuack import DuckQueue, Worker, WorkerSetupError
+from runtime import jobfuncs
+
+q = DuckQueue({db})
+job_id = q.enqueue(jobfuncs.add, args=(1, 2), max_attempts=1)
+try:
+    Worker(q, pool="process").run(burst=True)
+except WorkerSetupError as exc:
+    print("stopped:", type(exc).__name__, exc)
+print("job:", q.get_job(job_id).status.value, q.get_job(job_id).attempts)
+""")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert "job: pending 0" in done.stdout, done.stdout + done.stderr
+    assert "stopped: ChildStartError" in done.stdout and 'if __name__ == "__main__":' in done.stdout
