@@ -178,8 +178,8 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
     with open_queue(db, visibility_timeout=visibility_timeout, **options) as queue:
         before = queue.stats()
         runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency, pool=pool)
-        log.info("worker %s on %s: queues %s, concurrency %d (%ss)%s", runner.worker_id, db,
-                 ", ".join(queues) or "all", concurrency, pool, ", burst" if burst else "")
+        log.info("worker %s on %s: queues %s, concurrency %d, %s%s", runner.worker_id, db, ", ".join(queues) or "all",
+                 concurrency, "on threads" if pool == "thread" else "in child processes", ", burst" if burst else "")
         server = _start_ui(queue, ui_host, ui_port, ui_token) if ui_address else None
         started = time.monotonic()
         live = nullcontext()

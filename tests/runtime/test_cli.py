@@ -109,6 +109,16 @@ def test_worker_burst_runs_the_jobs_and_prints_a_summary(filled):
     assert result.exit_code == 0 and "processed 1 job " in result.output
 
 
+def test_worker_says_where_its_jobs_run(db_path, caplog):
+    DuckQueue(db_path).close()
+    for options, where in ((["--concurrency", "2"], "concurrency 2, on threads"),
+                           (["--pool", "process"], "concurrency 1, in child processes")):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="queuack.cli"):
+            assert invoke("worker", db_path, "--burst", *options).exit_code == 0
+        assert where in caplog.text
+
+
 def test_worker_option_errors(db_path):
     DuckQueue(db_path).close()
     result = CliRunner().invoke(cli, ["worker", db_path, "--concurrency", "0"])
