@@ -139,7 +139,7 @@ class DuckQueue:
 
     def __init__(
         self,
-        db_path: str = MEMORY,
+        db_path: str | os.PathLike | None = MEMORY,
         default_queue: str = "default",
         *,
         visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
@@ -172,7 +172,7 @@ class DuckQueue:
             raise ValueError(f"retry_jitter must be between 0 and 1 (a fraction of the delay), not {retry_jitter!r}")
         if serialization is not None:
             serializer = "json" if serialization == "json_ref" else serialization
-        self.db_path = str(db_path)
+        self.db_path = MEMORY if db_path is None else str(db_path)  # None: in memory, never a file named "None"
         self.default_queue = default_queue
         self.visibility_timeout = float(visibility_timeout)
         self.loader = Loader(serializer, allow)

@@ -33,6 +33,14 @@ def total(q: DuckQueue) -> int:
     return sum(q.stats().values())
 
 
+def test_none_for_the_path_is_an_in_memory_queue(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with DuckQueue(None) as q:
+        q.enqueue(jobfuncs.add, args=(1, 2))
+        assert q.stats()["pending"] == 1
+    assert os.listdir(tmp_path) == []
+
+
 # -- one file, several handles, several processes ---------------------------------------------------
 def test_two_queues_on_one_file_share_data_and_close_independently(db_path):
     first = DuckQueue(db_path)
