@@ -175,6 +175,13 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="'--allow'") from None
     ui_host, ui_port = _ui_address(ui_address) if ui_address else (None, None)
+    if ui_address:
+        from .ui.app import check_bind
+
+        try:  # before the queue is opened and jobs start
+            check_bind(ui_host, ui_token, "--ui-token or QUEUACK_UI_TOKEN")
+        except QueuackError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--ui'") from None
     with open_queue(db, visibility_timeout=visibility_timeout, **options) as queue:
         before = queue.stats()
         runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency, pool=pool)

@@ -357,10 +357,11 @@ def create_app(queue: DuckQueue, read_only: bool = False, token: str | None = No
     return Starlette(routes=routes, middleware=[Middleware(Guard, dashboard=dashboard, loopback=loopback)])
 
 
-def check_bind(host: str, token: str | None) -> None:
+def check_bind(host: str, token: str | None, how: str = "--token or QUEUACK_UI_TOKEN") -> None:
+    """`how`: where the command that binds takes its token."""
     if not is_loopback(host) and not token:
         raise QueuackError(f"binding the dashboard to {host} makes it reachable from other machines: give a "
-                           "token with --token or QUEUACK_UI_TOKEN (or bind to 127.0.0.1)")
+                           f"token with {how} (or bind to 127.0.0.1)")
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -262,6 +262,16 @@ def test_ui_on_a_file_a_worker_holds_says_to_serve_it_from_the_worker(db_path):
         holder.communicate("\n", timeout=30)
 
 
+def test_a_worker_asked_to_serve_off_loopback_without_a_token_names_its_own_option(db_path):
+    from click.testing import CliRunner
+
+    from queuack.cli import cli
+
+    DuckQueue(db_path).close()
+    result = CliRunner().invoke(cli, ["worker", db_path, "--burst", "--ui", "0.0.0.0:0"], env={"QUEUACK_UI_TOKEN": ""})
+    assert result.exit_code == 2 and "--ui-token" in result.output and "processed" not in result.output
+
+
 def test_a_worker_serves_the_dashboard_of_the_file_it_holds(db_path):
     with DuckQueue(db_path) as q:
         job_id = q.enqueue(jobfuncs.echo, args=(1,))
