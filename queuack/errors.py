@@ -121,10 +121,15 @@ class TaskImportError(WorkerSetupError):
     """A worker cannot import a job's function: its module is not on the worker's path, fails to
     import, or no longer has that function."""
 
-    def __init__(self, function: str, cause: BaseException):
+    def __init__(self, function: str, cause: BaseException, in_child: bool = False):
         self.function = function
         self.cause = cause
-        if function.startswith("__main__."):
+        if function.startswith("__main__.") and in_child:
+            hint = (f"{function} was defined in the program that runs this process-pool Worker, and its child "
+                    "process imports that program's __main__ again only from a script file (python "
+                    "script.py), not from `python -c`, a notebook or the interactive prompt. Move the "
+                    "function to a module that the program imports, or use pool='thread'.")
+        elif function.startswith("__main__."):
             hint = (f"{function} was defined in the script that enqueued it (module __main__), and no other "
                     "process can import a script's __main__. Move the function to a module (say tasks.py) "
                     "that the script imports, and start the worker where that module imports; or run the "

@@ -175,7 +175,7 @@ class Child:
                                error=f"JobTimeoutError: timed out after {job.timeout_seconds:g}s "
                                      "(its child process was killed and replaced)")
         if isinstance(reply, tuple) and reply[0] == "import":
-            raise TaskImportError(reply[1], reply[2])
+            raise TaskImportError(reply[1], reply[2], in_child=True)
         return reply
 
     def _died(self, job: Job) -> Outcome:

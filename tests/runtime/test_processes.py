@@ -167,3 +167,25 @@ print("job:", q.get_job(job_id).status.value, q.get_job(job_id).attempts)
                           capture_output=True, text=True, timeout=120)
     assert "job: pending 0" in done.stdout, done.stdout + done.stderr
     assert "stopped: ChildStartError" in done.stdout and 'if __name__ == "__main__":' in done.stdout
+
+
+def test_a_function_of_a_main_without_a_file_says_why_the_child_cannot_find_it(tmp_path):
+    code = """
+from queuack import DuckQueue, TaskImportError, Worker
+
+def square(x):
+    return x * x
+
+q = DuckQueue()
+job_id = q.enqueue(square, args=(3,))
+try:
+    Worker(q, pool="process").run(burst=True)
+except TaskImportError as exc:
+    print("stopped:", exc)
+print("job:", q.get_job(job_id).status.value, q.get_job(job_id).attempts)
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert "job: pending 0" in done.stdout, done.stdout + done.stderr
+    assert "not from `python -c`, a notebook or the interactive prompt" in done.stdout
+    assert "pool='thread'" in done.stdout
