@@ -72,12 +72,19 @@ class ShippedParents:
             from .queue import DuckQueue
 
             return DuckQueue(self.path, serializer=loader.serializer)
-        raise QueuackError(
-            f"context.queue is not available to a task running in a process-pool child: the worker "
-            f"process owns {self.path}, and only one process can open a DuckDB file. Read parents with "
-            "context.upstream(), return values instead of enqueueing from the task, or run this worker "
-            "with pool='thread' (or the queue on PostgreSQL)."
-        )
+        raise QueuackError(owned_by_the_worker("context.queue", self.path))
+
+
+def in_pool_child() -> bool:
+    return multiprocessing.current_process().name == CHILD_NAME
+
+
+def owned_by_the_worker(what: str, path: str) -> str:
+    """Why a task in a process-pool child cannot open its queue's DuckDB file."""
+    return (f"{what} is not available to a task running in a process-pool child: the worker process owns "
+            f"{path}, and only one process can open a DuckDB file. Read parents with context.upstream() "
+            "(`migrate apply` rewrites tasks that open the queue by path), return values instead of "
+            "enqueueing from the task, or run this worker with pool='thread' (or the queue on PostgreSQL).")
 
 
 def _end_with_the_worker() -> None:

@@ -15,8 +15,8 @@ import weakref
 from typing import Any, Callable, Iterable, Sequence
 
 from .constants import BACKPRESSURE_BLOCK_THRESHOLD, BACKPRESSURE_WARNING_THRESHOLD, DEFAULT_VISIBILITY_TIMEOUT
-from .errors import (BackpressureError, EnqueueError, JobNotDoneError, JobNotFoundError, MainModuleWarning, QueuackError,
-                     SerializationError)
+from .errors import (BackpressureError, DatabaseLockedError, EnqueueError, JobNotDoneError, JobNotFoundError,
+                     MainModuleWarning, QueuackError, SerializationError)
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import Loader, describe, encode_args, encode_function, encode_value, remember_enqueued
 from .backend import MEMORY, Backend, NewJob, Outcome, RetryPolicy, open_backend
@@ -179,7 +179,14 @@ class DuckQueue:
         self.serializer = self.loader.serializer
         self.retry_policy = RetryPolicy(retry_backoff, retry_backoff_max, retry_jitter)
         self.logger = logger or log
-        self._store = open_backend(self.db_path, read_only)
+        try:
+            self._store = open_backend(self.db_path, read_only)
+        except DatabaseLockedError as exc:
+            from .processes import in_pool_child, owned_by_the_worker
+
+            if in_pool_child() and exc.detail == f"PID {os.getppid()}":  # old task code, in a process pool
+                exc.args = (owned_by_the_worker(f"DuckQueue({self.db_path!r})", self.db_path),)
+            raise
         self._held: dict[str, int] = {}  # job id -> attempt, for claims taken through this object
         self._closed = False
         self._set_workers(workers_num, worker_concurrency, poll_timeout)

@@ -23,7 +23,6 @@ returns without them and whatever they return later is dropped (their claims wer
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import queue as _queue
 import signal
 import threading
@@ -32,7 +31,7 @@ from typing import Any, Callable, Collection, Iterable, Sequence
 
 from .errors import BackendUnavailableError, QueuackError, StorageWriteError, UntrustedError, WorkerSetupError
 from .execution import StopNow, execute
-from .processes import CHILD_NAME, Child
+from .processes import Child, in_pool_child
 from .jobs import Job
 from .queue import DuckQueue, default_worker_id
 from .backend import Outcome
@@ -117,7 +116,7 @@ class Worker:
             raise ValueError(f"concurrency must be an int >= 1, not {concurrency!r}")
         if pool not in ("thread", "process"):
             raise ValueError(f"pool must be 'thread' or 'process', not {pool!r}")
-        if pool == "process" and multiprocessing.current_process().name == CHILD_NAME:
+        if pool == "process" and in_pool_child():
             raise QueuackError(
                 'Worker(pool="process") in a process-pool child: spawning the child imported the script that '
                 'starts the Worker again. Keep that code under `if __name__ == "__main__":`.')

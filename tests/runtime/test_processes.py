@@ -87,6 +87,15 @@ def test_a_task_holding_the_gil_past_its_lease_in_a_child_keeps_its_claim(reques
         assert job.status == JobStatus.DONE and job.attempts == 1
 
 
+def test_old_task_code_that_opens_the_queue_file_in_a_child_fails_clearly(db_path):
+    with DuckQueue(db_path) as q:
+        job_id = q.enqueue(jobfuncs.enqueue_followup, args=(db_path, 1), max_attempts=1)
+        Worker(q, pool="process").run(burst=True)
+        error = q.get_job(job_id).error
+    assert error.startswith("DatabaseLockedError: DuckQueue(")
+    assert "is not available to a task running in a process-pool child" in error and "pool='thread'" in error
+
+
 def test_pool_must_be_thread_or_process(queue):
     with pytest.raises(ValueError, match="pool must be 'thread' or 'process'"):
         Worker(queue, pool="fork")
