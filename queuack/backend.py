@@ -11,8 +11,9 @@ variables and service file), anything else is a DuckDB path or ":memory:".
 
 Decisions:
 - Jobs travel as rows in JOB_COLUMNS order, so one Job constructor serves every backend.
-- Outcomes are applied only to the claim they belong to (job id and attempt): a stale outcome,
-  whose lease expired and whose job went to another worker, changes nothing on any backend.
+- Outcomes are applied only to the claim they belong to (job id and attempt, and on PostgreSQL the
+  claim's token, which the Job and its Outcome carry as `_claim`/`claim`): a stale outcome, whose
+  lease expired and whose job went to another worker, changes nothing on any backend.
 - A backend is shared and reference-counted inside a process (retain/release), so that a task's
   `context.queue` or a second DuckQueue on the same location sees the same data.
 """
@@ -24,7 +25,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .errors import QueuackError
 from .jobs import Job
@@ -114,6 +115,12 @@ class Outcome:
     codec: str = "pickle"
     error: str | None = None
     traceback: str | None = None
+    claim: Any = None  # the backend's handle of the claim (Job._claim), None: the job's current claim
+
+    @classmethod
+    def of(cls, job: Job, kind: str, **fields) -> "Outcome":
+        """How this claim of `job` ended."""
+        return cls(job.id, job.attempts, kind, claim=job._claim, **fields)
 
 
 # Guards the reference counts of every backend and the registries that share them in a process.
@@ -124,7 +131,8 @@ registry_lock = threading.Lock()
 class Snapshot:
     """A queue's whole content, for `queuack copy`: jobs as COPY_COLUMNS rows, edges as (child id,
     parent id, position), DAG runs as RUN_COLUMNS rows. A job that was claimed is exported as
-    pending (its attempt stays counted): its worker belongs to the source."""
+    pending, its attempt counted if it had started (as its worker's death would count it): its
+    worker belongs to the source."""
 
     jobs: list[tuple]
     edges: list[tuple]
@@ -192,17 +200,17 @@ class Backend(abc.ABC):
         the ids applied. lone=True: a user's own ack of one job, which a backend may make durable
         by a cheaper way than a transaction of its own (DuckDB files: the outcome journal)."""
 
-    def job_started(self, job_id: str, attempt: int) -> None:
-        """The Worker is about to run this claimed job. A backend that keeps claims in memory
-        (durable=False) notes it where the death of the process cannot erase it, so that a job
-        that takes its process down is charged its attempt, and no other job is."""
+    def job_started(self, job: Job) -> None:
+        """The Worker is about to run this job, claimed with durable=False. The backend notes it
+        where the death of the process cannot erase it, so that a job that takes its process down
+        is charged its attempt, and the jobs prefetched with it are not."""
 
-    def job_finished(self, job_id: str, attempt: int) -> None:
+    def job_finished(self, job: Job) -> None:
         """The job's function returned (its outcome is about to be recorded)."""
 
     @abc.abstractmethod
-    def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
-        """Extend the leases of these (job id, attempt) claims that are still current."""
+    def renew(self, jobs: Sequence[Job], lease_seconds: float) -> None:
+        """Extend the leases of the claims these jobs were read with, where still current."""
 
     @abc.abstractmethod
     def retry_failed(self, job_id: str) -> list[str]:

@@ -297,7 +297,7 @@ def copy(src: str, dst: str, append: bool) -> None:
     """Copy a whole queue from SRC to DST (a DuckDB file or a PostgreSQL URL, either way): pending,
     delayed and failed jobs, finished jobs with their results, DAG runs with their dependencies.
 
-    Stop the workers of SRC first: a job claimed there is copied as pending (its attempt counts) and
+    Stop the workers of SRC first: a job claimed there is copied as pending (its attempt counts if it had started) and
     runs again on DST. A new DuckDB file is created for DST; DST already holding jobs is refused
     unless --append (jobs with the same id are then left as DST has them). SRC is not changed.
     """

@@ -109,8 +109,8 @@ def execute(job: Job, parents: list[tuple[str, str | None]] | None = None, loade
         error, tb = _describe_error(exc)
         # refused by the queue's trust rules: another attempt would be refused the same way
         kind = "fail" if isinstance(exc, UntrustedError) else "error"
-        return Outcome(job.id, job.attempts, kind, error=error, traceback=tb)
-    return Outcome(job.id, job.attempts, "done", result=blob, codec=job.codec)
+        return Outcome.of(job, kind, error=error, traceback=tb)
+    return Outcome.of(job, "done", result=blob, codec=job.codec)
 
 
 def execute_here(job: Job, loader: Loader | None = None) -> Any:

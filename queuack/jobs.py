@@ -70,6 +70,8 @@ class Job:
     # its parents as (id, node name) in declaration order, when the claim that read it knew them
     # (a worker's thread then needs no lock for them); None: the TaskContext reads them when asked
     _parents: Any = field(default=None, repr=False, compare=False)
+    # the backend's handle of the claim it was read with (PostgreSQL: its token); outcomes carry it back
+    _claim: Any = field(default=None, repr=False, compare=False)
 
     @property
     def function(self) -> str:

@@ -3,8 +3,31 @@
 There is no owner process, so nothing is scheduled in memory: readiness is a column (`remaining`,
 the parents not done yet), decremented in the statement that completes a parent; a claim is one
 `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING ...`, so workers never
-claim the same job nor wait on each other's locks. Every claim carries a lease; any process
-reclaims expired leases (the attempt counts, and a job that kills every worker ends failed).
+claim the same job nor wait on each other's locks. Every claim carries a lease, renewed by its
+holder; any process reclaims expired leases.
+
+Which attempts count (the DuckDB start log's promise, startlog.py, without a file to keep it in):
+- A claim writes a random token (one per claim statement) in the rows it takes, and the Job keeps
+  it (Job._claim, a Claim). Outcomes, renewals, releases and start marks apply only where the row
+  still holds that token, so a worker whose lease was taken over changes nothing of the new
+  holder's, even when the attempt numbers are the same. (An ack by job id through a handle that did
+  not claim it names the current claim by its attempt, as on DuckDB.)
+- The attempt is counted in the row at claim time, as before, but a lease that runs out charges it
+  only if the claim is `charged`: its start was marked. Otherwise the reclaim gives the attempt
+  back, like a release. So the jobs a SIGKILLed worker had prefetched cost nothing.
+- The Worker claims with durable=False and tells job_started() when a job starts. Marking every
+  start before it runs would cost a round trip per job; instead a thread marks, in one statement,
+  the jobs still running START_MARK_DELAY after they started (_StartMarks): a short job never
+  costs a write, a long one is charged if its worker dies under it.
+- A job whose lease ran out is a suspect (`lost` > 0: leases lost in a row): it may be what killed
+  its worker, within START_MARK_DELAY of starting. Before a worker starts a suspect it marks the
+  start (one UPDATE; suspects are rare), so each further death counts an attempt, and the reclaim
+  that finds its last attempt spent makes it a dead letter ("the worker running it died N times").
+  The jobs prefetched behind a poison job never start, are never charged, and run afterwards.
+  A reported outcome clears `lost`. The cost of not marking every start: a poison job's first
+  death (or a fast job's death within START_MARK_DELAY) is free, so it runs max_attempts + 1 times.
+- A user's claim() is charged when taken (durable=True): its caller runs the job at once, and no
+  job_started() tells us.
 
 Decisions:
 - Round trips cost, not rows: a batch of outcomes of one kind is one statement (unnest of arrays),
@@ -15,7 +38,7 @@ Decisions:
   is lost, e.g. while the listener reconnects.
 - A lost connection is reopened with backoff and the operation retried, for up to
   `reconnect_timeout` seconds. Retrying is safe: an outcome only applies to the claim it names
-  (status and attempt), and a retried insert first looks whether its batch was committed. A claim whose commit was lost
+  (its token), and a retried insert first looks whether its batch was committed. A claim whose commit was lost
   expires and runs again: at-least-once, never silently dropped.
 - Concurrent completions can lock the same children in different orders; PostgreSQL then aborts
   one with a deadlock error, and that transaction is retried like a lost connection.
@@ -33,14 +56,16 @@ Decisions:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from contextlib import nullcontext
 from importlib import resources
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERROR,
                       THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
@@ -59,13 +84,14 @@ except ImportError:  # reported when a PostgreSQL URL is opened
 
 log = logging.getLogger("queuack.postgres")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA_LOCK = 0x7175657561636B  # "queuack": the advisory lock that serialises schema creation
 CHANNEL = "queuack"
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast
 RECONNECT_TIMEOUT = 60.0  # seconds an operation keeps retrying a lost connection
 MAX_STATEMENT_BYTES = 2**29 - 2**20  # a row's values read back as hex stay under 1 GiB, with room to spare
 _RESULT_CACHE_BYTES = 32 * 1024 * 1024  # done results kept in memory for the TaskContexts of children
+START_MARK_DELAY = 0.05  # seconds a job runs before its start is marked (most jobs have ended by then)
 
 T = TypeVar("T")
 
@@ -101,12 +127,18 @@ _MAKE_READY = f"""
     WHERE {_CHILDREN} {{only}}
     RETURNING c.remaining"""
 
+# An outcome, a renewal or a release applies to the claim it names: by its token (v.claim), or,
+# for an ack by job id through a handle that did not claim it, by the current claim's attempt.
+_OWNS = "j.id = v.id AND j.status = 'claimed' AND CASE WHEN v.claim IS NULL THEN j.attempts = v.att ELSE j.claim_token = v.claim END"
+_ENDED = "claim_token = NULL, charged = false, lost = 0"  # its worker reported: no longer a suspect
+
 COMPLETE_DONE = f"""
-    WITH v AS (SELECT * FROM unnest(%(ids)b::text[], %(att)b::int[], %(res)b::bytea[]) AS v(id, att, result)),
+    WITH v AS (SELECT * FROM unnest(%(ids)b::text[], %(att)b::int[], %(claim)b::int8[], %(res)b::bytea[])
+               AS v(id, att, claim, result)),
     p AS (
         UPDATE queuack.jobs j SET status = 'done', result = v.result, completed_at = %(now)s,
-               lease_expires_at = NULL, error = NULL, traceback = NULL
-        FROM v WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
+               lease_expires_at = NULL, error = NULL, traceback = NULL, {_ENDED}
+        FROM v WHERE {_OWNS}
         RETURNING j.id),
     kids AS ({_MAKE_READY.format(only="")})
     SELECT id FROM p
@@ -122,17 +154,18 @@ COMPLETE_ERROR = f"""
         status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,
         execute_after = CASE WHEN {_LAST} THEN j.execute_after ELSE v.retry_at END,
         completed_at = CASE WHEN {_LAST} THEN %(now)s END,
-        error = v.error, traceback = v.tb, lease_expires_at = NULL
-    FROM unnest(%(ids)s::text[], %(att)s::int[], %(last)s::bool[], %(at)s::float8[], %(err)s::text[],
-                %(tb)s::text[]) AS v(id, att, last, retry_at, error, tb)
-    WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
+        error = v.error, traceback = v.tb, lease_expires_at = NULL, {_ENDED}
+    FROM unnest(%(ids)s::text[], %(att)s::int[], %(claim)s::int8[], %(last)s::bool[], %(at)s::float8[],
+                %(err)s::text[], %(tb)s::text[]) AS v(id, att, claim, last, retry_at, error, tb)
+    WHERE {_OWNS}
     RETURNING j.id, j.status, j.execute_after"""
 
-RELEASE = """
+# Given back: this attempt does not count (a suspect stays one)
+RELEASE = f"""
     UPDATE queuack.jobs j SET status = 'pending', attempts = j.attempts - 1, lease_expires_at = NULL,
-           claimed_by = NULL, claimed_at = NULL
-    FROM unnest(%(ids)s::text[], %(att)s::int[]) AS v(id, att)
-    WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att
+           claimed_by = NULL, claimed_at = NULL, claim_token = NULL, charged = false
+    FROM unnest(%(ids)s::text[], %(att)s::int[], %(claim)s::int8[]) AS v(id, att, claim)
+    WHERE {_OWNS}
     RETURNING j.id"""
 
 # Children that can no longer run because the parents in `p` failed or were skipped: an "all"
@@ -151,8 +184,11 @@ CANCEL_RUN = """
     UPDATE queuack.jobs SET status = 'skipped', completed_at = %s, error = 'skipped: its DAG run was cancelled'
     WHERE dag_run_id = %s AND status = 'pending' RETURNING id"""
 
+# A claimed job goes over as pending, its attempt counted only if it had started (charged)
+_EXPORTED = {"status": "CASE WHEN status = 'claimed' THEN 'pending' ELSE status END",
+             "attempts": "CASE WHEN status = 'claimed' AND NOT charged THEN attempts - 1 ELSE attempts END"}
 EXPORT_JOBS = f"""
-    SELECT {COPY_COLUMNS.replace("status", "CASE WHEN status = 'claimed' THEN 'pending' ELSE status END", 1)}
+    SELECT {", ".join(_EXPORTED.get(c.strip(), c.strip()) for c in COPY_COLUMNS.split(","))}
     FROM queuack.jobs ORDER BY seq"""
 
 _COPY_TYPES = ("text, text, text, int, bigint, text, bytea, bytea, bytea, float8, float8, int, int, float8, text, "
@@ -180,16 +216,33 @@ IMPORT_READINESS = """
     WHERE c.id = s.child_id AND c.status = 'pending'"""
 
 EXPIRED = """
-    SELECT id, attempts, max_attempts FROM queuack.jobs
+    SELECT id, attempts, max_attempts, charged, lost FROM queuack.jobs
     WHERE status = 'claimed' AND lease_expires_at < %s
     ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED"""
 
+# The expired claims locked by EXPIRED in the same transaction, with what _reclaimed decided
+RECLAIM = """
+    UPDATE queuack.jobs j SET status = v.status, attempts = v.att, lost = j.lost + 1, error = v.error,
+           traceback = NULL, lease_expires_at = NULL, claim_token = NULL, charged = false,
+           execute_after = CASE WHEN v.status = 'pending' THEN %(now)s ELSE j.execute_after END,
+           completed_at = CASE WHEN v.status = 'failed' THEN %(now)s END
+    FROM unnest(%(ids)s::text[], %(st)s::text[], %(att)s::int[], %(err)s::text[]) AS v(id, status, att, error)
+    WHERE j.id = v.id AND j.status = 'claimed'
+    RETURNING j.id, j.status"""
+
+# The durable start mark: from now on, losing this claim counts its attempt (charged = false once
+# the job returned)
+MARK_STARTED = """
+    UPDATE queuack.jobs j SET charged = %(charged)s
+    FROM unnest(%(ids)s::text[], %(claims)s::int8[]) AS v(id, claim)
+    WHERE j.id = v.id AND j.status = 'claimed' AND j.claim_token = v.claim"""
+
 ANY_EXPIRED = "SELECT 1 FROM queuack.jobs WHERE status = 'claimed' AND lease_expires_at < %s LIMIT 1"
 
-RENEW = """
+RENEW = f"""
     UPDATE queuack.jobs j SET lease_expires_at = %(lease)s
-    FROM unnest(%(ids)s::text[], %(att)s::int[]) AS v(id, att)
-    WHERE j.id = v.id AND j.status = 'claimed' AND j.attempts = v.att"""
+    FROM unnest(%(ids)s::text[], %(att)s::int[], %(claim)s::int8[]) AS v(id, att, claim)
+    WHERE {_OWNS}"""
 
 NEXT_WAKEUP = """
     SELECT least((SELECT min(execute_after) FROM queuack.jobs
@@ -198,7 +251,7 @@ NEXT_WAKEUP = """
 
 RETRY_FAILED = f"""
     WITH r AS (UPDATE queuack.jobs SET status = 'pending', attempts = 0, execute_after = %(now)s,
-                      completed_at = NULL, claimed_by = NULL
+                      completed_at = NULL, claimed_by = NULL, lost = 0
                WHERE id = %(id)s AND status = 'failed' RETURNING id)
     SELECT id, pg_notify('{CHANNEL}', '') FROM r"""
 
@@ -263,9 +316,126 @@ def _storable(outcome: Outcome) -> Outcome:
     size = len(outcome.result or b"")
     if outcome.kind != "done" or size <= MAX_STATEMENT_BYTES:
         return outcome
-    return Outcome(outcome.job_id, outcome.attempt, "error", codec=outcome.codec,
-                   error=f"SerializationError: the result is {_too_big(size)}. "
-                         "Write it to a file and return the path instead.")
+    return dataclasses.replace(outcome, kind="error", result=None,
+                               error=f"SerializationError: the result is {_too_big(size)}. "
+                                     "Write it to a file and return the path instead.")
+
+
+class Claim(NamedTuple):
+    """What a Job claimed here carries (Job._claim) and its Outcome brings back (Outcome.claim)."""
+
+    token: int  # written in the row by the claim: only the holder's statements name it
+    suspect: bool  # it lost a lease before: its start is marked before it runs
+
+
+def _claims(items: Sequence[Outcome] | Sequence[Job]) -> dict[str, list]:
+    """The ids, attempts and tokens of these outcomes' or jobs' claims, for the statements that check _OWNS."""
+    keys = [(o.job_id, o.attempt, o.claim) if isinstance(o, Outcome) else (o.id, o.attempts, o._claim) for o in items]
+    return {"ids": [k[0] for k in keys], "att": [k[1] for k in keys],
+            "claim": [c.token if isinstance(c, Claim) else None for _, _, c in keys]}
+
+
+# What a lost lease leaves in the job's error: not started, started, started on its last attempt
+_LEASE_LOST = (
+    "lease expired before its start was marked (its worker died or hung): it runs again, this attempt not "
+    "counted, and its next start is counted before it runs",
+    "lease expired on attempt {attempt}: the worker running it died or hung; it runs again",
+    "lease expired on attempt {attempt} of {of}: the worker running it died {died} times in a row without "
+    "reporting (os._exit(), a crash in native code, the out-of-memory killer, a kill, or a hang); "
+    "it is not run again",
+)
+
+
+def _reclaimed(job_id: str, attempts: int, max_attempts: int, charged: bool, lost: int) -> tuple:
+    """(id, status, attempts, error) of an expired claim given back: charged when its start was marked."""
+    if not charged:
+        return job_id, "pending", attempts - 1, _LEASE_LOST[0]
+    last = attempts >= max_attempts
+    error = _LEASE_LOST[2 if last else 1].format(attempt=attempts, of=max_attempts, died=lost + 1)
+    return job_id, "failed" if last else "pending", attempts, error
+
+
+class _StartMarks:
+    """The start marks of the jobs this process runs (see the module docstring). A suspect's is
+    written before it runs; any other job's by a thread of its own once the job has run for
+    START_MARK_DELAY, in one statement for all that are due, so a job that returns sooner costs
+    nothing. A marked job that returns is unmarked at once: its outcome may wait for the group
+    commit, and a crash meanwhile (the next job may be the poison) must not charge it."""
+
+    def __init__(self, write: Callable[[list[tuple[str, int]], bool], None]):
+        self._write = write  # write(claims, charged): the statement, on the backend's connection
+        self._changed = threading.Condition(threading.Lock())
+        self._writing = threading.Lock()  # held while marks are written: an unmark waits, then lands last
+        self._running: dict[tuple[str, int], float] = {}  # (job id, token) -> when it started, not marked yet
+        self._marked: set[tuple[str, int]] = set()
+        self._thread: threading.Thread | None = None
+        self._idle = False  # the thread waits for a job to start (not for one to come due): wake it
+        self._closed = False
+
+    def started(self, job_id: str, token: int, suspect: bool) -> None:
+        key = (job_id, token)
+        if suspect:
+            if self._written([key], True):
+                with self._changed:
+                    self._marked.add(key)
+            return
+        with self._changed:
+            self._running[key] = time.monotonic()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._mark_due, name="queuack-pg-starts", daemon=True)
+                self._thread.start()
+            elif self._idle:
+                self._idle = False
+                self._changed.notify()
+
+    def finished(self, job_id: str, token: int) -> None:
+        key = (job_id, token)
+        with self._changed:
+            if self._running.pop(key, None) is not None or key not in self._marked:
+                return
+            self._marked.discard(key)
+        with self._writing:
+            self._written([key], False)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _mark_due(self) -> None:
+        while True:
+            with self._changed:
+                while not (self._running or self._closed):
+                    self._idle = True
+                    self._changed.wait()
+                self._idle = False
+                if self._closed:
+                    return
+                due_at = min(self._running.values()) + START_MARK_DELAY
+                if due_at > time.monotonic():
+                    self._changed.wait(due_at - time.monotonic())
+                    continue
+                due = [k for k, at in self._running.items() if at + START_MARK_DELAY <= time.monotonic()]
+                for key in due:
+                    del self._running[key]
+                self._marked.update(due)
+                self._writing.acquire()  # before an unmark of these can
+            try:
+                self._written(due, True)
+            finally:
+                self._writing.release()
+
+    def _written(self, claims: list[tuple[str, int]], charged: bool) -> bool:
+        try:
+            self._write(claims, charged)
+            return True
+        except (QueuackError, psycopg.Error) as exc:  # the server stayed away, or the queue closed
+            log.warning("the %s of %d running job(s) could not be recorded (%s)%s",
+                        "starts" if charged else "returns", len(claims), exc,
+                        ": if one takes its worker down, that attempt is not counted" if charged else "")
+            return False
 
 
 def _claim_sql(by_queue: bool, only: bool) -> str:
@@ -278,11 +448,11 @@ def _claim_sql(by_queue: bool, only: bool) -> str:
         where.append("id = ANY(%(only)s)")
     return f"""
         UPDATE queuack.jobs j SET status = 'claimed', attempts = j.attempts + 1, claimed_by = %(worker)s,
-               claimed_at = %(now)s, lease_expires_at = %(lease)s
+               claimed_at = %(now)s, lease_expires_at = %(lease)s, claim_token = %(token)s, charged = %(charged)s
         FROM (SELECT id FROM queuack.jobs WHERE {" AND ".join(where)}
               ORDER BY {order} LIMIT %(n)s FOR UPDATE SKIP LOCKED) picked
         WHERE j.id = picked.id
-        RETURNING {_J}, j.seq"""
+        RETURNING {_J}, j.lost, j.seq"""
 
 
 _CLAIMS = {(q, o): _claim_sql(q, o) for q in (False, True) for o in (False, True)}
@@ -348,6 +518,7 @@ class PostgresBackend(Backend):
         self._cache_lock = threading.Lock()
         self._results: OrderedDict[str, tuple[str, bytes | None]] = OrderedDict()  # done results, LRU
         self._results_bytes = 0
+        self._marks = _StartMarks(self._mark_started)
         self._conn = self._connect()
         self._ensure_schema(self._conn, read_only)
 
@@ -435,6 +606,7 @@ class PostgresBackend(Backend):
 
     # -- lifetime ---------------------------------------------------------------------------------
     def _shutdown(self) -> None:
+        self._marks.close()
         with self.lock:
             self._closed = True
             if self._conn is not None:
@@ -448,7 +620,7 @@ class PostgresBackend(Backend):
             self.changed.notify_all()
 
     # -- inserting ----------------------------------------------------------------------------------
-    def insert(self, jobs: list[NewJob], dag_run: tuple[str, str] | None = None) -> None:
+    def insert(self, jobs: list[NewJob], dag_run: tuple[str, int] | None = None) -> None:
         now = time.time()
         batch = {j.id for j in jobs}
         external = sorted({p for j in jobs for p in j.parents if p not in batch})
@@ -512,8 +684,10 @@ class PostgresBackend(Backend):
             return []
         self.reclaim_expired()
         now = time.time()
-        params = {"now": now, "lease": now + lease_seconds, "worker": worker_id, "n": count,
-                  "queues": list(queues) if queues is not None else None,
+        token = secrets.randbits(63)
+        # a user's claim() runs the job at once, unseen by job_started: its attempt counts from here
+        params = {"now": now, "lease": now + lease_seconds, "worker": worker_id, "n": count, "token": token,
+                  "charged": durable, "queues": list(queues) if queues is not None else None,
                   "only": list(only) if only is not None else None}
         sql = _CLAIMS[(queues is not None, only is not None)]
         rows = self._run(lambda conn: conn.execute(sql, params).fetchall())
@@ -522,38 +696,58 @@ class PostgresBackend(Backend):
         in_dags = [r[0] for r in rows if r[20] is not None]
         # the TaskContexts of DAG jobs need their parents: one read for the batch
         parents = self.parents(in_dags) if in_dags else {}
-        jobs = [self._job(r[:-1]) for r in rows]
-        for job in jobs:
+        jobs = []
+        for r in rows:
+            job = self._job(r[:-2])
             job._parents = parents.get(job.id)
+            job._claim = Claim(token, suspect=r[-2] > 0 and not durable)
+            jobs.append(job)
         return jobs
 
     def reclaim_expired(self) -> int:
-        """Claims whose lease ran out (their worker died, hung or lost the network) count as an
-        attempt: the job runs again, or fails for good when that was its last attempt."""
+        """Give back the claims whose lease ran out (their worker died, hung or lost the network):
+        charged only if their start was marked, and suspects from now on (see the module docstring)."""
         now = time.time()
         if not self._query(ANY_EXPIRED, [now]):  # the usual case: one cheap look, no transaction
             return 0
 
         def work(conn):
             with conn.transaction():
-                rows = conn.execute(EXPIRED, [now]).fetchall()
-                lost = []
-                for job_id, attempt, max_attempts in rows:
-                    last = attempt >= max_attempts
-                    lost.append(Outcome(job_id, attempt, "expired",
-                                        error=LOST["expired"][last].format(attempt=attempt, of=max_attempts)))
-                return self._complete(conn, lost, RetryPolicy(), now) if lost else set()
+                decided = [_reclaimed(*row) for row in conn.execute(EXPIRED, [now]).fetchall()]
+                if not decided:
+                    return []
+                columns = dict(zip(("ids", "st", "att", "err"), map(list, zip(*decided))))
+                rows = conn.execute(RECLAIM, {"now": now, **columns}).fetchall()
+                failed = [job_id for job_id, status in rows if status == "failed"]
+                if failed:
+                    self._skip_children(conn, failed, now)
+                if len(failed) < len(rows):
+                    conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+                return rows
 
         reclaimed = self._run(work)
         if reclaimed:
-            log.warning("%s: %d expired lease(s) reclaimed", self.path, len(reclaimed))
+            failed = sum(1 for _, status in reclaimed if status == "failed")
+            log.warning("%s: %d expired lease(s) reclaimed%s", self.path, len(reclaimed),
+                        f", {failed} of them dead letters (their workers kept dying)" if failed else "")
         return len(reclaimed)
 
-    def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
-        if claims:
-            params = {"lease": time.time() + lease_seconds, "ids": [c[0] for c in claims],
-                      "att": [c[1] for c in claims]}
+    def renew(self, jobs: Sequence[Job], lease_seconds: float) -> None:
+        if jobs:
+            params = {"lease": time.time() + lease_seconds, **_claims(jobs)}
             self._run(lambda conn: conn.execute(RENEW, params))
+
+    def job_started(self, job: Job) -> None:
+        if isinstance(job._claim, Claim):
+            self._marks.started(job.id, job._claim.token, job._claim.suspect)
+
+    def job_finished(self, job: Job) -> None:
+        if isinstance(job._claim, Claim):
+            self._marks.finished(job.id, job._claim.token)
+
+    def _mark_started(self, claims: list[tuple[str, int]], charged: bool) -> None:
+        params = {"ids": [c[0] for c in claims], "claims": [c[1] for c in claims], "charged": charged}
+        self._run(lambda conn: conn.execute(MARK_STARTED, params))
 
     # -- completing ---------------------------------------------------------------------------------
     def complete(self, outcomes: list[Outcome], policy: RetryPolicy | None = None, lone: bool = False) -> set[str]:
@@ -582,18 +776,16 @@ class PostgresBackend(Backend):
         errors = [o for o in outcomes if o.kind not in ("done", "release")]
         applied: set[str] = set()
         if done:
-            rows = conn.execute(COMPLETE_DONE, {"ids": [o.job_id for o in done], "att": [o.attempt for o in done],
-                                                "res": [o.result for o in done], "now": now}).fetchall()
+            rows = conn.execute(COMPLETE_DONE, {**_claims(done), "res": [o.result for o in done], "now": now}).fetchall()
             applied |= {r[0] for r in rows if r[0] is not None}
         if release:
-            rows = conn.execute(RELEASE, {"ids": [o.job_id for o in release],
-                                          "att": [o.attempt for o in release]}).fetchall()
+            rows = conn.execute(RELEASE, _claims(release)).fetchall()
             applied |= {r[0] for r in rows}
         if errors:
             retry_at = [now if o.kind in LOST else now + policy.delay(o.attempt) for o in errors]
             rows = conn.execute(COMPLETE_ERROR, {
-                "ids": [o.job_id for o in errors], "att": [o.attempt for o in errors],
-                "last": [o.kind == "fail" for o in errors], "at": retry_at, "err": [o.error for o in errors],
+                **_claims(errors), "last": [o.kind == "fail" for o in errors], "at": retry_at,
+                "err": [o.error for o in errors],
                 "tb": [o.traceback for o in errors], "now": now}).fetchall()
             applied |= {r[0] for r in rows}
             failed = [r[0] for r in rows if r[1] == "failed"]
@@ -638,7 +830,7 @@ class PostgresBackend(Backend):
                 if not conn.execute(RETRY_FAILED, {"id": job_id, "now": now}).fetchall():
                     return None
                 descendants = conn.execute(DESCENDANTS, {"id": job_id, "why": SKIPPED_ERROR}).fetchall()
-                parents: dict[str, list[tuple[str, str]]] = {}
+                parents: dict[str, list[tuple[str, int]]] = {}
                 for child, parent, status in conn.execute(PARENT_STATUSES, {"ids": [d[0] for d in descendants]}):
                     parents.setdefault(child, []).append((parent, status))
                 back = resumable(job_id, {i: (s, m, parents.get(i, [])) for i, s, m in descendants})
@@ -911,7 +1103,16 @@ def _jobs_newest(conn) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS jobs_newest ON queuack.jobs (seq)")
 
 
-_UPGRADES = {1: _jobs_newest}
+def _claim_tokens(conn) -> None:
+    """Version 2 -> 3: claims are named by a token, and charged once their job starts. A claim taken
+    by an older queuack was charged when it was taken: it stays charged."""
+    conn.execute("""ALTER TABLE queuack.jobs ADD COLUMN IF NOT EXISTS claim_token bigint,
+                        ADD COLUMN IF NOT EXISTS charged boolean NOT NULL DEFAULT false,
+                        ADD COLUMN IF NOT EXISTS lost integer NOT NULL DEFAULT 0""")
+    conn.execute("UPDATE queuack.jobs SET charged = true WHERE status = 'claimed'")
+
+
+_UPGRADES = {1: _jobs_newest, 2: _claim_tokens}
 
 
 def describe_safely(url: str) -> str:

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS queuack.jobs (
     kwargs           bytea NOT NULL,
     created_at       double precision NOT NULL,
     execute_after    double precision NOT NULL,  -- not claimable before this (delays, retry backoff)
-    attempts         integer NOT NULL,      -- counted when a claim is taken
+    attempts         integer NOT NULL,      -- of the current or last claim (a claim given back uncharged takes its one back)
     max_attempts     integer NOT NULL,
     timeout_seconds  double precision,
     claimed_by       text,
@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS queuack.jobs (
     dag_run_id       text,
     dependency_mode  text NOT NULL,         -- all | any
     remaining        integer NOT NULL DEFAULT 0,  -- parents not done yet (0: ready, for "any" once one is done)
-    alive            integer NOT NULL DEFAULT 0   -- parents that can still succeed
+    alive            integer NOT NULL DEFAULT 0,  -- parents that can still succeed
+    -- version 3: who holds a claim, and whether losing it counts an attempt (see postgres.py)
+    claim_token      bigint,                -- the current claim's: outcomes, renewals and start marks name it
+    charged          boolean NOT NULL DEFAULT false,  -- the claim's attempt counts if its lease runs out (it started)
+    lost             integer NOT NULL DEFAULT 0       -- leases lost in a row (worker died or hung): > 0 is a suspect
 );
 
 -- what a claim scans: ready jobs in the order they are taken

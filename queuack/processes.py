@@ -178,8 +178,8 @@ class Child:
                 return None
             if deadline is not None and time.monotonic() >= deadline:
                 self.kill()
-                return Outcome(job.id, job.attempts, "error",
-                               error=f"JobTimeoutError: timed out after {job.timeout_seconds:g}s "
+                return Outcome.of(job, "error",
+                                  error=f"JobTimeoutError: timed out after {job.timeout_seconds:g}s "
                                      "(its child process was killed and replaced)")
         if isinstance(reply, tuple) and reply[0] == "import":
             raise TaskImportError(reply[1], reply[2], in_child=True)
@@ -193,8 +193,8 @@ class Child:
         else:
             how = f"exit code {code}"
         self._close()
-        return Outcome(job.id, job.attempts, "error",
-                       error=f"ChildProcessError: the process running the job died ({how}): a crash in "
+        return Outcome.of(job, "error",
+                          error=f"ChildProcessError: the process running the job died ({how}): a crash in "
                              "native code, os._exit(), or the out-of-memory killer; a new process takes its place")
 
     def kill(self) -> None:

@@ -187,7 +187,7 @@ class DuckQueue:
             if in_pool_child() and exc.detail == f"PID {os.getppid()}":  # old task code, in a process pool
                 exc.args = (owned_by_the_worker(f"DuckQueue({self.db_path!r})", self.db_path),)
             raise
-        self._held: dict[str, int] = {}  # job id -> attempt, for claims taken through this object
+        self._held: dict[str, tuple] = {}  # job id -> (attempt, codec, claim), for claims taken through this object
         self._closed = False
         self._set_workers(workers_num, worker_concurrency, poll_timeout)
 
@@ -474,7 +474,7 @@ class DuckQueue:
         jobs = self._live_store().claim(queues, count, worker_id or default_worker_id(),
                                         lease or self.visibility_timeout)
         for job in jobs:
-            self._held[job.id] = (job.attempts, job.codec)
+            self._held[job.id] = (job.attempts, job.codec, job._claim)
         return self._own(jobs)
 
     def _own(self, jobs: list[Job]) -> list[Job]:
@@ -483,19 +483,20 @@ class DuckQueue:
             job._loader = self.loader
         return jobs
 
-    def _claim_of(self, job: str | Job) -> tuple[str, int | None, str]:
-        """(id, attempt, codec) of the claim an ack or nack refers to; attempt None: not claimed."""
+    def _claim_of(self, job: str | Job) -> tuple[str, int | None, str, Any]:
+        """(id, attempt, codec, the backend's claim handle) of the claim an ack or nack refers to;
+        attempt None: not claimed."""
         if isinstance(job, Job):
             self._held.pop(job.id, None)
-            return job.id, job.attempts, job.codec
+            return job.id, job.attempts, job.codec, job._claim
         held = self._held.pop(job, None)
         if held is not None:
-            return job, held[0], held[1]
+            return (job, *held)
         # claimed through another handle: the current claim, if there is one
         record = self.get_job(job)
         if record.status is not JobStatus.CLAIMED:
-            return job, None, record.codec
-        return job, record.attempts, record.codec
+            return job, None, record.codec, None
+        return job, record.attempts, record.codec, None
 
     def ack(self, job_id: str | Job, result: Any = None, error: str | None = None,
             worker_id: str | None = None) -> bool:
@@ -504,18 +505,18 @@ class DuckQueue:
         current: its lease expired and the job went back to the queue or to another worker.
         Durable when it returns: on a DuckDB file an ack without error is journalled and synced
         (see docs/RUNTIME.md), a crash after it never runs the job again."""
-        job_id, attempt, codec = self._claim_of(job_id)
+        job_id, attempt, codec, claim = self._claim_of(job_id)
         if attempt is None:
             self._explain_unclaimed(job_id)
             return False
         if error is None:
             try:
                 blob = encode_value(result, codec, "the result")
-                outcome = Outcome(job_id, attempt, "done", result=blob, codec=codec)
+                outcome = Outcome(job_id, attempt, "done", result=blob, codec=codec, claim=claim)
             except SerializationError as exc:
-                outcome = Outcome(job_id, attempt, "error", error=str(exc))
+                outcome = Outcome(job_id, attempt, "error", error=str(exc), claim=claim)
         else:
-            outcome = Outcome(job_id, attempt, "error", error=str(error))
+            outcome = Outcome(job_id, attempt, "error", error=str(error), claim=claim)
         applied = self._live_store().complete([outcome], self.retry_policy, lone=True)
         if job_id not in applied:
             self.logger.warning("ack for job %s ignored: its claim (attempt %s) is no longer current", job_id, attempt)
@@ -524,13 +525,13 @@ class DuckQueue:
     def nack(self, job_id: str | Job, requeue: bool = True) -> bool:
         """Give a claimed job back. requeue=True: claimable again at once, and this attempt does
         not count. requeue=False: it fails for good (a dead letter)."""
-        job_id, attempt, _ = self._claim_of(job_id)
+        job_id, attempt, _, claim = self._claim_of(job_id)
         if attempt is None:
             self._explain_unclaimed(job_id)
             return False
         kind = "release" if requeue else "fail"
         error = None if requeue else "rejected with nack(requeue=False)"
-        return job_id in self._live_store().complete([Outcome(job_id, attempt, kind, error=error)])
+        return job_id in self._live_store().complete([Outcome(job_id, attempt, kind, error=error, claim=claim)])
 
     def _explain_unclaimed(self, job_id: str) -> None:
         job = self.get_job(job_id)  # raises JobNotFoundError for an unknown id

@@ -499,13 +499,13 @@ class Store(Backend):
             log.warning("%s: the process that had it open before ended without closing it; %d job(s) it "
                         "was running were charged an attempt", self.path, len(abandoned))
 
-    def job_started(self, job_id: str, attempt: int) -> None:
+    def job_started(self, job: Job) -> None:
         if self._start_log is not None:
-            self._start_log.started(job_id, attempt)
+            self._start_log.started(job.id, job.attempts)
 
-    def job_finished(self, job_id: str, attempt: int) -> None:
+    def job_finished(self, job: Job) -> None:
         if self._start_log is not None:
-            self._start_log.finished(job_id, attempt)
+            self._start_log.finished(job.id, job.attempts)
 
     def next_wakeup(self) -> float | None:
         """When time alone will make work claimable (a delay ends, a lease runs out), or None."""
@@ -761,11 +761,11 @@ class Store(Backend):
             conn.execute(sql, params)
         self.sched.mark_durable(params["ids"])
 
-    def renew(self, claims: list[tuple[str, int]], lease_seconds: float) -> None:
+    def renew(self, jobs: Sequence[Job], lease_seconds: float) -> None:
         """Extend the leases of jobs that are still running (the Worker's heartbeat)."""
         with self.lock:
             lease = time.time() + lease_seconds
-            current = [(i, a) for i, a in claims if self.sched.owns(i, a)]
+            current = [(j.id, j.attempts) for j in jobs if self.sched.owns(j.id, j.attempts)]
             if not current:
                 return
             self.sched.renew(current, lease)  # the lease that counts: only this process uses the file

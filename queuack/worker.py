@@ -311,12 +311,12 @@ class Worker:
 
     def _release(self, jobs: list[Job]) -> None:
         if jobs:
-            self._until_stored(lambda: self._store.complete([Outcome(j.id, j.attempts, "release") for j in jobs]),
+            self._until_stored(lambda: self._store.complete([Outcome.of(j, "release") for j in jobs]),
                                f"give back {len(jobs)} prefetched job(s)")
 
-    def _renew(self, claims: list[tuple[str, int]]) -> None:
+    def _renew(self, jobs: list[Job]) -> None:
         try:
-            self._store.renew(claims, self.queue.visibility_timeout)
+            self._store.renew(jobs, self.queue.visibility_timeout)
         except _NOT_WRITTEN as exc:  # the lease held in memory was renewed, and that is the one that counts
             log.debug("lease renewal not written: %s", exc)
 
@@ -337,7 +337,7 @@ class Worker:
         return self.stopping
 
     def _run_one(self, job: Job, on_main_thread: bool = False, child: Child | None = None) -> Outcome:
-        self._store.job_started(job.id, job.attempts)  # from here on, a crash charges this attempt
+        self._store.job_started(job)  # from here on, a crash charges this attempt
         started = time.perf_counter()
         try:
             self._job_on_main_thread = on_main_thread
@@ -356,9 +356,9 @@ class Worker:
             if self._setup_error is None:
                 self._setup_error = exc
             self.stop()
-            return Outcome(job.id, job.attempts, "release")
+            return Outcome.of(job, "release")
         finally:
-            self._store.job_finished(job.id, job.attempts)
+            self._store.job_finished(job)
         if outcome.kind == "done":  # a large result waits for the group commit as a reference only
             outcome.result = self._store.stash_result(job.id, job.attempts, outcome.result)
         elapsed = time.perf_counter() - started
@@ -371,7 +371,7 @@ class Worker:
         try:
             self.loader.check_function(job.func, job.codec, f"job {job.id}")  # children cannot know what this process enqueued
         except UntrustedError as exc:
-            return Outcome(job.id, job.attempts, "fail", error=f"UntrustedError: {exc}")
+            return Outcome.of(job, "fail", error=f"UntrustedError: {exc}")
         parents = job._parents
         if parents is None:
             parents = self._store.parents([job.id]).get(job.id, [])
@@ -401,7 +401,7 @@ class Worker:
                     self._release(waiting.take_all())
                 if time.monotonic() - renewed >= interval:
                     renewed = time.monotonic()
-                    claims = [(j.id, j.attempts) for j in list(held) if not waiting.given_back(j)]
+                    claims = [j for j in list(held) if not waiting.given_back(j)]
                     if claims:
                         self._renew(claims)
             except Exception:  # the store closed under us: run() is ending anyway
@@ -463,7 +463,7 @@ class Worker:
                     finished = []
                     for job in chunk:
                         if job.id not in held or self.stopping:
-                            finished.append(Outcome(job.id, job.attempts, "release"))
+                            finished.append(Outcome.of(job, "release"))
                         else:
                             try:
                                 finished.append(self._run_one(job, child=child))
@@ -483,7 +483,7 @@ class Worker:
         renewed = flushed = time.monotonic()
 
         def renew_held() -> None:
-            self._renew([(j.id, j.attempts) for j in list(held.values())])
+            self._renew(list(held.values()))
 
         try:
             while True:
@@ -505,7 +505,7 @@ class Worker:
                     running = list(held.values())
                     held.clear()  # executors give back, without running, what is still queued for them
                     for job in running:  # not charged if this process dies before the release is stored
-                        self._store.job_finished(job.id, job.attempts)
+                        self._store.job_finished(job)
                     self._release(running)
                     self._log_stopped_now(len(running))
                     break

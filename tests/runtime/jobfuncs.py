@@ -233,3 +233,12 @@ def log_pid_and_nap(log_path, seconds):
         log.write(f"{os.getpid()}\n")
     time.sleep(seconds)
     return os.getpid()
+
+
+def hold(gates, log_path, name):
+    """Note `name pid` in the log as it starts, then wait until the file gates/name exists; return the pid."""
+    with open(log_path, "a") as log:
+        log.write(f"{name} {os.getpid()}\n")
+    while not os.path.exists(os.path.join(gates, name)):
+        time.sleep(0.02)
+    return os.getpid()
