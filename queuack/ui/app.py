@@ -283,7 +283,10 @@ class Dashboard:
                 + (f"; {gone} no longer a dead letter" if gone else ""))
 
     def _cancel(self, form) -> str:
-        skipped = self.backend.cancel_run(str(form.get("run_id")))
+        run_id = str(form.get("run_id", ""))
+        if self.backend.dag_run(run_id) is None:
+            return f"no DAG run with id {run_id!r}: nothing cancelled"
+        skipped = self.backend.cancel_run(run_id)
         return f"DAG run cancelled: {skipped} job{'s' if skipped != 1 else ''} skipped, running ones finish"
 
     def _purge(self, form) -> str:

@@ -176,6 +176,14 @@ def test_purge_with_an_age_that_is_not_a_number_of_hours_purges_nothing(queue):
     assert queue.get_job(done).status is JobStatus.DONE
 
 
+def test_cancelling_a_run_that_does_not_exist_says_so(queue):
+    http = client(queue)
+    csrf = csrf_of(http.get("/").text)
+    for form in ({"run_id": "no-such-run"}, {}):
+        answer = http.post("/actions/cancel", data={"csrf": csrf, "next": "/runs", **form})
+        assert "nothing cancelled" in http.get(answer.headers["location"]).text
+
+
 def test_a_token_is_asked_for_and_the_host_must_be_local(queue):
     http = client(queue, token="s3cret")
     assert http.get("/").status_code == 401
