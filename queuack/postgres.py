@@ -360,7 +360,13 @@ class _StartMarks:
     written before it runs; any other job's by a thread of its own once the job has run for
     START_MARK_DELAY, in one statement for all that are due, so a job that returns sooner costs
     nothing. A marked job that returns is unmarked at once: its outcome may wait for the group
-    commit, and a crash meanwhile (the next job may be the poison) must not charge it."""
+    commit, and a crash meanwhile (the next job may be the poison) must not charge it.
+
+    started() and finished() take no lock (a worker calls them around every job): they rely on
+    single dict and set operations being atomic, and on the order in which each side writes and
+    reads (commented where it matters)."""
+
+    IDLE_AFTER = 1.0  # seconds without a running job before the thread waits to be woken
 
     def __init__(self, write: Callable[[list[tuple[str, int]], bool], None]):
         self._write = write  # write(claims, charged): the statement, on the backend's connection
@@ -369,33 +375,30 @@ class _StartMarks:
         self._running: dict[tuple[str, int], float] = {}  # (job id, token) -> when it started, not marked yet
         self._marked: set[tuple[str, int]] = set()
         self._thread: threading.Thread | None = None
-        self._idle = False  # the thread waits for a job to start (not for one to come due): wake it
+        self._idle = False  # the thread waits to be woken by the next start
         self._closed = False
 
     def started(self, job_id: str, token: int, suspect: bool) -> None:
         key = (job_id, token)
         if suspect:
             if self._written([key], True):
-                with self._changed:
-                    self._marked.add(key)
+                self._marked.add(key)
             return
-        with self._changed:
-            self._running[key] = time.monotonic()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._mark_due, name="queuack-pg-starts", daemon=True)
-                self._thread.start()
-            elif self._idle:
-                self._idle = False
+        self._running[key] = time.monotonic()  # before reading _idle, which the thread raises before rereading this
+        if self._idle or self._thread is None:
+            with self._changed:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._mark_due, name="queuack-pg-starts", daemon=True)
+                    self._thread.start()
                 self._changed.notify()
 
     def finished(self, job_id: str, token: int) -> None:
         key = (job_id, token)
-        with self._changed:
-            if self._running.pop(key, None) is not None or key not in self._marked:
-                return
+        # not running any more, and taken by the thread: it is (being) marked
+        if self._running.pop(key, None) is None and key in self._marked:
             self._marked.discard(key)
-        with self._writing:
-            self._written([key], False)
+            with self._writing:
+                self._written([key], False)
 
     def close(self) -> None:
         with self._changed:
@@ -405,27 +408,38 @@ class _StartMarks:
             self._thread.join(timeout=5)
 
     def _mark_due(self) -> None:
+        empty_since = None
         while True:
             with self._changed:
-                while not (self._running or self._closed):
-                    self._idle = True
-                    self._changed.wait()
-                self._idle = False
                 if self._closed:
                     return
-                due_at = min(self._running.values()) + START_MARK_DELAY
-                if due_at > time.monotonic():
-                    self._changed.wait(due_at - time.monotonic())
+                now = time.monotonic()
+                running = list(self._running.items())
+                if not running:
+                    empty_since = empty_since or now
+                    if now - empty_since < self.IDLE_AFTER:  # a busy worker between jobs: no wake-ups to pay
+                        self._changed.wait(START_MARK_DELAY)
+                        continue
+                    self._idle = True
+                    if not self._running:  # reread after raising _idle: a start from now on wakes us
+                        self._changed.wait()
+                    self._idle = False
                     continue
-                due = [k for k, at in self._running.items() if at + START_MARK_DELAY <= time.monotonic()]
+                empty_since = None
+                due = [key for key, at in running if at + START_MARK_DELAY <= now]
+                if not due:
+                    self._changed.wait(min(at for _, at in running) + START_MARK_DELAY - now)
+                    continue
+            with self._writing:
+                taken = []
                 for key in due:
-                    del self._running[key]
-                self._marked.update(due)
-                self._writing.acquire()  # before an unmark of these can
-            try:
-                self._written(due, True)
-            finally:
-                self._writing.release()
+                    self._marked.add(key)  # before taking it: finished() then knows to unmark it
+                    if self._running.pop(key, None) is None:  # it returned meanwhile: nothing to mark
+                        self._marked.discard(key)
+                    else:
+                        taken.append(key)
+                if taken:
+                    self._written(taken, True)
 
     def _written(self, claims: list[tuple[str, int]], charged: bool) -> bool:
         try:
