@@ -588,9 +588,9 @@ class DuckQueue:
         bad = set(statuses) - {"done", "failed", "skipped"}
         if bad:
             raise ValueError(f"purge only deletes finished jobs (done, failed, skipped), not {sorted(bad)}")
-        if not (isinstance(older_than_hours, (int, float)) and 0 <= older_than_hours < math.inf):
+        if not isinstance(older_than_hours, (int, float)) or math.isnan(older_than_hours):
             # NaN compares greater than every time on PostgreSQL: it would purge everything
-            raise ValueError(f"older_than_hours must be a number of hours >= 0, not {older_than_hours!r}")
+            raise ValueError(f"older_than_hours must be a number of hours, not {older_than_hours!r}")
         return self._live_store().purge(queue, statuses, time.time() - older_than_hours * 3600)
 
     # -- DAGs -----------------------------------------------------------------------------------

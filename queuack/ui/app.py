@@ -294,7 +294,7 @@ class Dashboard:
             hours = float(form.get("older_than_hours", 24))
             purged = self.queue.purge(status=["done", "skipped"], older_than_hours=hours)
         except ValueError:
-            return "older than: give a number of hours (0 or more)"
+            return "older than: give a number of hours"
         return f"purged {purged} finished job{'s' if purged != 1 else ''} older than {hours:g}h"
 
     # -- plumbing ---------------------------------------------------------------------------------
