@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .errors import QueuackError
-from .jobs import Job
+from .jobs import Job, JobStatus
 
 MEMORY = ":memory:"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -257,10 +257,22 @@ class Backend(abc.ABC):
         return blob
 
     @abc.abstractmethod
-    def stats(self, queue: str | None = None) -> dict[str, int]: ...
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{queue: {status: jobs}} with every JobStatus value, for the queues that hold jobs. Kept
+        up to date by the backend as jobs change (see each backend's docstring), never by counting
+        every stored job: a queue with a million finished jobs answers as fast as an empty one."""
 
-    @abc.abstractmethod
-    def queue_names(self) -> list[str]: ...
+    def stats(self, queue: str | None = None) -> dict[str, int]:
+        totals = {s.value: 0 for s in JobStatus}
+        for name, by_status in self.counts().items():
+            if queue is None or name == queue:
+                for status, n in by_status.items():
+                    totals[status] += n
+        return totals
+
+    def queue_names(self) -> list[str]:
+        """The queues that hold jobs, sorted."""
+        return sorted(self.counts())
 
     @abc.abstractmethod
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
@@ -344,20 +356,26 @@ class Backend(abc.ABC):
         """A DAG run's nodes and edges; None for an unknown run."""
 
     @abc.abstractmethod
-    def _run_status_rows(self) -> list[tuple]:
-        """(id, name, created_at, cancelled, status, count) for every DAG run, as count_runs takes them."""
+    def _run_facts(self) -> RunFacts:
+        """What run_status_counts derives the statuses from, read in one consistent view."""
 
     def run_status_counts(self) -> dict[str, int]:
-        """{run status: how many DAG runs have it} (see RunSummary.status)."""
-        counts: dict[str, int] = {}
-        for run in count_runs(self._run_status_rows()):
-            counts[run.status] = counts.get(run.status, 0) + 1
-        return counts
+        """{run status: how many DAG runs have it} (see RunSummary.status), without counting the jobs
+        of every run: a run with no unfinished job keeps its status (done, failed or cancelled) until
+        one of its jobs is retried, so only the runs with unfinished or failed jobs are looked at."""
+        facts = self._run_facts()
+        counts = {"cancelled": facts.cancelled, "failed": len(facts.failed)}
+        for run_id, (unfinished, claimed, size) in facts.unfinished.items():
+            if run_id not in facts.failed:
+                status = "pending" if not claimed and unfinished == size else "running"
+                counts[status] = counts.get(status, 0) + 1
+        counts["done"] = facts.runs - sum(counts.values())
+        return {status: n for status, n in counts.items() if n}
 
     @abc.abstractmethod
     def claim_latency(self, window: float) -> tuple[int, float]:
-        """(how many, total seconds) from ready (created or due) to claimed, over the jobs claimed
-        in the last `window` seconds."""
+        """(how many, total seconds) from ready (created or due) to claimed, over the jobs that
+        finished (done, or failed for good) in the last `window` seconds: their last attempt's wait."""
 
     # -- moving a queue between backends
     @abc.abstractmethod
@@ -424,6 +442,18 @@ class RunSummary:
 
 
 @dataclass
+class RunFacts:
+    """DAG runs as run_status_counts needs them: how many there are and how many are cancelled; the
+    ids of the runs (not cancelled) with a failed job; and of the runs (not cancelled) with
+    unfinished jobs, {run id: (unfinished jobs, claimed jobs, all its jobs)}."""
+
+    runs: int
+    cancelled: int
+    failed: set[str]
+    unfinished: dict[str, tuple[int, int, int]]
+
+
+@dataclass
 class RunGraph:
     """A DAG run's nodes (LISTED_COLUMNS rows as dicts, in insertion order) and its edges
     (child id, parent id)."""
@@ -480,6 +510,16 @@ def count_runs(rows: Iterable[tuple]) -> list[RunSummary]:
         if status is not None:
             run.counts[status] = run.counts.get(status, 0) + count
     return list(runs.values())
+
+
+def counted(rows: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """{queue: {status: jobs}} from (queue, status, jobs) rows, where a pair may come more than once
+    (summed); every JobStatus value is present, and a queue whose counts are all zero is left out."""
+    counts: dict[str, dict[str, int]] = {}
+    for queue, status, n in rows:
+        by_status = counts.setdefault(queue, {s.value: 0 for s in JobStatus})
+        by_status[status] += int(n)
+    return {queue: by_status for queue, by_status in counts.items() if any(by_status.values())}
 
 
 def is_postgres_url(location: str) -> bool:

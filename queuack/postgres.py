@@ -48,6 +48,17 @@ Decisions:
   older version is brought up to date by the steps in _UPGRADES, in one transaction.
 - Times are unix seconds from the client's clock, as on DuckDB: hosts sharing a queue should keep
   their clocks in sync (NTP), since delays and leases compare them.
+- The counts by queue and status (stats(), the dashboard, /metrics) never read the finished jobs,
+  however many are stored. Exact, always: the unfinished ones (pending, delayed, claimed) are
+  counted from their rows through the partial indexes that hold only them (jobs_ready,
+  jobs_waiting, jobs_leases): a cost that grows with the work waiting, not with the history. The
+  finished ones (done, failed, skipped) are summed from queuack.tallies, where each statement that
+  finishes, brings back or deletes jobs adds one row per queue and status it changed, in that same
+  statement: a row per batch of outcomes, not per job, and only ever inserted, so concurrent
+  workers never wait on a shared counter row. The tallies within the throughput window also give
+  the throughput and the claim latency of the finished jobs; older ones are folded together
+  (FOLD) by a completing process once a minute. Exact as long as every writer runs schema version
+  4 or later: rows changed by hand, or by an older queuack, are not counted.
 - PostgreSQL refuses a message or a row over 1 GiB (it closes the connection on a bigger message)
   and sends a bytea back as hex text, two characters a byte: so a job whose function and arguments
   exceed MAX_STATEMENT_BYTES (about half a GiB) is refused at enqueue, a result that big fails its
@@ -69,7 +80,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, RUN_COLUMNS, SKIPPED_ERROR,
                       THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
-                      RunSummary, Snapshot, count_runs, listed, listing_query, registry_lock)
+                      RunFacts, RunSummary, Snapshot, count_runs, counted, listed, listing_query, registry_lock)
 from . import schema
 from .errors import (BackendUnavailableError, DAGValidationError, EnqueueError, JobNotFoundError,
                      NotAQueueDatabaseError, QueuackError)
@@ -84,7 +95,7 @@ except ImportError:  # reported when a PostgreSQL URL is opened
 
 log = logging.getLogger("queuack.postgres")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA_LOCK = 0x7175657561636B  # "queuack": the advisory lock that serialises schema creation
 CHANNEL = "queuack"
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast
@@ -92,6 +103,7 @@ RECONNECT_TIMEOUT = 60.0  # seconds an operation keeps retrying a lost connectio
 MAX_STATEMENT_BYTES = 2**29 - 2**20  # a row's values read back as hex stay under 1 GiB, with room to spare
 _RESULT_CACHE_BYTES = 32 * 1024 * 1024  # done results kept in memory for the TaskContexts of children
 START_MARK_DELAY = 0.05  # seconds a job runs before its start is marked (most jobs have ended by then)
+FOLD_SECONDS = 60.0  # how often a completing process folds old tallies together (see FOLD)
 
 T = TypeVar("T")
 
@@ -108,6 +120,19 @@ COPY_JOBS = f"COPY queuack.jobs ({_INSERT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 INSERT_EDGES = """
     INSERT INTO queuack.job_dependencies (child_id, parent_id, position)
     SELECT * FROM unnest(%s::text[], %s::text[], %s::int[]) ON CONFLICT DO NOTHING"""
+
+
+
+def _tally(rows: str, status: str = "status", n: str = "count(*)", waited: str = "0", at: str = "%(now)s",
+           where: str = "") -> str:
+    """The INSERT that records, in the statement that changes them, how the jobs of the CTE `rows`
+    (with a queue column) changed the finished counts: one queuack.tallies row per queue and status."""
+    return (f"INSERT INTO queuack.tallies (queue, status, n, waited, at) "
+            f"SELECT queue, {status}, {n}, {waited}, {at} FROM {rows} {where} GROUP BY 1, 2")
+
+
+# Seconds from ready (created or due) to claimed, of a job's last attempt: summed into its outcome's tally.
+_WAITED = "j.claimed_at - greatest(j.created_at, j.execute_after) AS waited"
 
 LOCK_PARENTS = "SELECT id, status, node_name FROM queuack.jobs WHERE id = ANY(%s) ORDER BY id FOR SHARE"
 
@@ -139,8 +164,9 @@ COMPLETE_DONE = f"""
         UPDATE queuack.jobs j SET status = 'done', result = v.result, completed_at = %(now)s,
                lease_expires_at = NULL, error = NULL, traceback = NULL, {_ENDED}
         FROM v WHERE {_OWNS}
-        RETURNING j.id),
-    kids AS ({_MAKE_READY.format(only="")})
+        RETURNING j.id, j.queue, {_WAITED}),
+    kids AS ({_MAKE_READY.format(only="")}),
+    counted AS ({_tally("p", "'done'", waited="coalesce(sum(waited), 0)")})
     SELECT id FROM p
     UNION ALL SELECT NULL FROM (SELECT pg_notify('{CHANNEL}', '') FROM kids WHERE remaining = 0 LIMIT 1) woke"""
 
@@ -150,15 +176,18 @@ PARENTS_DONE = f"""
 
 _LAST = "(v.last OR j.attempts >= j.max_attempts)"
 COMPLETE_ERROR = f"""
-    UPDATE queuack.jobs j SET
-        status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,
-        execute_after = CASE WHEN {_LAST} THEN j.execute_after ELSE v.retry_at END,
-        completed_at = CASE WHEN {_LAST} THEN %(now)s END,
-        error = v.error, traceback = v.tb, lease_expires_at = NULL, {_ENDED}
-    FROM unnest(%(ids)s::text[], %(att)s::int[], %(claim)s::int8[], %(last)s::bool[], %(at)s::float8[],
-                %(err)s::text[], %(tb)s::text[]) AS v(id, att, claim, last, retry_at, error, tb)
-    WHERE {_OWNS}
-    RETURNING j.id, j.status, j.execute_after"""
+    WITH u AS (
+        UPDATE queuack.jobs j SET
+            status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,
+            execute_after = CASE WHEN {_LAST} THEN j.execute_after ELSE v.retry_at END,
+            completed_at = CASE WHEN {_LAST} THEN %(now)s END,
+            error = v.error, traceback = v.tb, lease_expires_at = NULL, {_ENDED}
+        FROM unnest(%(ids)s::text[], %(att)s::int[], %(claim)s::int8[], %(last)s::bool[], %(at)s::float8[],
+                    %(err)s::text[], %(tb)s::text[]) AS v(id, att, claim, last, retry_at, error, tb)
+        WHERE {_OWNS}
+        RETURNING j.id, j.status, j.execute_after, j.queue, {_WAITED}),
+    counted AS ({_tally("u", "'failed'", waited="coalesce(sum(waited), 0)", where="WHERE status = 'failed'")})
+    SELECT id, status, execute_after FROM u"""
 
 # Given back: this attempt does not count (a suspect stays one)
 RELEASE = f"""
@@ -172,17 +201,23 @@ RELEASE = f"""
 # child is skipped; an "any" child loses a parent that could succeed, and is skipped when none is left.
 _DOOMED = f"(c.dependency_mode = 'all' OR c.alive - {_N} <= 0)"
 SKIP_CHILDREN = f"""
-    WITH p AS (SELECT unnest(%(ids)s::text[]) AS id)
-    UPDATE queuack.jobs c SET alive = c.alive - {_N},
-        status = CASE WHEN {_DOOMED} THEN 'skipped' ELSE c.status END,
-        completed_at = CASE WHEN {_DOOMED} THEN %(now)s END,
-        error = CASE WHEN {_DOOMED} THEN %(why)s END
-    WHERE {_CHILDREN} {{only}}
-    RETURNING c.id, c.status"""
+    WITH p AS (SELECT unnest(%(ids)s::text[]) AS id),
+    s AS (
+        UPDATE queuack.jobs c SET alive = c.alive - {_N},
+            status = CASE WHEN {_DOOMED} THEN 'skipped' ELSE c.status END,
+            completed_at = CASE WHEN {_DOOMED} THEN %(now)s END,
+            error = CASE WHEN {_DOOMED} THEN %(why)s END
+        WHERE {_CHILDREN} {{only}}
+        RETURNING c.id, c.status, c.queue),
+    counted AS ({_tally("s", "'skipped'", where="WHERE status = 'skipped'")})
+    SELECT id, status FROM s"""
 
-CANCEL_RUN = """
-    UPDATE queuack.jobs SET status = 'skipped', completed_at = %s, error = 'skipped: its DAG run was cancelled'
-    WHERE dag_run_id = %s AND status = 'pending' RETURNING id"""
+CANCEL_RUN = f"""
+    WITH s AS (
+        UPDATE queuack.jobs SET status = 'skipped', completed_at = %(now)s, error = 'skipped: its DAG run was cancelled'
+        WHERE dag_run_id = %(run)s AND status = 'pending' RETURNING id, queue),
+    counted AS ({_tally("s", "'skipped'")})
+    SELECT id FROM s"""
 
 # A claimed job goes over as pending, its attempt counted only if it had started (charged)
 _EXPORTED = {"status": "CASE WHEN status = 'claimed' THEN 'pending' ELSE status END",
@@ -194,9 +229,11 @@ EXPORT_JOBS = f"""
 _COPY_TYPES = ("text, text, text, int, bigint, text, bytea, bytea, bytea, float8, float8, int, int, float8, text, "
                "float8, float8, bytea, text, text, text, text, text")
 IMPORT_JOBS = f"""
-    INSERT INTO queuack.jobs ({COPY_COLUMNS})
-    SELECT * FROM unnest({", ".join(f"%b::{t}[]" for t in _COPY_TYPES.split(", "))})
-    ON CONFLICT (id) DO NOTHING"""
+    WITH i AS (
+        INSERT INTO queuack.jobs ({COPY_COLUMNS})
+        SELECT * FROM unnest({", ".join(f"%b::{t}[]" for t in _COPY_TYPES.split(", "))})
+        ON CONFLICT (id) DO NOTHING RETURNING queue, status)
+    {_tally("i", at="0", where="WHERE status IN ('done', 'failed', 'skipped')")}"""
 
 IMPORT_RUNS = f"""
     INSERT INTO queuack.dag_runs ({RUN_COLUMNS})
@@ -221,14 +258,17 @@ EXPIRED = """
     ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED"""
 
 # The expired claims locked by EXPIRED in the same transaction, with what _reclaimed decided
-RECLAIM = """
-    UPDATE queuack.jobs j SET status = v.status, attempts = v.att, lost = j.lost + 1, error = v.error,
-           traceback = NULL, lease_expires_at = NULL, claim_token = NULL, charged = false,
-           execute_after = CASE WHEN v.status = 'pending' THEN %(now)s ELSE j.execute_after END,
-           completed_at = CASE WHEN v.status = 'failed' THEN %(now)s END
-    FROM unnest(%(ids)s::text[], %(st)s::text[], %(att)s::int[], %(err)s::text[]) AS v(id, status, att, error)
-    WHERE j.id = v.id AND j.status = 'claimed'
-    RETURNING j.id, j.status"""
+RECLAIM = f"""
+    WITH r AS (
+        UPDATE queuack.jobs j SET status = v.status, attempts = v.att, lost = j.lost + 1, error = v.error,
+               traceback = NULL, lease_expires_at = NULL, claim_token = NULL, charged = false,
+               execute_after = CASE WHEN v.status = 'pending' THEN %(now)s ELSE j.execute_after END,
+               completed_at = CASE WHEN v.status = 'failed' THEN %(now)s END
+        FROM unnest(%(ids)s::text[], %(st)s::text[], %(att)s::int[], %(err)s::text[]) AS v(id, status, att, error)
+        WHERE j.id = v.id AND j.status = 'claimed'
+        RETURNING j.id, j.status, j.queue, {_WAITED}),
+    counted AS ({_tally("r", "'failed'", waited="coalesce(sum(waited), 0)", where="WHERE status = 'failed'")})
+    SELECT id, status FROM r"""
 
 # The durable start mark: from now on, losing this claim counts its attempt (charged = false once
 # the job returned)
@@ -252,7 +292,8 @@ NEXT_WAKEUP = """
 RETRY_FAILED = f"""
     WITH r AS (UPDATE queuack.jobs SET status = 'pending', attempts = 0, execute_after = %(now)s,
                       completed_at = NULL, claimed_by = NULL, lost = 0
-               WHERE id = %(id)s AND status = 'failed' RETURNING id)
+               WHERE id = %(id)s AND status = 'failed' RETURNING id, queue),
+    counted AS ({_tally("r", "'failed'", n="-count(*)")})
     SELECT id, pg_notify('{CHANNEL}', '') FROM r"""
 
 # The descendants of a retried dead letter: (id, status, mode), "skipped" only for those skipped
@@ -268,16 +309,17 @@ PARENT_STATUSES = """
     SELECT d.child_id, d.parent_id, p.status FROM queuack.job_dependencies d JOIN queuack.jobs p ON p.id = d.parent_id
     WHERE d.child_id = ANY(%(ids)s) ORDER BY d.child_id, d.position"""
 
-RESUME = """
-    UPDATE queuack.jobs SET status = 'pending', execute_after = %(now)s, completed_at = NULL, error = NULL
-    WHERE id = ANY(%(ids)s) AND status = 'skipped'"""
+RESUME = f"""
+    WITH r AS (UPDATE queuack.jobs SET status = 'pending', execute_after = %(now)s, completed_at = NULL, error = NULL
+               WHERE id = ANY(%(ids)s) AND status = 'skipped' RETURNING queue)
+    {_tally("r", "'skipped'", n="-count(*)")}"""
 
 # "any" children that kept waiting have parents that can succeed again
 REGAIN_PARENTS = f"""
     WITH p AS (SELECT unnest(%(ids)s::text[]) AS id)
     UPDATE queuack.jobs c SET alive = c.alive + {_N} WHERE {_CHILDREN} AND NOT c.id = ANY(%(back)s)"""
 
-PURGE = """
+PURGE = f"""
     WITH gone AS (
         SELECT id FROM queuack.jobs j
         WHERE status = ANY(%(st)s) AND completed_at < %(before)s AND (%(q)s::text IS NULL OR queue = %(q)s)
@@ -285,8 +327,49 @@ PURGE = """
                           WHERE d.parent_id = j.id AND c.status IN ('pending', 'claimed'))),
     edges AS (DELETE FROM queuack.job_dependencies
               WHERE child_id IN (SELECT id FROM gone) OR parent_id IN (SELECT id FROM gone)),
-    deleted AS (DELETE FROM queuack.jobs WHERE id IN (SELECT id FROM gone) RETURNING id)
+    deleted AS (DELETE FROM queuack.jobs WHERE id IN (SELECT id FROM gone) RETURNING id, queue, status),
+    counted AS ({_tally("deleted", n="-count(*)", where="WHERE status IN ('done', 'failed', 'skipped')")})
     SELECT count(*) FROM deleted"""
+
+# Old tallies folded into one row per queue and status (at 0): the rows of the throughput window
+# stay as they are. Concurrent folds are safe: each deletes only rows it sees, and skips those
+# another one deleted first.
+FOLD = """
+    WITH old AS (DELETE FROM queuack.tallies WHERE at < %(before)s RETURNING queue, status, n)
+    INSERT INTO queuack.tallies (queue, status, n, at)
+    SELECT queue, status, sum(n), 0 FROM old GROUP BY 1, 2 HAVING sum(n) <> 0"""
+
+# The dashboard's counts (see PostgresBackend.counts): the finished ones and the outcomes within the
+# window (count and seconds waited) from the tallies, the unfinished ones through the partial indexes
+# that hold only them (jobs_ready, jobs_waiting, jobs_leases).
+TALLIES = """
+    SELECT queue, status, sum(n)::bigint, coalesce(sum(n) FILTER (WHERE at > %(since)s AND n > 0), 0)::bigint,
+           coalesce(sum(waited) FILTER (WHERE at > %(since)s AND n > 0), 0)
+    FROM queuack.tallies GROUP BY 1, 2"""
+_DELAYED = "CASE WHEN execute_after > %(now)s THEN 'delayed' ELSE 'pending' END"
+UNFINISHED = f"""
+    SELECT queue, {_DELAYED}, count(*) FROM queuack.jobs WHERE status = 'pending' AND remaining = 0 GROUP BY 1, 2
+    UNION ALL
+    SELECT queue, {_DELAYED}, count(*) FROM queuack.jobs WHERE status = 'pending' AND remaining > 0 GROUP BY 1, 2
+    UNION ALL
+    SELECT queue, 'claimed', count(*) FROM queuack.jobs WHERE status = 'claimed' GROUP BY 1"""
+
+# What run_status_counts needs (see Backend.run_status_counts), through the partial indexes of failed
+# and unfinished jobs and the index on dag_run_id: the runs with failed jobs; and of the runs with
+# unfinished jobs, how many of those, how many claimed, and how many jobs in all.
+FAILED_RUNS = """
+    SELECT DISTINCT j.dag_run_id FROM queuack.jobs j JOIN queuack.dag_runs r ON r.id = j.dag_run_id
+    WHERE j.status = 'failed' AND r.cancelled_at IS NULL"""
+UNFINISHED_RUNS = """
+    WITH u AS (
+        SELECT dag_run_id, status FROM queuack.jobs WHERE status = 'pending' AND remaining = 0 AND dag_run_id IS NOT NULL
+        UNION ALL
+        SELECT dag_run_id, status FROM queuack.jobs WHERE status = 'pending' AND remaining > 0 AND dag_run_id IS NOT NULL
+        UNION ALL
+        SELECT dag_run_id, status FROM queuack.jobs WHERE status = 'claimed' AND dag_run_id IS NOT NULL)
+    SELECT u.dag_run_id, count(*), count(*) FILTER (WHERE u.status = 'claimed'),
+           (SELECT count(*) FROM queuack.jobs a WHERE a.dag_run_id = u.dag_run_id)
+    FROM u JOIN queuack.dag_runs r ON r.id = u.dag_run_id WHERE r.cancelled_at IS NULL GROUP BY 1"""
 
 PURGE_RUNS = """
     DELETE FROM queuack.dag_runs r WHERE NOT EXISTS (SELECT 1 FROM queuack.jobs WHERE dag_run_id = r.id)"""
@@ -533,6 +616,7 @@ class PostgresBackend(Backend):
         self._results: OrderedDict[str, tuple[str, bytes | None]] = OrderedDict()  # done results, LRU
         self._results_bytes = 0
         self._marks = _StartMarks(self._mark_started)
+        self._fold_at = 0.0  # when complete() next folds the old tallies together
         self._conn = self._connect()
         self._ensure_schema(self._conn, read_only)
 
@@ -781,6 +865,9 @@ class PostgresBackend(Backend):
 
         applied = self._run(work)
         self._notify_local()
+        if now >= self._fold_at:
+            self._fold_at = now + FOLD_SECONDS
+            self._run(lambda conn: conn.execute(FOLD, {"before": now - 2 * THROUGHPUT_WINDOW}))
         return applied
 
     def _complete(self, conn, outcomes: list[Outcome], policy: RetryPolicy, now: float) -> set[str]:
@@ -830,7 +917,7 @@ class PostgresBackend(Backend):
             with conn.transaction():
                 conn.execute("UPDATE queuack.dag_runs SET cancelled_at = %s WHERE id = %s AND cancelled_at IS NULL",
                              [now, dag_run_id])
-                unclaimed = [r[0] for r in conn.execute(CANCEL_RUN, [now, dag_run_id])]
+                unclaimed = [r[0] for r in conn.execute(CANCEL_RUN, {"now": now, "run": dag_run_id})]
                 return len(unclaimed) + self._skip_children(conn, unclaimed, now)
 
         skipped = self._run(work)
@@ -864,7 +951,8 @@ class PostgresBackend(Backend):
     def purge(self, queue: str | None, statuses: Sequence[str], before: float) -> int:
         def work(conn):
             with conn.transaction():
-                count = conn.execute(PURGE, {"st": list(statuses), "before": before, "q": queue}).fetchone()[0]
+                count = conn.execute(PURGE, {"st": list(statuses), "before": before, "q": queue,
+                                             "now": time.time()}).fetchone()[0]
                 conn.execute(PURGE_RUNS)
                 return count
 
@@ -876,16 +964,14 @@ class PostgresBackend(Backend):
 
     # -- moving a queue (queuack copy) --------------------------------------------------------------
     def export_rows(self) -> Snapshot:
-        def work(conn):
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one view
-                jobs = conn.execute(EXPORT_JOBS).fetchall()
-                edges = conn.execute("SELECT child_id, parent_id, position FROM queuack.job_dependencies "
-                                     "ORDER BY child_id, position").fetchall()
-                runs = conn.execute(f"SELECT {RUN_COLUMNS} FROM queuack.dag_runs ORDER BY created_at").fetchall()
-                return Snapshot(jobs, edges, runs)
+        def reads(conn):
+            jobs = conn.execute(EXPORT_JOBS).fetchall()
+            edges = conn.execute("SELECT child_id, parent_id, position FROM queuack.job_dependencies "
+                                 "ORDER BY child_id, position").fetchall()
+            runs = conn.execute(f"SELECT {RUN_COLUMNS} FROM queuack.dag_runs ORDER BY created_at").fetchall()
+            return Snapshot(jobs, edges, runs)
 
-        return self._run(work)
+        return self._snapshot(reads)
 
     def import_rows(self, snapshot: Snapshot) -> None:
         width = len(COPY_COLUMNS.split(","))
@@ -946,6 +1032,15 @@ class PostgresBackend(Backend):
     def _query(self, sql: str, params=None) -> list[tuple]:
         return self._run(lambda conn: conn.execute(sql, params).fetchall())
 
+    def _snapshot(self, reads: Callable[..., T]) -> T:
+        """reads(connection) in one read-only transaction that sees one state of the database."""
+        def work(conn):
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return reads(conn)
+
+        return self._run(work)
+
     def _job(self, row: tuple) -> Job:
         job = Job(*row, _store=self)
         status = JobStatus(row[5])
@@ -1001,17 +1096,6 @@ class PostgresBackend(Backend):
             out[child].append((parent, name))
         return out
 
-    def stats(self, queue: str | None = None) -> dict[str, int]:
-        counts = {s.value: 0 for s in JobStatus}
-        for status, delayed, n in self._query(
-            """SELECT status, status = 'pending' AND execute_after > %(now)s, count(*) FROM queuack.jobs
-               WHERE %(q)s::text IS NULL OR queue = %(q)s GROUP BY 1, 2""", {"now": time.time(), "q": queue}):
-            counts["delayed" if delayed else status] += n
-        return counts
-
-    def queue_names(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT DISTINCT queue FROM queuack.jobs ORDER BY queue")]
-
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
         return self._query("SELECT id, node_name, status FROM queuack.jobs WHERE dag_run_id = %s ORDER BY seq",
                            [dag_run_id])
@@ -1044,27 +1128,28 @@ class PostgresBackend(Backend):
             [limit])]
 
     # -- the dashboard ------------------------------------------------------------------------------
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self._snapshot(lambda conn: self._counts(conn, time.time()))[0]
+
+    @staticmethod
+    def _counts(conn, now: float) -> tuple[dict[str, dict[str, int]], int, int]:
+        """(counts by queue and status, done and failed within THROUGHPUT_WINDOW): the finished jobs
+        from the tallies, the unfinished ones from the rows (few, and indexed apart)."""
+        tallies = conn.execute(TALLIES, {"since": now - THROUGHPUT_WINDOW}).fetchall()
+        unfinished = conn.execute(UNFINISHED, {"now": now}).fetchall()
+        recent = {status: sum(r[3] for r in tallies if r[1] == status) for status in ("done", "failed")}
+        return counted([r[:3] for r in tallies] + unfinished), recent["done"], recent["failed"]
+
     def overview(self) -> Overview:
-        now = time.time()
+        def reads(conn):
+            now = time.time()
+            counts, done, failed = self._counts(conn, now)
+            oldest = conn.execute(
+                """SELECT id, created_at FROM queuack.jobs WHERE status = 'pending' AND remaining = 0
+                   AND execute_after <= %s ORDER BY priority DESC, seq LIMIT 1""", [now]).fetchone()
+            return Overview(counts, done, failed, tuple(oldest) if oldest else None)
 
-        def work(conn):
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one view
-                counts: dict[str, dict[str, int]] = {}
-                for queue, status, delayed, n in conn.execute(
-                        """SELECT queue, status, status = 'pending' AND execute_after > %s, count(*)
-                           FROM queuack.jobs GROUP BY 1, 2, 3 ORDER BY 1""", [now]):
-                    by_status = counts.setdefault(queue, {s.value: 0 for s in JobStatus})
-                    by_status["delayed" if delayed else status] += n
-                done, failed = conn.execute(
-                    """SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed')
-                       FROM queuack.jobs WHERE completed_at > %s""", [now - THROUGHPUT_WINDOW]).fetchone()
-                oldest = conn.execute(
-                    """SELECT id, created_at FROM queuack.jobs WHERE status = 'pending' AND remaining = 0
-                       AND execute_after <= %s ORDER BY priority DESC, seq LIMIT 1""", [now]).fetchone()
-                return Overview(counts, done, failed, tuple(oldest) if oldest else None)
-
-        return self._run(work)
+        return self._snapshot(reads)
 
     def _listed_rows(self, where: JobFilter, before_seq: int | None, limit: int) -> list[dict]:
         sql, params = listing_query("queuack.jobs", where, before_seq, limit, "%({})s")
@@ -1079,37 +1164,37 @@ class PostgresBackend(Backend):
                FROM page p LEFT JOIN queuack.jobs j ON j.dag_run_id = p.id
                GROUP BY 1, 2, 3, 4, 5 ORDER BY p.created_at DESC, p.id""", {"before": before, "limit": limit}))
 
-    def _run_status_rows(self) -> list[tuple]:
-        return self._query("""WITH j AS (SELECT dag_run_id, status, count(*) AS n FROM queuack.jobs
-                                         WHERE dag_run_id IS NOT NULL GROUP BY 1, 2)
-                              SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, coalesce(j.n, 0)
-                              FROM queuack.dag_runs r LEFT JOIN j ON j.dag_run_id = r.id""")
+    def _run_facts(self) -> RunFacts:
+        def reads(conn):
+            runs, cancelled = conn.execute("SELECT count(*), count(cancelled_at) FROM queuack.dag_runs").fetchone()
+            failed = {r[0] for r in conn.execute(FAILED_RUNS)}
+            return RunFacts(runs, cancelled, failed, {r[0]: tuple(r[1:]) for r in conn.execute(UNFINISHED_RUNS)})
+
+        return self._snapshot(reads)
 
     def claim_latency(self, window: float) -> tuple[int, float]:
         count, total = self._query(
-            """SELECT count(*), coalesce(sum(claimed_at - greatest(created_at, execute_after)), 0)
-               FROM queuack.jobs WHERE claimed_at > %s""", [time.time() - window])[0]
+            """SELECT coalesce(sum(n), 0)::bigint, coalesce(sum(waited), 0) FROM queuack.tallies
+               WHERE at > %s AND n > 0 AND status IN ('done', 'failed')""", [time.time() - window])[0]
         return count, total
 
     def run_graph(self, dag_run_id: str) -> RunGraph | None:
-        def work(conn):
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                runs = count_runs(conn.execute(
-                    """SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
-                       FROM queuack.dag_runs r LEFT JOIN queuack.jobs j ON j.dag_run_id = r.id WHERE r.id = %s
-                       GROUP BY 1, 2, 3, 4, 5""", [dag_run_id]).fetchall())
-                if not runs:
-                    return None
-                nodes = [listed(r) for r in conn.execute(
-                    f"SELECT {LISTED_COLUMNS} FROM queuack.jobs WHERE dag_run_id = %s ORDER BY seq", [dag_run_id])]
-                edges = conn.execute(
-                    """SELECT d.child_id, d.parent_id FROM queuack.job_dependencies d
-                       JOIN queuack.jobs c ON c.id = d.child_id WHERE c.dag_run_id = %s
-                       ORDER BY c.seq, d.position""", [dag_run_id]).fetchall()
-                return RunGraph(runs[0], nodes, [tuple(e) for e in edges])
+        def reads(conn):
+            runs = count_runs(conn.execute(
+                """SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, count(j.id)
+                   FROM queuack.dag_runs r LEFT JOIN queuack.jobs j ON j.dag_run_id = r.id WHERE r.id = %s
+                   GROUP BY 1, 2, 3, 4, 5""", [dag_run_id]).fetchall())
+            if not runs:
+                return None
+            nodes = [listed(r) for r in conn.execute(
+                f"SELECT {LISTED_COLUMNS} FROM queuack.jobs WHERE dag_run_id = %s ORDER BY seq", [dag_run_id])]
+            edges = conn.execute(
+                """SELECT d.child_id, d.parent_id FROM queuack.job_dependencies d
+                   JOIN queuack.jobs c ON c.id = d.child_id WHERE c.dag_run_id = %s
+                   ORDER BY c.seq, d.position""", [dag_run_id]).fetchall()
+            return RunGraph(runs[0], nodes, [tuple(e) for e in edges])
 
-        return self._run(work)
+        return self._snapshot(reads)
 
 
 def _jobs_newest(conn) -> None:
@@ -1126,7 +1211,33 @@ def _claim_tokens(conn) -> None:
     conn.execute("UPDATE queuack.jobs SET charged = true WHERE status = 'claimed'")
 
 
-_UPGRADES = {1: _jobs_newest, 2: _claim_tokens}
+def _tallies(conn) -> None:
+    """Version 3 -> 4: the finished jobs counted by queue and status in queuack.tallies, and the
+    index of the pending jobs that wait for parents. Every process that writes to the queue must
+    run this version or a later one from then on: an older one would finish jobs uncounted."""
+    conn.execute("""CREATE TABLE IF NOT EXISTS queuack.tallies (
+                        queue text NOT NULL, status text NOT NULL, n bigint NOT NULL,
+                        waited double precision NOT NULL DEFAULT 0, at double precision NOT NULL)""")
+    conn.execute("CREATE INDEX IF NOT EXISTS jobs_waiting ON queuack.jobs (queue) "
+                 "WHERE status = 'pending' AND remaining > 0")
+    count_finished(conn)
+
+
+def count_finished(conn) -> None:
+    """Count the stored finished jobs into queuack.tallies afresh (the jobs finished within the
+    throughput window at their own time), in the caller's transaction: for the upgrade to version
+    4, and after rows were written by other means than queuack (the dashboard's benchmark does)."""
+    conn.execute("DELETE FROM queuack.tallies")
+    conn.execute("""INSERT INTO queuack.tallies (queue, status, n, waited, at)
+                    SELECT queue, status, count(*),
+                           coalesce(sum(claimed_at - greatest(created_at, execute_after))
+                                    FILTER (WHERE status IN ('done', 'failed')), 0),
+                           CASE WHEN completed_at > %s THEN completed_at ELSE 0 END
+                    FROM queuack.jobs WHERE status IN ('done', 'failed', 'skipped') GROUP BY 1, 2, 5""",
+                 [time.time() - THROUGHPUT_WINDOW])
+
+
+_UPGRADES = {1: _jobs_newest, 2: _claim_tokens, 3: _tallies}
 
 
 def describe_safely(url: str) -> str:

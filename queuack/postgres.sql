@@ -52,6 +52,9 @@ CREATE INDEX IF NOT EXISTS jobs_ready_any_queue ON queuack.jobs (priority DESC, 
 CREATE INDEX IF NOT EXISTS jobs_leases ON queuack.jobs (lease_expires_at) WHERE status = 'claimed';
 CREATE INDEX IF NOT EXISTS jobs_dag_run ON queuack.jobs (dag_run_id) WHERE dag_run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_failed ON queuack.jobs (completed_at) WHERE status = 'failed';
+-- pending jobs that wait for parents (the ready ones are in jobs_ready): with jobs_leases, what the
+-- dashboard counts the unfinished jobs from, exactly, without reading the finished ones (version 4)
+CREATE INDEX IF NOT EXISTS jobs_waiting ON queuack.jobs (queue) WHERE status = 'pending' AND remaining > 0;
 -- the dashboard's job pages: newest first, the next page below the last seq shown (version 2)
 CREATE INDEX IF NOT EXISTS jobs_newest ON queuack.jobs (seq);
 
@@ -76,3 +79,16 @@ CREATE TABLE IF NOT EXISTS queuack.dag_runs (
 -- and per completion; job pages are a top-N sort instead (see docs/DASHBOARD.md).
 CREATE INDEX IF NOT EXISTS dag_runs_newest ON queuack.dag_runs (created_at);
 CREATE INDEX IF NOT EXISTS dag_runs_parent ON queuack.dag_runs (parent_job_id) WHERE parent_job_id IS NOT NULL;
+
+-- The finished jobs by queue and status (version 4), for the dashboard's counts without a scan of
+-- the jobs table: each statement that finishes jobs (done, failed, skipped), brings them back or
+-- deletes them adds one row per queue and status it changed, in that same statement. Rows are
+-- only ever added (no row that concurrent workers would queue up to update); a completing worker
+-- folds the rows older than the throughput window together now and then (postgres.FOLD).
+CREATE TABLE IF NOT EXISTS queuack.tallies (
+    queue  text NOT NULL,
+    status text NOT NULL,                        -- done | failed | skipped
+    n      bigint NOT NULL,                      -- jobs that came into the status (less: that left it)
+    waited double precision NOT NULL DEFAULT 0,  -- outcomes: their seconds from ready to claimed, summed
+    at     double precision NOT NULL             -- when; 0 for rows folded together, copied or upgraded
+);

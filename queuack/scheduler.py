@@ -441,10 +441,37 @@ class Scheduler:
         claimed = sum(1 for c in self._claims.values() if self._queue[c.slot] == number)
         return min(at_most, self._queue_sizes[number] - claimed)
 
-    def count_memory_claims(self, queue: str | None = None) -> int:
-        number = None if queue is None else self._queue_numbers.get(queue, -1)
-        return sum(1 for c in self._claims.values()
-                   if not c.durable and (number is None or self._queue[c.slot] == number))
+    def first_ready(self, now: float) -> str | None:
+        """The ready job that a worker of every queue would claim next (highest priority, then
+        first in), or None."""
+        self.promote_due(now)
+        heads = []
+        for heap in self._ready.values():
+            while heap and self._valid(heap[0], READY) is None:
+                heapq.heappop(heap)  # stale: dropped here as a claim would drop it
+            if heap:
+                heads.append(heap[0])
+        return self._ids.id_of(min(heads) & _SLOT) if heads else None
+
+    def queue_of(self, job_id: str) -> str | None:
+        """The queue of a scheduled job, or None."""
+        claim = self._claims.get(job_id)
+        slot = claim.slot if claim is not None else self._ids.find(job_id)
+        return None if slot is None else self._queue_names[self._queue[slot]]
+
+    def counts(self, now: float) -> list[tuple[str, str, int]]:
+        """(queue, status, jobs) of the unfinished jobs: claimed, delayed (execute_after still ahead,
+        whether waiting for parents or not) and pending (the rest). Costs what the claims, the
+        delayed jobs and the jobs waiting for parents number, not what the queue holds."""
+        rows = [(name, "pending", self._queue_sizes[n]) for n, name in enumerate(self._queue_names)]
+        later = {slot for entry in self._delayed if (slot := self._valid(entry, DELAYED)) is not None}
+        later.update(slot for slot in self._parents_left if self._phase[slot] == WAITING)
+        moved = [(c.slot, "claimed") for c in self._claims.values()]
+        moved += [(slot, "delayed") for slot in later if self._after[slot] > now]
+        for slot, status in moved:
+            name = self._queue_names[self._queue[slot]]
+            rows += [(name, status, 1), (name, "pending", -1)]
+        return rows
 
     def mark_durable(self, ids: Iterable[str]) -> None:
         """These claims are now written to the file."""

@@ -11,6 +11,11 @@ statement for its children.
 Every change is written to DuckDB inside one transaction before the in-memory state follows it,
 so a failed statement leaves both as they were.
 
+The counts by queue and status (stats(), the dashboard, /metrics) are exact and never count the
+stored rows again: the unfinished jobs come from the schedule, and the finished ones are counted
+once, the first time they are asked for, and then kept as this process commits changes to them
+(_finished_counts). No schema change and no write: the owner is the only writer.
+
 A full disk (or a file that cannot grow) makes a write fail with StorageWriteError, and nothing of
 that change is stored; the connection stays usable and the same change can be tried again. DuckDB's
 automatic checkpoint is turned off: when it fails, DuckDB reports an error for the commit that
@@ -35,7 +40,7 @@ import duckdb
 
 from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, MEMORY, RUN_COLUMNS, SKIPPED_ERROR,
                       THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
-                      RunSummary, Snapshot, count_runs, listed, listing_query, registry_lock)
+                      RunFacts, RunSummary, Snapshot, count_runs, counted, listed, listing_query, registry_lock)
 from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError, StorageWriteError
 from .jobs import Job, JobStatus
 from . import files, schema
@@ -224,6 +229,7 @@ class Store(Backend):
         self._results: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._results_bytes = 0
         self._seq = 0
+        self._finished: dict[tuple[str, str], int] | None = None  # see _finished_counts
         self._unflushed: list[tuple] = []  # journalled INSERT rows not yet in DuckDB
         self._journal_file: Journal | None = None
         self._unapplied: list[tuple] = []  # journalled acks (_OUTCOME_COLUMNS) not yet in DuckDB
@@ -577,8 +583,11 @@ class Store(Backend):
             if dag_run is not None:
                 conn.execute("INSERT INTO dag_runs (id, name, created_at) VALUES (?, ?, ?)",
                              [dag_run[0], dag_run[1], now])
-        # committed: the schedule follows
+        # committed: the schedule and the counts follow
         self._schedule(jobs, plan, first_seq, names, now)
+        for j, state in zip(jobs, plan):
+            if state is None:
+                self._tally(j.queue, "skipped", 1)
 
     def _schedule(self, jobs, plan, first_seq, names, now) -> None:
         """Register newly stored jobs in the in-memory schedule (which keeps no payloads: a claim
@@ -841,9 +850,11 @@ class Store(Backend):
                 if o.job_id in applied:
                     if sched.has_children(o.job_id):
                         self._cache_result(o.job_id, o.codec, o.result)
-                    self._finish(o.job_id, succeeded=True, now=now)
-            for job_id in [o.job_id for o in fail if o.job_id in applied] + skipped:
-                self._finish(job_id, succeeded=False, now=now)
+                    self._finish(o.job_id, "done", now)
+            for job_id in [o.job_id for o in fail if o.job_id in applied]:
+                self._finish(job_id, "failed", now)
+            for job_id in skipped:
+                self._finish(job_id, "skipped", now)
             sched.lose_parents(alive_lost)
             self._old_error -= applied
             for o in retry:
@@ -916,11 +927,29 @@ class Store(Backend):
             ).fetchall()
         return {r[0] for r in rows}
 
-    def _finish(self, job_id: str, succeeded: bool, now: float) -> None:
-        """Drop a finished job from the schedule (which lets its waiting children know) and the caches."""
+    def _finish(self, job_id: str, status: str, now: float) -> None:
+        """A job ended as `status` (done, failed or skipped), committed: count it, and drop it from
+        the schedule (which lets its waiting children know) and the caches."""
+        self._tally(self.sched.queue_of(job_id), status, 1)
         self._parent_names.pop(job_id, None)
         self._ahead.pop(job_id, None)
-        self.sched.finish(job_id, succeeded, now)
+        self.sched.finish(job_id, status == "done", now)
+
+    def _tally(self, queue: str | None, status: str, change: int) -> None:
+        """`change` more jobs of `queue` are finished as `status` (see _finished_counts)."""
+        if self._finished is not None and queue is not None:
+            self._finished[queue, status] = self._finished.get((queue, status), 0) + change
+
+    def _finished_counts(self) -> dict[tuple[str, str], int]:
+        """{(queue, status): jobs} of the finished statuses (done, failed, skipped). Counted over the
+        table once, the first time they are asked for, and from then on kept by _tally wherever this
+        process commits a change of them: it is the only writer of the file (an import recounts). A
+        read-only store sees a file that no process can change while it is open."""
+        with self.lock:
+            if self._finished is None:
+                self._finished = {(queue, status): n for queue, status, n in self.query(
+                    "SELECT queue, status, count(*) FROM jobs WHERE status IN ('done', 'failed', 'skipped') GROUP BY ALL")}
+            return self._finished
 
     def _mark_skipped(self, conn, ids: list[str], now: float, reason: str = SKIPPED_ERROR) -> None:
         conn.execute(
@@ -998,21 +1027,6 @@ class Store(Backend):
             out[child].append((parent, name))
         return out
 
-    def stats(self, queue: str | None = None) -> dict[str, int]:
-        counts = {s.value: 0 for s in JobStatus}
-        where = "WHERE queue = $q" if queue is not None else ""
-        with self.lock:  # the rows and the in-memory claims, seen at the same moment
-            for status, delayed, n in self.query(
-                f"""SELECT status, status = 'pending' AND execute_after > $now, count(*)
-                    FROM jobs {where} GROUP BY ALL""",
-                {"now": time.time(), **({"q": queue} if queue is not None else {})},
-            ):
-                counts["delayed" if delayed else status] += n
-            moved = self.sched.count_memory_claims(queue)
-        counts["pending"] -= moved
-        counts["claimed"] += moved
-        return counts
-
     def dag_started(self, dag_run_id: str) -> bool:
         return self.query("SELECT count(*) FROM jobs WHERE dag_run_id = ? AND attempts > 0", [dag_run_id])[0][0] > 0
 
@@ -1063,16 +1077,13 @@ class Store(Backend):
                 if skipped:
                     self._mark_skipped(conn, skipped, now, "skipped: its DAG run was cancelled")
             for job_id in skipped:
-                sched.finish(job_id, succeeded=False, now=now)
+                self._finish(job_id, "skipped", now)
             sched.lose_parents({c: n for c, n in alive_lost.items() if c not in set(skipped)})
             self.changed.notify_all()
             return len(skipped)
 
     def existing(self, ids: Iterable[str]) -> set[str]:
         return {r[0] for r in self.query("SELECT id FROM jobs WHERE id = ANY($ids)", {"ids": sorted(set(ids))})}
-
-    def queue_names(self) -> list[str]:
-        return [r[0] for r in self.query("SELECT DISTINCT queue FROM jobs ORDER BY queue")]
 
     def dag_nodes(self, dag_run_id: str) -> list[tuple[str, str, str]]:
         with self.lock:
@@ -1095,24 +1106,32 @@ class Store(Backend):
             row["status"] = "claimed"
         return row
 
-    def overview(self) -> Overview:
+    def counts(self) -> dict[str, dict[str, int]]:
+        """The finished jobs from _finished_counts, the unfinished ones from the schedule (which
+        knows every claim, delay and parent; a read-only store has none, and scans those rows)."""
         now = time.time()
         with self.lock:  # the rows and the in-memory claims, seen at the same moment
-            counts: dict[str, dict[str, int]] = {}
-            for queue, status, delayed, n in self.query(
-                    """SELECT queue, status, status = 'pending' AND execute_after > $now, count(*)
-                       FROM jobs GROUP BY ALL ORDER BY queue""", {"now": now}):
-                by_status = counts.setdefault(queue, {s.value: 0 for s in JobStatus})
-                by_status["delayed" if delayed else status] += n
-            for by_queue, by_status in counts.items():
-                moved = self.sched.count_memory_claims(by_queue)
-                by_status["pending"] -= moved
-                by_status["claimed"] += moved
+            finished = [(queue, status, n) for (queue, status), n in self._finished_counts().items()]
+            if self.read_only:
+                return counted(finished + self.query(
+                    """SELECT queue, CASE WHEN status = 'claimed' THEN 'claimed' WHEN execute_after > $now
+                                          THEN 'delayed' ELSE 'pending' END, count(*)
+                       FROM jobs WHERE status IN ('pending', 'claimed') GROUP BY ALL""", {"now": now}))
+            return counted(finished + self.sched.counts(now))
+
+    def overview(self) -> Overview:
+        now = time.time()
+        with self.lock:
+            counts = self.counts()
             (done, failed), = self.query(
                 """SELECT count(*) FILTER (status = 'done'), count(*) FILTER (status = 'failed') FROM jobs
                    WHERE completed_at > $since""", {"since": now - THROUGHPUT_WINDOW})
-            oldest = self.query("""SELECT id, created_at FROM jobs WHERE status = 'pending' AND execute_after <= $now
-                                   ORDER BY seq LIMIT 1""", {"now": now})
+            first = self.sched.first_ready(now)
+            if first is not None:
+                oldest = self.query("SELECT id, created_at FROM jobs WHERE id = ?", [first])
+            else:  # nothing ready, or a read-only store (no schedule): the rows say
+                oldest = self.query("""SELECT id, created_at FROM jobs WHERE status = 'pending' AND execute_after <= $now
+                                       ORDER BY priority DESC, seq LIMIT 1""", {"now": now}) if self.read_only else []
         return Overview(counts, done, failed, oldest[0] if oldest else None)
 
     def _listed_rows(self, where: JobFilter, before_seq: int | None, limit: int) -> list[dict]:
@@ -1146,16 +1165,26 @@ class Store(Backend):
                                   WHERE c.dag_run_id = ? ORDER BY c.seq, d.position""", [dag_run_id])
         return RunGraph(runs[0], nodes, edges)
 
-    def _run_status_rows(self) -> list[tuple]:
-        return self.query("""WITH j AS (SELECT dag_run_id, status, count(*) AS n FROM jobs
-                                        WHERE dag_run_id IS NOT NULL GROUP BY ALL)
-                             SELECT r.id, r.name, r.created_at, r.cancelled_at IS NOT NULL, j.status, coalesce(j.n, 0)
-                             FROM dag_runs r LEFT JOIN j ON j.dag_run_id = r.id""")
+    def _run_facts(self) -> RunFacts:
+        with self.lock:  # the rows and the in-memory claims, seen at the same moment
+            (runs, cancelled), = self.query("SELECT count(*), count(cancelled_at) FROM dag_runs")
+            failed = {r[0] for r in self.query(
+                """SELECT DISTINCT j.dag_run_id FROM jobs j JOIN dag_runs r ON r.id = j.dag_run_id
+                   WHERE j.status = 'failed' AND r.cancelled_at IS NULL""")}
+            rows = self.query(
+                """WITH u AS (SELECT j.dag_run_id, count(*) AS n,
+                                     count(*) FILTER (j.status = 'claimed' OR list_contains($memory, j.id)) AS claimed
+                              FROM jobs j JOIN dag_runs r ON r.id = j.dag_run_id
+                              WHERE j.status IN ('pending', 'claimed') AND r.cancelled_at IS NULL GROUP BY ALL)
+                   SELECT u.dag_run_id, any_value(u.n), any_value(u.claimed), count(*)
+                   FROM u JOIN jobs a ON a.dag_run_id = u.dag_run_id GROUP BY 1""",
+                {"memory": [c[0] for c in self.sched.memory_claims()]})
+        return RunFacts(runs, cancelled, failed, {r[0]: tuple(r[1:]) for r in rows})
 
     def claim_latency(self, window: float) -> tuple[int, float]:
         (count, total), = self.query(
             """SELECT count(*), coalesce(sum(claimed_at - greatest(created_at, execute_after)), 0) FROM jobs
-               WHERE claimed_at > ?""", [time.time() - window])
+               WHERE completed_at > ? AND status IN ('done', 'failed')""", [time.time() - window])
         return count, total
 
     # -- maintenance --------------------------------------------------------------------------------
@@ -1187,12 +1216,14 @@ class Store(Backend):
                        WHERE id = $id OR (id = ANY($back) AND status = 'skipped')""",
                     {"now": now, "id": job_id, "back": back})
             self.sched.add(job_id, queue, priority, seq, now, mode, max_attempts, now)
+            self._tally(queue, "failed", -1)
             pending = {job_id, *back}
             for child, rows in self.parents([job_id, *back]).items():  # claims know them again
                 if rows:
                     self._parent_names[child] = rows
             for child in back:  # parents first
                 _, child_mode, child_queue, child_priority, child_seq, child_max = descendants[child]
+                self._tally(child_queue, "skipped", -1)
                 statuses = [(p, "pending" if p in pending else s) for p, s in parents.get(child, [])]
                 waiting_on, satisfied, _ = gate(child_mode, statuses)
                 self.sched.add(child, child_queue, child_priority, child_seq, now, child_mode, child_max, now,
@@ -1257,8 +1288,9 @@ class Store(Backend):
                         verb = "INSERT" if table == "job_dependencies" else "INSERT OR IGNORE"
                         conn.execute(f"{verb} INTO {table} ({columns}) {values}",
                                      {f"c{i}": [r[i] for r in rows] for i in range(width)})
-            # the schedule is derived from the rows, as when the file is opened
+            # the schedule is derived from the rows, as when the file is opened, and the counts too
             self.sched = Scheduler()
+            self._finished = None
             self._parent_names.clear()
             self._load()
             self.changed.notify_all()
@@ -1281,12 +1313,16 @@ class Store(Backend):
                     params,
                 )
                 purged = [r[0] for r in conn.execute("SELECT id FROM purge_ids").fetchall()]
+                gone = conn.execute("SELECT queue, status, count(*) FROM jobs WHERE id IN (SELECT id FROM purge_ids) "
+                                    "GROUP BY ALL").fetchall()
                 conn.execute("DELETE FROM job_dependencies WHERE child_id IN (SELECT id FROM purge_ids) "
                              "OR parent_id IN (SELECT id FROM purge_ids)")
                 conn.execute("DELETE FROM jobs WHERE id IN (SELECT id FROM purge_ids)")
                 conn.execute("DELETE FROM dag_runs WHERE id NOT IN (SELECT DISTINCT dag_run_id FROM jobs "
                              "WHERE dag_run_id IS NOT NULL)")
                 conn.execute("DROP TABLE purge_ids")
+            for queue, status, n in gone:
+                self._tally(queue, status, -n)
             self.values.remove_job(purged)
             self._results.clear()
             self._results_bytes = 0

@@ -57,6 +57,8 @@ def pg_queue_url(_pg_shared_url) -> str:
 
     with psycopg.connect(_pg_shared_url, autocommit=True) as conn:
         conn.execute("SET lock_timeout = '20s'")
-        if conn.execute("SELECT to_regclass('queuack.jobs')").fetchone()[0] is not None:
-            conn.execute("TRUNCATE queuack.jobs, queuack.job_dependencies, queuack.dag_runs")
+        tables = [r[0] for r in conn.execute(
+            "SELECT 'queuack.' || tablename FROM pg_tables WHERE schemaname = 'queuack' AND tablename <> 'meta'")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)}")
     return _pg_shared_url

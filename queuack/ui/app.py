@@ -38,15 +38,15 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 STATUSES = [s.value for s in JobStatus]
 SHOWN_BYTES = 1 << 20  # a stored value bigger than this is not decoded for a page
 SHOWN_CHARACTERS = 10_000  # a value's text is cut here: the page polls itself every two seconds
-SHARED_SECONDS = 2.0  # how long one whole-table count serves the overview and /metrics
+SHARED_SECONDS = 2.0  # how long one read of the counts serves the overview and /metrics
 
 
 class Shared:
     """A read whose answer the requests of the next `seconds` share: the overview's counts by queue
-    and status and the DAG runs by status are aggregates over every job (about 50 to 150 ms at a
-    million jobs), and a few open pages polling plus a Prometheus scraper would each pay for them.
-    Requests that arrive while the read runs wait for it rather than start their own. An action
-    taken on this dashboard forgets the answer, so its result shows at once."""
+    and status and the DAG runs by status, which a few open pages polling plus a Prometheus
+    scraper would each ask for. Requests that arrive while the read runs wait for it rather than
+    start their own. An action taken on this dashboard forgets the answer, so its result shows at
+    once."""
 
     def __init__(self, read, seconds: float):
         self.read = read

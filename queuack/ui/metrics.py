@@ -1,6 +1,7 @@
 """`/metrics`: the queue's state in the Prometheus text format, read from the backend (so `queuack ui`
-reports on workers running elsewhere). The whole-table counts come through the dashboard's shared
-reads (app.Shared): scrapes and page views within SHARED_SECONDS of each other share one count.
+reports on workers running elsewhere). The counts come through the dashboard's shared reads
+(app.Shared): scrapes and page views within SHARED_SECONDS of each other share one read. No read
+here counts the finished jobs row by row (see Backend.counts and claim_latency).
 
 The counters count the jobs stored as done or failed: purging finished jobs lowers them, which
 Prometheus treats as a counter reset (rate() and increase() stay right)."""
@@ -40,7 +41,8 @@ class QueueCollector(Collector):
         count, total = self.backend.claim_latency(THROUGHPUT_WINDOW)
         latency = SummaryMetricFamily(
             "queuack_claim_latency_seconds",
-            f"Seconds from ready (created or due) to claimed, for the jobs claimed in the last {THROUGHPUT_WINDOW:g}s.")
+            "Seconds from ready (created or due) to claimed, for the jobs that finished (done, or failed for good) "
+            f"in the last {THROUGHPUT_WINDOW:g}s.")
         latency.add_metric([], count, total)
         yield latency
         runs = GaugeMetricFamily("queuack_dag_runs", "DAG runs by status.", labels=["status"])

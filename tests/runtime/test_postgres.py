@@ -20,7 +20,7 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 else:
     psycopg = pytest.importorskip("psycopg", reason='the PostgreSQL driver is missing: pip install -e ".[test]"')
 
-from queuack import DAG, DuckQueue, JobStatus
+from queuack import DAG, DuckQueue, JobStatus, Worker
 from queuack import postgres
 from queuack.backend import JobFilter, listing_query
 from queuack.errors import BackendUnavailableError, QueuackError
@@ -125,7 +125,38 @@ def test_a_version_2_queue_is_upgraded_and_keeps_the_attempts_of_its_claims(pg_u
         assert [(q.get_job(i).status, q.get_job(i).attempts) for i in (held, waiting)] == [
             (JobStatus.DONE, 2), (JobStatus.DONE, 1)]
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT value FROM queuack.meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert conn.execute("SELECT value FROM queuack.meta WHERE key = 'schema_version'").fetchone() == (
+            str(postgres.SCHEMA_VERSION),)
+
+
+def test_a_version_3_queue_is_upgraded_with_its_finished_jobs_counted(pg_url):
+    from .test_counts import assert_exact
+
+    with DuckQueue(pg_url) as q:
+        q.enqueue(jobfuncs.fail, queue="a", max_attempts=1)
+        q.enqueue(jobfuncs.echo, args=(1,), queue="a")
+        q.enqueue(jobfuncs.echo, args=(2,), queue="b", delay_seconds=3600)
+        Worker(q, queues=["a"]).run(burst=True)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the layout of version 3
+        conn.execute("DROP TABLE queuack.tallies")
+        conn.execute("DROP INDEX queuack.jobs_waiting")
+        conn.execute("UPDATE queuack.meta SET value = '3' WHERE key = 'schema_version'")
+    with DuckQueue(pg_url) as q:
+        kept = assert_exact(q)
+        assert (kept["a"]["done"], kept["a"]["failed"], kept["b"]["delayed"]) == (1, 1, 1)
+        view = q._live_store().overview()
+        assert (view.done_recently, view.failed_recently) == (1, 1)  # finished just now: in the window
+        assert q._live_store().claim_latency(300)[0] == 2
+
+
+def test_the_counts_read_no_finished_job(pg_queue_url):
+    with DuckQueue(pg_queue_url) as q:
+        q.enqueue(jobfuncs.echo, args=(1,))
+    with psycopg.connect(pg_queue_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # a tiny table: ask whether the partial indexes serve it
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + postgres.UNFINISHED, {"now": time.time()}))
+    assert "Seq Scan on jobs" not in plan
+    assert {"jobs_ready", "jobs_waiting", "jobs_leases"} <= {word for word in plan.split() if word.startswith("jobs_")}
 
 
 def test_processes_creating_the_schema_at_once_do_not_race(pg_url):

@@ -121,7 +121,6 @@ def test_memory_claims_until_marked_durable():
     add(s, "b", queue="q2")
     take(s)
     assert {c[0] for c in s.memory_claims()} == {"a", "b"}
-    assert s.count_memory_claims("q1") == 1 and s.count_memory_claims() == 2
     s.mark_durable(["a"])
     assert s.is_durable("a") and not s.is_durable("b")
     assert [c[0] for c in s.memory_claims(["a", "b", "unknown"])] == ["b"]
@@ -332,3 +331,39 @@ def test_a_refused_second_add_leaves_the_first_job_as_it_was():
             add(s, job_id)
     assert len(s) == 2 and s.waiting("default", at_most=10) == 2
     assert take(s) == ["0f8e4c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "other-id"]
+
+
+def counts(s: Scheduler, now=NOW) -> dict[tuple[str, str], int]:
+    totals: dict[tuple[str, str], int] = {}
+    for queue, status, n in s.counts(now):
+        totals[queue, status] = totals.get((queue, status), 0) + n
+    return {key: n for key, n in totals.items() if n}
+
+
+def test_counts_of_unfinished_jobs_by_queue_claimed_delayed_and_pending():
+    s = Scheduler()
+    add(s, "ready", queue="q1")
+    add(s, "later", queue="q1", after=NOW + 60)
+    add(s, "child, later", queue="q2", waiting_on=["ready"], after=NOW + 60)  # delayed while it waits
+    add(s, "child", queue="q2", waiting_on=["ready"])
+    add(s, "urgent", queue="q2", priority=99)
+    assert take(s, 1) == ["urgent"]
+    assert counts(s) == {("q1", "pending"): 1, ("q1", "delayed"): 1, ("q2", "delayed"): 1, ("q2", "pending"): 1,
+                         ("q2", "claimed"): 1}
+    assert counts(s, NOW + 61) == {("q1", "pending"): 2, ("q2", "pending"): 2, ("q2", "claimed"): 1}
+    s.finish("urgent", True, NOW)
+    s.finish("later", False, NOW)
+    assert counts(s) == {("q1", "pending"): 1, ("q2", "delayed"): 1, ("q2", "pending"): 1}
+    assert s.queue_of("child") == "q2" and s.queue_of("later") is None
+
+
+def test_the_first_ready_job_is_the_next_one_a_worker_of_every_queue_would_claim():
+    s = Scheduler()
+    assert s.first_ready(NOW) is None
+    add(s, "old", queue="q1", seq=1)
+    add(s, "new but urgent", queue="q2", seq=2, priority=90)
+    add(s, "due later", queue="q3", seq=0, priority=99, after=NOW + 5)
+    assert s.first_ready(NOW) == "new but urgent"
+    assert take(s, 1) == ["new but urgent"]
+    assert s.first_ready(NOW) == "old"
+    assert s.first_ready(NOW + 5) == "due later"
