@@ -62,3 +62,15 @@ def test_dag_runs_with_progress_and_a_runs_graph(queue):
     assert "boom" in graph.nodes[1]["error"]
     assert store.run_graph("no-such-run") is None
     assert [r.name for r in store.list_runs(before=etl.created_at)] == []
+
+
+def test_the_ready_job_first_in_line_is_the_one_a_worker_takes_next(queue):
+    with DAG("waits", queue=queue) as dag:
+        dag.add_job(echo, name="parent", args=(1,), queue="a", priority=1)
+        dag.add_job(echo, name="child", args=(2,), queue="a", priority=99, depends_on="parent")  # not ready
+    urgent = queue.enqueue(echo, args=(3,), queue="b", priority=90)
+    queue.enqueue(echo, args=(4,), queue="b", priority=99, delay_seconds=3600)  # not due
+    store = queue._live_store()
+    assert store.overview().oldest_pending[0] == urgent
+    assert queue.claim("b").id == urgent
+    assert store.overview().oldest_pending[0] == dag.jobs["parent"]  # a claimed job waits no more
