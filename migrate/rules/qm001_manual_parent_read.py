@@ -192,6 +192,7 @@ class _BodyRewriter(cst.CSTTransformer):
         self.queues = set(plan.queue_vars)
         self.ctx = plan.ctx_name
         self.quote = plan.quote
+        self.fstring_quotes: list[str] = []  # the quotes of the f-strings around the node visited
         self.gone: set[int] = set()  # ids of statement lines and suites that only held the queue
         self._alive: list[cst.CSTNode] = []  # keeps those nodes alive so that their ids stay unique
 
@@ -201,6 +202,22 @@ class _BodyRewriter(cst.CSTTransformer):
         return node
 
     # -- expressions ---------------------------------------------------------------------------
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        self.fstring_quotes.append(node.quote)
+
+    def leave_FormattedString(self, original_node, updated_node):
+        self.fstring_quotes.pop()
+        return updated_node
+
+    def _name_quote(self) -> str:
+        """The module's quote, unless an f-string around the read uses it: before Python 3.12 a
+        replacement field cannot hold the quote that delimits its f-string."""
+        taken = {q[0] for q in self.fstring_quotes}
+        if self.quote not in taken:
+            return self.quote
+        other = "'" if self.quote == '"' else '"'
+        return other if other not in taken else self.quote
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         func = updated_node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "get_result"):
@@ -214,7 +231,7 @@ class _BodyRewriter(cst.CSTTransformer):
             return updated_node
         return cst.Call(
             func=cst.Attribute(value=cst.Name(self.ctx), attr=cst.Name("upstream")),
-            args=[cst.Arg(string_literal(self.parents[arg.value.value], self.quote))],
+            args=[cst.Arg(string_literal(self.parents[arg.value.value], self._name_quote()))],
         )
 
     def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp) -> cst.BaseExpression:
