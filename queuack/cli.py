@@ -218,14 +218,15 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
 def stats(db: str, queue_name: str | None, as_json: bool) -> None:
     """Job counts by status, per queue (--json: the totals, and the same per queue under "queues")."""
     with open_queue(db, read_only=True) as queue:
-        names = queue._live_store().queue_names()
-        if queue_name is not None:
-            if queue_name not in names:
-                raise InputError(f"{db} has no queue named {queue_name!r}: " + (
-                    f"its queues are {', '.join(map(repr, names))}." if names else "it holds no jobs yet."))
-            names = [queue_name]
-        per_queue = {name: queue.stats(name) for name in names}
-        total = queue.stats(queue_name)
+        per_queue = queue._live_store().counts()  # one read: the totals add up to the rows
+    if queue_name is not None:
+        if queue_name not in per_queue:
+            names = sorted(per_queue)
+            raise InputError(f"{db} has no queue named {queue_name!r}: " + (
+                f"its queues are {', '.join(map(repr, names))}." if names else "it holds no jobs yet."))
+        per_queue = {queue_name: per_queue[queue_name]}
+    per_queue = dict(sorted(per_queue.items()))
+    total = {s.value: sum(counts[s.value] for counts in per_queue.values()) for s in JobStatus}
     if as_json:
         click.echo(json.dumps({**total, "queues": per_queue}))
         return
