@@ -133,11 +133,15 @@ class Child:
         ChildStartError when it ends before (it never got to run a job)."""
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe()
-        self._process = context.Process(target=_child_main, args=(theirs, *self._args),
-                                        name=CHILD_NAME, daemon=True)
-        self._process.start()
-        theirs.close()
-        self._conn = mine
+        process = context.Process(target=_child_main, args=(theirs, *self._args), name=CHILD_NAME, daemon=True)
+        try:
+            process.start()  # OSError when the system refuses (too many open files or processes)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        self._process, self._conn = process, mine
         try:
             while not mine.poll(_POLL):
                 if abort.is_set():

@@ -137,7 +137,7 @@ class Worker:
         self._stop = threading.Event()
         self._stop_now = threading.Event()
         self._job_on_main_thread = False  # a second signal interrupts it (StopNow)
-        self._setup_error: WorkerSetupError | None = None  # ends run(): see _run_one
+        self._setup_error: Exception | None = None  # the worker's own failure, raised by run(): see _run_one
         self._stop_before_run = False  # should_stop = True before run(): that run returns at once
         self._stopped = threading.Event()  # set by stop(): wakes the inline heartbeat to give back the batch
         self._store = queue._live_store()
@@ -348,11 +348,17 @@ class Worker:
                     outcome = self._run_in_child(job, child)
             finally:
                 self._job_on_main_thread = False
-        except WorkerSetupError as exc:
-            # Every job of this function (or, for a child that cannot start, every job) would fail
-            # the same way here: give this one back uncharged and stop taking jobs (run() raises
-            # the error once the others are done).
-            log.error("worker %s: %s Stopping this worker.", self.worker_id, exc)
+        except Exception as exc:
+            # Not the job's failure (execute() makes an outcome of whatever the task raises) but
+            # the worker's: a function it cannot import, a child it cannot start, a read that
+            # failed. Every job would fail the same way here: give this one back uncharged and stop
+            # taking jobs (run() raises the error once the others are done). On a thread of the
+            # pool, letting it escape would end that thread and leave its jobs held for good.
+            if isinstance(exc, WorkerSetupError):
+                log.error("worker %s: %s Stopping this worker.", self.worker_id, exc)
+            else:
+                log.error("worker %s: could not run job %s: %s: %s. Its attempt is not counted. Stopping this "
+                          "worker.", self.worker_id, job.id, type(exc).__name__, exc, exc_info=True)
             if self._setup_error is None:
                 self._setup_error = exc
             self.stop()

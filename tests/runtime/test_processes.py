@@ -198,3 +198,26 @@ print("job:", q.get_job(job_id).status.value, q.get_job(job_id).attempts)
     assert "job: pending 0" in done.stdout, done.stdout + done.stderr
     assert "not from `python -c`, a notebook or the interactive prompt" in done.stdout
     assert "pool='thread'" in done.stdout
+
+
+def test_a_worker_that_cannot_start_its_children_stops_instead_of_hanging(tmp_path):
+    import resource
+
+    db = str(tmp_path / "q.duckdb")
+    with DuckQueue(db) as q:
+        ids = q.enqueue_batch([(jobfuncs.add, (n, 1), None) for n in range(8)])
+    # so few file descriptors that the database opens but no child can be spawned
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "queuack", "worker", db, "--burst", "--pool", "process", "--concurrency", "2",
+         "--path", str(TESTS_DIR)], cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16)))
+    try:
+        out, err = worker.communicate(timeout=120)  # it hung here, its dead threads' jobs held
+    finally:
+        worker.kill()
+    if "Too many open files" in err:
+        assert worker.returncode == 1 and "Stopping this worker" in err
+    with DuckQueue(db) as q:
+        for job_id in ids:
+            job = q.get_job(job_id)
+            assert job.status.value == "done" or (job.status.value, job.attempts) == ("pending", 0)
