@@ -26,7 +26,8 @@ class JobNotFoundError(QueuackError, KeyError, ValueError):
 
     def __init__(self, job_id: str):
         self.job_id = job_id
-        super().__init__(f"no job with id {job_id!r} in this queue (was it purged, or enqueued on another file?)")
+        super().__init__(f"no job with id {job_id!r} in this queue (not found: was it purged, or enqueued on another "
+                         "file?)")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.args[0]
@@ -47,7 +48,7 @@ class JobNotDoneError(QueuackError, ValueError):
             "failed": "it failed for good" + (f": {error}" if error else ""),
             "skipped": "it was skipped because a job it depends on failed",
         }.get(status, "")
-        super().__init__(f"job {job_id} has no result: its status is {status!r}; {hint}")
+        super().__init__(f"job {job_id} is not done, so it has no result: its status is {status!r}; {hint}")
 
 
 class EnqueueError(QueuackError, ValueError):

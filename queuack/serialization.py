@@ -94,7 +94,7 @@ def encode_function(func: Callable, codec: str) -> bytes:
         blob = pickle.dumps(func, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # PicklingError, AttributeError (local objects), TypeError
         raise EnqueueError(
-            f"cannot enqueue {describe(func)}: the function cannot be pickled ({exc}). "
+            f"cannot enqueue {describe(func)}: the function is not picklable ({exc}). "
             "Jobs store functions by reference: use a module-level function, not a lambda or a "
             "function defined inside another function."
         ) from exc

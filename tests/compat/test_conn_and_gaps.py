@@ -119,3 +119,14 @@ def test_a_context_built_from_a_queue_path_opens_that_queue_on_first_use(tmp_pat
     ctx.close()
     q.get_job(job)  # the caller's queue is untouched
     q.close()
+
+
+def test_0_1_error_messages_keep_the_words_its_callers_matched():
+    # 0.1's own tests (and code that matched on the text) looked for these words
+    q = DuckQueue()
+    with pytest.raises(ValueError, match="not found"):
+        q.get_result("nope")
+    with pytest.raises(ValueError, match="not done"):
+        q.get_result(q.enqueue(value, args=(1,)))
+    with pytest.raises(ValueError, match="not picklable"):
+        q.enqueue(lambda x: x + 1, args=(1,))
