@@ -281,20 +281,27 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
             click.echo(error_text(e, color_err), err=True, color=color_err)
 
     if dry_run:
+        refused = engine.ApplyResult()
+        writable = {c.shown for c in engine.plan_changes(result, allow_read_only, refused)}
         for loaded, new in changed:
-            _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display), color_out)
+            if loaded.source.display in writable or loaded.source.fspath is None:
+                _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display),
+                            color_out)
         would_change = {loaded.source.display for loaded, _ in changed}
         remaining = [f for f in result.findings if not (f.fixable and f.path in would_change)]
         for f in remaining:
             click.echo(finding_text(f, color_err), err=True, color=color_err)
-        emit_errors(result.errors)
-        if changed:
+        emit_errors(result.errors + refused.errors)
+        if refused.errors:  # apply writes all or nothing
+            click.echo(f"apply would write nothing: {_plural(len(refused.errors), 'file')} "
+                       f"cannot be rewritten (see the errors above).", err=True)
+        elif changed:
             tail = (f"; {_plural(len(remaining), 'finding')} cannot be fixed" if remaining
                     else "")
             click.echo(f"{_plural(len(changed), 'file')} would be rewritten{tail}.", err=True)
         else:
             click.echo(f"Nothing to rewrite in {_plural(result.n_files, 'file')}.", err=True)
-        sys.exit(2 if result.errors else 1 if changed else 0)
+        sys.exit(2 if result.errors or refused.errors else 1 if changed else 0)
 
     written = engine.write_changes(result, backup=backup, allow_read_only=allow_read_only)
     if written.interrupted is not None:

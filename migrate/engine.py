@@ -983,9 +983,10 @@ def _read_only_reason(loaded: LoadedFile) -> str | None:
     return None
 
 
-def _plan(run_result: RunResult, allow_read_only: bool, out: ApplyResult) -> list[_Change]:
+def plan_changes(run_result: RunResult, allow_read_only: bool, out: ApplyResult) -> list[_Change]:
     """Check every rewrite before anything is written: it parses and compiles, its file was not
-    edited during the run and may be written."""
+    edited during the run and may be written. The refusals go to ``out.errors``; ``apply
+    --dry-run`` runs the same checks, so that it shows what ``apply`` would really do."""
     planned: list[_Change] = []
     for loaded, new_text in run_result.changed():
         if loaded.source.fspath is None:
@@ -1021,7 +1022,7 @@ def write_changes(run_result: RunResult, *, backup: bool = False, root: Path | N
     bytes back, the staged files are removed, and the result says so.
     """
     out = ApplyResult()
-    planned = _plan(run_result, allow_read_only, out)
+    planned = plan_changes(run_result, allow_read_only, out)
     if out.errors:
         for change in planned:
             out.errors.append(FileError(change.shown,

@@ -88,6 +88,23 @@ def test_a_read_only_file_is_refused_and_nothing_is_written(legacy):
     assert (legacy / "tasks.py").stat().st_mode & 0o777 == 0o444
 
 
+def test_dry_run_reports_what_apply_would_refuse(legacy):
+    # --dry-run previews apply: a file apply would refuse is named with the reason, and no diff
+    # promises a rewrite that apply (all or nothing) would not make
+    (legacy / "tasks.py").chmod(0o444)
+    before = snapshot(legacy)
+    r = run(["apply", ".", "-j", "1", "--dry-run"], legacy)
+    assert r.returncode == 2, r.stderr
+    assert "tasks.py: error: not rewritten: the file is read-only (mode 0444)" in r.stderr
+    assert "apply would write nothing: 1 file cannot be rewritten" in r.stderr
+    assert "+++ b/tasks.py" not in r.stdout
+    assert snapshot(legacy) == before
+
+    r = run(["apply", ".", "-j", "1", "--dry-run", "--allow-read-only"], legacy)
+    assert r.returncode == 1, r.stderr
+    assert "+++ b/tasks.py" in r.stdout and "would be rewritten" in r.stderr
+
+
 def _chattr(path: Path, flag: str) -> bool:
     return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
 
