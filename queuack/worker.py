@@ -5,6 +5,12 @@ them: one statement claims a batch (prefetch) and one transaction records the ou
 jobs (group commit), because on DuckDB the cost is per statement, not per row. An outcome is
 durable once its group is committed; a crash before that re-runs the job (at-least-once).
 
+With several threads, the worker's own thread claims, commits and renews leases, and the pool
+threads only run jobs. That thread spends most of its time inside DuckDB statements, holding the
+store's lock, so a pool thread must not need that lock to start a job (the claim brings each
+job's parents) and must have work queued while a group commits: up to two batches are held, and
+the next is claimed once half is done.
+
 When a write fails because the disk is full (StorageWriteError), or because a database server
 stayed out of reach longer than its backend retries (BackendUnavailableError), nothing of it was
 stored: the Worker keeps the claims and outcomes it holds, waits with exponential backoff and writes
