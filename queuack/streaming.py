@@ -203,9 +203,15 @@ class StreamReader:
 
     def _jsonl(self) -> Iterator[Any]:
         with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as exc:  # its own "line 1" would point at the wrong line
+                    raise ValueError(f"Invalid JSON on line {number} of {self.path}: {exc.msg} "
+                                     f"(column {exc.colno}): {line.strip()[:80]!r}") from exc
+                yield item
 
     def _pickle(self) -> Iterator[Any]:
         with open(self.path, "rb") as fh:

@@ -124,3 +124,14 @@ def test_streaming_task_passes_paths_through_and_warns_about_data(tmp_path):
     assert writes().endswith("out.jsonl")
     with pytest.warns(UserWarning, match="not file path"):
         returns_data()
+
+
+def test_a_bad_jsonl_line_is_reported_by_its_line_in_the_file(tmp_path):
+    from queuack import StreamReader
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": 1}\n\nnot valid json\n{"id": 3}\n')
+    items = iter(StreamReader(path))
+    assert next(items) == {"id": 1}
+    with pytest.raises(ValueError, match=r"Invalid JSON on line 3 of .*bad\.jsonl.*'not valid json'"):
+        next(items)
