@@ -588,8 +588,8 @@ class Worker:
         return max(1, min(by_time, claimed // self.concurrency))
 
     def _log_stopped_now(self, running: int) -> None:
-        log.warning("worker %s stopped now: %d running job(s) returned to the queue, attempt not counted",
-                    self.worker_id, running)
+        log.warning("worker %s stopped now: %d running job(s) returned to the queue, attempt not counted%s",
+                    self.worker_id, running, "; their child processes were killed" if self.pool == "process" else "")
 
     def _wait_result(self, results: _queue.Queue, held: dict, outcomes: list[Outcome]) -> None:
         try:

@@ -56,6 +56,7 @@ def test_two_signals_stop_a_worker_stuck_in_a_hung_job(backend, concurrency, poo
     assert "Traceback" not in err
     assert out.startswith("processed 0 jobs")
     if pool == "process":  # the children running the hung jobs were killed
+        assert "their child processes were killed" in err
         assert len(children) >= concurrency
         deadline = time.monotonic() + 10
         while any(_alive(c) for c in children) and time.monotonic() < deadline:
