@@ -144,6 +144,11 @@ class WorkerProgress(_Redrawn):
         failed = counts.get("failed", 0) - self._start.get("failed", 0)
         self._live.update(Text(worker_line(rate, counts, failed), style="bold"), refresh=True)
 
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        if not self._live.console.is_terminal:  # rich leaves a line of text unended there (--progress in a pipe)
+            self._live.console.line()
+
 
 class DagProgress(_Redrawn):
     """A progress bar of a DAG run's jobs: finished of total, with running, failed and skipped counts."""

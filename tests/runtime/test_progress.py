@@ -43,6 +43,14 @@ def test_the_live_line_is_drawn_from_the_queues_counts(queue):
     assert "0 pending · 1 failed" in drawn
 
 
+def test_the_live_line_ends_its_line_when_forced_without_a_terminal(queue):
+    queue.enqueue(jobfuncs.echo, args=(1,))
+    out = io.StringIO()
+    with WorkerProgress(queue._live_store(), Console(file=out, force_terminal=False, width=120)):
+        Worker(queue).run(burst=True)
+    assert out.getvalue().endswith("0 failed\n")  # what is printed next starts a line of its own
+
+
 def test_dag_execute_draws_a_progress_bar(queue, capsys):
     with DAG("bar", queue=queue) as dag:
         dag.add_job(jobfuncs.echo, name="a", args=(1,))
