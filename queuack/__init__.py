@@ -4,7 +4,7 @@ import logging as _logging
 
 from .context import TaskContext, get_context, set_context
 from .decorators import async_task, job
-from .dag import DAG, DAGRun, DAGRunStatus, DAGStatus
+from .dag import DAG, DAGContext, DAGRun, DAGRunStatus, DAGStatus
 from .errors import (
     BackpressureError,
     DAGAlreadySubmittedError,
@@ -45,6 +45,7 @@ _logging.getLogger("queuack").addHandler(_logging.NullHandler())
 __all__ = [
     "BackpressureError",
     "DAG",
+    "DAGContext",
     "DAGStatus",
     "DAGAlreadySubmittedError",
     "DAGNotSubmittedError",

@@ -583,6 +583,16 @@ class DAG:
             self.queue.close()
 
 
+class DAGContext(DAG):
+    """queuack 0.1's name for the builder that `q.dag(name)` returns, whose constructor takes the
+    queue first: `DAGContext(q, "etl")`. It is a DAG; `dag.enqueue` is `add_job`."""
+
+    def __init__(self, queue: DuckQueue, name: str, description: str | None = None,
+                 validate_on_exit: bool = True, fail_fast: bool = True):
+        super().__init__(name, queue=queue, description=description, validate=validate_on_exit,
+                         fail_fast=fail_fast)
+
+
 class DAGRun:
     """One submitted run of a DAG, found by its id: status and progress, read from the queue on
     every access. `dag.run` is the run of a DAG object; DAGRun(queue, dag_run_id) finds one from

@@ -596,8 +596,8 @@ class DuckQueue:
     # -- DAGs -----------------------------------------------------------------------------------
     def dag(self, name: str, description: str | None = None, validate: bool = True, fail_fast: bool = True):
         """The older DAG builder: `with q.dag("etl") as dag: dag.enqueue(fn, name="x")`."""
-        from .dag import DAG
+        from .dag import DAGContext
 
-        return DAG(name, queue=self, description=description)
+        return DAGContext(self, name, description=description, validate_on_exit=validate, fail_fast=fail_fast)
 
     create_dag = dag

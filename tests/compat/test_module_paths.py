@@ -66,3 +66,14 @@ def test_dag_run_reads_a_run_by_id():
         DAGRun(q, "nope").get_status()
     with pytest.raises(ValueError):  # what 0.1 raised
         DAGRun(q, "nope").status
+
+
+def test_dag_context_is_0_1s_builder_with_the_queue_first():
+    from queuack import DAG, DAGContext, DuckQueue
+
+    q = DuckQueue()
+    assert isinstance(q.dag("built"), DAGContext)
+    with DAGContext(q, "etl", description="nightly") as dag:
+        dag.enqueue(len, args=("abc",), name="count")
+    assert isinstance(dag, DAG) and dag.queue is q and dag.description == "nightly"
+    assert dag.execute(timeout=30) and q.get_result(dag.jobs["count"]) == 3
