@@ -7,6 +7,7 @@ Paths are shown as the engine discovered them (relative to the current folder wh
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -142,10 +143,12 @@ def format_github(report: Report) -> str:
 
 
 def _artifact_uri(path: str) -> str:
+    # quoted from the file name's bytes: a name that is not UTF-8 (held as surrogate escapes)
+    # becomes %XX escapes of its real bytes, as PurePath.as_uri does for an absolute path
     p = PurePath(path)
     if p.is_absolute():
-        return p.as_uri() if hasattr(p, "as_uri") else quote(p.as_posix())
-    return quote(p.as_posix())
+        return p.as_uri() if hasattr(p, "as_uri") else quote(os.fsencode(p.as_posix()))
+    return quote(os.fsencode(p.as_posix()))
 
 
 def sarif_rules(rules: dict) -> list[dict]:

@@ -140,6 +140,15 @@ def test_sarif_with_the_real_rules():
     assert {"QM001", "QM002", "QM003"} <= set(rules)
 
 
+def test_sarif_names_a_file_whose_name_is_not_utf8():
+    # os.listdir gives such a name with surrogate escapes; the uri holds its real bytes
+    name = b"caf\xe9_tasks.py".decode("utf-8", "surrogateescape")
+    found = [Finding(f"src/{name}", 8, 5, "QM002", "wiring parameters", True)]
+    doc = json.loads(report.render(Report(found, 1), "sarif"))
+    location = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "src/caf%E9_tasks.py"
+
+
 def test_unknown_format():
     with pytest.raises(ValueError, match="unknown format"):
         report.render(Report([], 0), "xml")
