@@ -193,7 +193,8 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
         if console is not None:
             from .progress import WorkerProgress
 
-            live = WorkerProgress(queue._live_store(), console, queues[0] if len(queues) == 1 else None)
+            live = WorkerProgress(queue._live_store(), console, queues[0] if len(queues) == 1 else None,
+                                  running=lambda: runner.running)
         try:
             with live:
                 processed = runner.run(burst=burst)

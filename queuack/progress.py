@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import Callable
 
 from rich.console import Console
 from rich.live import Live
@@ -40,11 +41,12 @@ class Rate:
         return 0.0 if at <= first_at else max(0, finished - first) / (at - first_at)
 
 
-def worker_line(rate: float, counts: dict[str, int], failed: int) -> str:
-    """The worker's live line: jobs/s, running, pending (ready or delayed), failed since it started."""
+def worker_line(rate: float, counts: dict[str, int], failed: int, running: int | None = None) -> str:
+    """The worker's live line: jobs/s, running (the worker's own, when known: claimed jobs include
+    the ones it prefetched), pending (ready or delayed), failed since it started."""
     pending = counts.get("pending", 0) + counts.get("delayed", 0)
-    return (f"{rate:.1f} jobs/s · {counts.get('claimed', 0)} running · {pending} pending · "
-            f"{failed} failed")
+    running = counts.get("claimed", 0) if running is None else running
+    return f"{rate:.1f} jobs/s · {running} running · {pending} pending · {failed} failed"
 
 
 class Working:
@@ -129,9 +131,10 @@ class _Redrawn:
 class WorkerProgress(_Redrawn):
     """The worker's line on `console`, from the backend's counts (of one queue, or all)."""
 
-    def __init__(self, backend, console: Console, queue: str | None = None):
+    def __init__(self, backend, console: Console, queue: str | None = None, running: Callable[[], int] | None = None):
         self.backend = backend
         self.queue = queue
+        self.running = running  # how many jobs the worker runs now; None: the queue's claimed jobs
         self._rate = Rate()
         self._start: dict[str, int] | None = None
         self._live = Live(Text(""), console=console, refresh_per_second=4)
@@ -142,7 +145,8 @@ class WorkerProgress(_Redrawn):
         self._start = self._start or counts
         rate = self._rate.add(time.monotonic(), counts.get("done", 0) + counts.get("failed", 0))
         failed = counts.get("failed", 0) - self._start.get("failed", 0)
-        self._live.update(Text(worker_line(rate, counts, failed), style="bold"), refresh=True)
+        running = self.running() if self.running is not None else None
+        self._live.update(Text(worker_line(rate, counts, failed, running), style="bold"), refresh=True)
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)

@@ -148,6 +148,8 @@ class Worker:
         self._stopped = threading.Event()  # set by stop(): wakes the inline heartbeat to give back the batch
         self._store = queue._live_store()
         self._avg_job_seconds = 0.0
+        self.running = 0  # jobs being run now (the progress line), not those only prefetched
+        self._running_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "stopping" if self.stopping else f"processed={self.processed}"
@@ -345,6 +347,8 @@ class Worker:
     def _run_one(self, job: Job, on_main_thread: bool = False, child: Child | None = None) -> Outcome:
         self._store.job_started(job)  # from here on, a crash charges this attempt
         started = time.perf_counter()
+        with self._running_lock:
+            self.running += 1
         try:
             self._job_on_main_thread = on_main_thread
             try:
@@ -370,6 +374,8 @@ class Worker:
             self.stop()
             return Outcome.of(job, "release")
         finally:
+            with self._running_lock:
+                self.running -= 1
             self._store.job_finished(job)
         if outcome.kind == "done":  # a large result waits for the group commit as a reference only
             outcome.result = self._store.stash_result(job.id, job.attempts, outcome.result)

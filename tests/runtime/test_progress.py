@@ -43,6 +43,20 @@ def test_the_live_line_is_drawn_from_the_queues_counts(queue):
     assert "0 pending · 1 failed" in drawn
 
 
+def test_the_live_line_counts_the_jobs_running_not_those_prefetched(queue):
+    import re
+
+    for _ in range(4):
+        queue.enqueue(jobfuncs.nap, args=(0.4,))
+    out = io.StringIO()
+    worker = Worker(queue)  # one at a time, while it holds the others
+    with WorkerProgress(queue._live_store(), Console(file=out, force_terminal=True, width=120),
+                        running=lambda: worker.running):
+        worker.run(burst=True)
+    shown = {int(n) for n in re.findall(r"(\d+) running", out.getvalue())}
+    assert shown <= {0, 1} and 1 in shown
+
+
 def test_the_live_line_ends_its_line_when_forced_without_a_terminal(queue):
     queue.enqueue(jobfuncs.echo, args=(1,))
     out = io.StringIO()
