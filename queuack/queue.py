@@ -196,7 +196,7 @@ class DuckQueue:
         """The background workers `with DuckQueue(...)` starts: none unless workers_num is given."""
         for name, value in (("workers_num", workers_num), ("worker_concurrency", worker_concurrency)):
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be an int >= 1 or None, not {value!r}")
+                raise ValueError(f"{name} must be positive or None (an int >= 1), not {value!r}")
         if poll_timeout is not None and poll_timeout <= 0:
             raise ValueError(f"poll_timeout must be a positive number of seconds, not {poll_timeout!r}")
         self.workers_num = workers_num
@@ -294,7 +294,7 @@ class DuckQueue:
         waiting = store.waiting(queue, at_most=block + 1)
         if waiting > block:
             raise BackpressureError(
-                f"queue {queue!r} already has {waiting} jobs waiting (the limit is {block}): start more "
+                f"queue {queue!r} is overloaded: {waiting} jobs waiting (the limit is {block}): start more "
                 "workers, enqueue more slowly, raise backpressure_block_threshold() in a DuckQueue "
                 "subclass, or pass check_backpressure=False")
         if waiting >= warn:

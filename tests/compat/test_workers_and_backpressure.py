@@ -87,7 +87,7 @@ def test_worker_pool_as_in_0_1():
 
 
 def test_bad_worker_options_are_refused_and_no_effect_knobs_warn():
-    with pytest.raises(ValueError, match="workers_num must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"workers_num must be positive or None \(an int >= 1\)"):
         DuckQueue(workers_num=0)
     with pytest.warns(DeprecationWarning, match=r"values_threshold=...\) has no effect"):
         DuckQueue(values_threshold=10).close()
@@ -115,7 +115,7 @@ def test_backpressure_warns_then_refuses_and_can_be_skipped(caplog):
             q.enqueue(double, args=(i,))  # 2, 3 and 4 waiting: warned once, when the threshold is reached
     assert caplog.text.count("jobs waiting") == 1
     assert "has 2 jobs waiting (approaching limit 4; warning at 2)" in caplog.text
-    with pytest.raises(BackpressureError, match="already has 5 jobs waiting"):
+    with pytest.raises(BackpressureError, match="overloaded: 5 jobs waiting"):
         q.enqueue(double, args=(9,))
     q.enqueue(double, args=(9,), check_backpressure=False)
     assert q.enqueue(double, args=(1,), queue="other")  # counted per queue
@@ -130,3 +130,21 @@ def test_claimed_jobs_do_not_count_as_waiting():
     q.claim()
     q.enqueue(double, args=(5,))  # 4 waiting + 1 claimed: allowed
     q.close()
+
+
+def test_refusals_keep_the_words_of_0_1s_messages():
+    with pytest.raises(ValueError, match="workers_num must be positive or None"):
+        DuckQueue(workers_num=0)
+    with pytest.raises(ValueError, match="worker_concurrency must be positive"):
+        DuckQueue(worker_concurrency=-1)
+
+    class Small(DuckQueue):
+        @classmethod
+        def backpressure_block_threshold(cls):
+            return 2
+
+    q = Small()
+    for i in range(3):
+        q.enqueue(len, args=("x",), check_backpressure=False)
+    with pytest.raises(BackpressureError, match="overloaded: 3 jobs waiting"):
+        q.enqueue(len, args=("x",))
