@@ -26,8 +26,9 @@ from .errors import QueuackError
 _QUEUE_NAMES = {"queue", "q", "duckqueue", "dq", "parent_queue"}
 
 
-class SubDAGError(QueuackError):
-    """A sub-DAG did not finish done (a job failed, or it timed out or was cancelled)."""
+class SubDAGError(QueuackError, RuntimeError):
+    """A sub-DAG did not finish done (a job failed, or it timed out or was cancelled). Also a
+    RuntimeError, which queuack 0.1 raised there."""
 
 
 def is_factory(func: Callable) -> bool:

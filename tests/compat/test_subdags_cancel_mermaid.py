@@ -158,3 +158,14 @@ def test_colour_schemes_colour_nodes_by_status_and_kind():
     assert "classDef done fill:#2e7d32" in dag.export_mermaid(color_scheme=custom)
     with pytest.raises(ValueError, match="must be a CSS colour"):
         MermaidColorScheme(done="red;stroke:0")
+
+
+def test_a_sub_dag_run_by_hand_fails_with_0_1s_runtime_error():
+    q = DuckQueue()
+    dag = DAG("by-hand", queue=q)
+    sub = dag.add_subdag(broken, name="sub")
+    dag.submit()
+    job = q.claim()
+    with pytest.raises(RuntimeError, match="sub-DAG 'broken'"):  # 0.1 code caught RuntimeError
+        job.execute()
+    assert job.id == sub
