@@ -13,6 +13,9 @@ def test_old_module_paths_give_the_same_objects():
     from queuack.dag import DAGRun as dag_run
 
     assert core.DuckQueue is queuack.DuckQueue and core.Worker is queuack.Worker and core.DAG is queuack.DAG
+    # what 0.1's core module had imported, and code imported from there
+    assert core.DAGContext is queuack.DAGContext and core.Job is queuack.Job and core.JobStatus is queuack.JobStatus
+    assert core.BackpressureError is queuack.BackpressureError
     assert data_models.TaskContext is queuack.TaskContext and data_models.Job is queuack.Job
     assert data_models.BackpressureError is queuack.BackpressureError
     assert data_models.get_context is queuack.get_context
