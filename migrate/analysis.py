@@ -1095,7 +1095,7 @@ def _fix_file(path: str, source: str, index: ProjectIndex, selection: RuleSelect
         findings.add(Finding(path, line, column + 1, v.code, v.message, fixable, hint))
     result.findings = sorted(findings)
     if fix:
-        new_tree = _apply_fixes(ctx, selection)
+        new_tree, result.tasks = _apply_fixes(ctx, selection)
         if new_tree is not None:
             new_source = splice(source, tree, new_tree)
             if new_source is None:  # the statement-wise splice did not line up: print it all
@@ -1179,7 +1179,9 @@ class _Apply(cst.CSTTransformer):
         return updated_node if plan is None else self.rewrite_site(updated_node, plan)
 
 
-def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | None:
+def _apply_fixes(ctx: FileContext, selection: RuleSelection
+                 ) -> tuple[cst.Module | None, frozenset[str]]:
+    """The rewritten module (None when nothing changes) and the keys of the tasks it rewrites."""
     funcs = {}
     calls = {}
     for plan, node, _ in ctx.tasks:
@@ -1190,7 +1192,8 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
         if plan.fixable and task is not None and fix_allowed(task, selection):
             calls[id(node)] = plan
     if not funcs and not calls:
-        return None
+        return None, frozenset()
+    tasks = frozenset(p.qualname for p in funcs.values()) | frozenset(p.task for p in calls.values())
 
     # each rule brings its part of the rewrite (fix_task, fix_site); they run in code order
     rules = _rule_objects()
@@ -1211,13 +1214,13 @@ def _apply_fixes(ctx: FileContext, selection: RuleSelection) -> cst.Module | Non
         ctx.module, _Apply(funcs, calls, rewrite_task, rewrite_site),
         {p.name.partition(".")[0] for p in funcs.values()} | {ctx.site_tops[i] for i in calls})
     if new is ctx.module:
-        return None
+        return None, frozenset()
     if funcs:
         module_name = next(iter(funcs.values())).module
         add = any(p.annotation for p in funcs.values()) and task_context_name(ctx.imports) is None
         changed = frozenset(map(id, new.body)) - frozenset(map(id, ctx.module.body))
         new = _update_queuack_import(new, module_name, ctx.imported, add, changed)
-    return new
+    return new, tasks
 
 
 def _transform_statements(module: cst.Module, transformer: cst.CSTTransformer, tops: set[str]

@@ -240,9 +240,10 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
 
     With `-`, the source is read from stdin and the rewritten source goes to stdout.
     Exit 0 when everything was fixed, 1 when findings remain that cannot be fixed (or, with
-    --dry-run, when files would change), 2 on errors. The writing is all or nothing: when a
-    rewritten file fails to parse or compile, a file is read-only or cannot be written, or the
-    run is interrupted (exit 130 on Ctrl-C), every file already rewritten is put back.
+    --dry-run, when files would change), 2 on errors. A file whose rewrite fails to parse or
+    compile, or that is read-only, is left alone with the files its tasks' rewrites span; the
+    writing of the rest is all or nothing: when a file cannot be written or the run is
+    interrupted (exit 130 on Ctrl-C), every file already rewritten is put back.
     """
     from migrate.report import error_text, finding_text
 
@@ -292,13 +293,14 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
         for f in remaining:
             click.echo(finding_text(f, color_err), err=True, color=color_err)
         emit_errors(result.errors + refused.errors)
-        if refused.errors:  # apply writes all or nothing
-            click.echo(f"apply would write nothing: {_plural(len(refused.errors), 'file')} "
-                       f"cannot be rewritten (see the errors above).", err=True)
-        elif changed:
+        if changed:
             tail = (f"; {_plural(len(remaining), 'finding')} cannot be fixed" if remaining
                     else "")
-            click.echo(f"{_plural(len(changed), 'file')} would be rewritten{tail}.", err=True)
+            if refused.errors:
+                tail += (f"; {_plural(len(refused.errors), 'file')} would be left alone (see "
+                         f"the errors above)")
+            click.echo(f"{_plural(len(changed) - len(refused.errors), 'file')} would be "
+                       f"rewritten{tail}.", err=True)
         else:
             click.echo(f"Nothing to rewrite in {_plural(result.n_files, 'file')}.", err=True)
         sys.exit(2 if result.errors or refused.errors else 1 if changed else 0)

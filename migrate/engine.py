@@ -31,8 +31,9 @@ Decisions worth knowing
 * **Module names** for the project index come from the file's place: up through folders with an
   ``__init__.py`` (``src/app/jobs/etl.py`` is ``app.jobs.etl``); a file in a plain folder of
   scripts is named by its stem, so ``from tasks import transform`` resolves between scripts.
-* **Writing** is one transaction for the run: a rewrite can span files (a task and its enqueue
-  sites). Checked first: every new text parses (LibCST) and compiles (CPython), no file changed
+* **Writing**: a rewrite can span files (a task and its enqueue sites), so a file that fails a
+  check below keeps every file linked to it by a task's rewrite unchanged too (its error names
+  the file in the way); the files of other tasks are still written, in one transaction. Checked first: every new text parses (LibCST) and compiles (CPython), no file changed
   on disk since it was read, no file is read-only (mode bits, or ``os.access``: root passes that,
   an immutable file does not) unless allowed. Staged next: every new content in a temporary file
   beside its target, fsynced, with the target's mode and owner, so that a read-only folder or a
@@ -746,7 +747,7 @@ def _run(paths, settings, fix, stdin_bytes, stdin_filename, progress) -> RunResu
             continue
         if res.error:
             result.errors.append(FileError(path, str(res.error)))
-            res = FileResult(path, findings=list(res.findings))
+            res = FileResult(path, findings=list(res.findings), tasks=res.tasks)
         result.results[path] = res
     analysis.keep_only(frozenset())
     return result
@@ -1006,16 +1007,46 @@ def plan_changes(run_result: RunResult, allow_read_only: bool, out: ApplyResult)
             out.errors.append(FileError(shown, f"not rewritten: {reason}"))
             continue
         planned.append(_Change(loaded, data, Path(os.path.realpath(loaded.source.fspath))))
+    return _without_linked(planned, run_result, out)
+
+
+def _without_linked(planned: list[_Change], run_result: RunResult, out: ApplyResult
+                    ) -> list[_Change]:
+    """``planned`` less the files that share a task's rewrite with a file that cannot be
+    written or analysed: a task and the sites that enqueue it change together or not at all,
+    while the files of other tasks are still written."""
+    def tasks_of(path: str) -> frozenset[str]:
+        res = run_result.results.get(path)
+        return res.tasks if res is not None else frozenset()
+
+    blocked_by: dict[str, str] = {}  # task key -> the file that keeps its rewrite from happening
+    for error in [*run_result.errors, *out.errors]:
+        for task in tasks_of(error.path):
+            blocked_by.setdefault(task, error.path)
+    changed = True
+    while changed:
+        changed = False
+        for change in list(planned):
+            hit = next((t for t in sorted(tasks_of(change.shown)) if t in blocked_by), None)
+            if hit is None:
+                continue
+            planned.remove(change)
+            out.errors.append(FileError(change.shown, f"not written: its rewrite goes with "
+                                                      f"{blocked_by[hit]}, which cannot be rewritten"))
+            for task in tasks_of(change.shown):
+                blocked_by.setdefault(task, blocked_by[hit])
+            changed = True
     return planned
 
 
 def write_changes(run_result: RunResult, *, backup: bool = False, root: Path | None = None,
                   allow_read_only: bool = False) -> ApplyResult:
-    """Write every changed file, all or nothing.
+    """Write every changed file that passes the checks, all or nothing.
 
-    A rewrite can span files (a task in one module, its enqueue sites in another), so the run is
-    one transaction. First every rewrite is checked (it parses and compiles, the file did not
-    change during the run, it is not read-only); then the new contents are staged as temporary
+    First every rewrite is checked (it parses and compiles, the file did not change during the
+    run, it is not read-only). A file that fails is reported and left alone, and so is every
+    file that shares a task's rewrite with it (a task in one module, its enqueue sites in
+    another), while the rewrites of other tasks go on. The rest is one transaction: the new contents are staged as temporary
     files beside their targets (a read-only folder or a full disk fails here, before any file
     changes); then the originals are backed up when asked; then each target is replaced. When
     anything fails, or SIGINT/SIGTERM arrives, the files already replaced get their original
@@ -1023,11 +1054,6 @@ def write_changes(run_result: RunResult, *, backup: bool = False, root: Path | N
     """
     out = ApplyResult()
     planned = plan_changes(run_result, allow_read_only, out)
-    if out.errors:
-        for change in planned:
-            out.errors.append(FileError(change.shown,
-                                        "not written: another file of this run failed"))
-        return out
     if not planned:
         return out
     backup_dir: Path | None = None

@@ -93,3 +93,6 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     new_source: str | None = None
     error: str | None = None  # the file could not be analysed (syntax error, ...): reported, skipped
+    # the keys of the tasks whose rewrite this file's new text takes part in (the task's own
+    # file and the files that enqueue it): such files are written together or not at all
+    tasks: frozenset[str] = frozenset()

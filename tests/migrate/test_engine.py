@@ -356,22 +356,28 @@ def test_write_keeps_bom_crlf_encoding_and_mode(tmp_path, monkeypatch):
     assert latin.read_bytes() == b"# coding: latin-1\ns = '\xe9\xe8'\n"
 
 
-def test_a_rewrite_that_does_not_parse_or_compile_writes_nothing(tmp_path, monkeypatch):
+def test_a_rewrite_that_does_not_parse_or_compile_is_not_written_nor_what_goes_with_it(
+        tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     a = write(tmp_path / "a.py", "x = 1\n")
     b = write(tmp_path / "b.py", "y = 1\n")
+    c = write(tmp_path / "c.py", "z = 1\n")
     for broken in ["def f(:\n", "def f():\n    return\n    yield 1\nreturn 2\n",
                    "def f(a, a):\n    pass\n"]:
         result = _planned_run(a, "x = 2\n")
-        other = _planned_run(b, broken)
-        result.files += other.files
-        result.results.update(other.results)
+        for path, text in ((b, broken), (c, "z = 2\n")):
+            other = _planned_run(path, text)
+            result.files += other.files
+            result.results.update(other.results)
+        # a and b take part in the rewrite of one task (its definition and its enqueue site)
+        result.results["a.py"].tasks = result.results["b.py"].tasks = frozenset({"t.py::f"})
         out = engine.write_changes(result)
-        assert out.written == []
+        assert out.written == ["c.py"]
         messages = {e.path: e.message for e in out.errors}
         assert messages["b.py"].startswith("cannot be rewritten: the rewritten text does not")
-        assert "another file of this run failed" in messages["a.py"]
+        assert messages["a.py"] == "not written: its rewrite goes with b.py, which cannot be rewritten"
         assert a.read_text() == "x = 1\n" and b.read_text() == "y = 1\n"
+        c.write_text("z = 1\n")
 
 
 def test_a_file_edited_during_the_run_is_not_overwritten(tmp_path, monkeypatch):

@@ -73,14 +73,19 @@ def run(args, cwd: Path, **kw) -> subprocess.CompletedProcess:
 # read-only files and failures part way
 
 
-def test_a_read_only_file_is_refused_and_nothing_is_written(legacy):
+def test_a_read_only_file_is_refused_with_the_files_its_rewrite_spans(legacy):
     before = snapshot(legacy)
     (legacy / "tasks.py").chmod(0o444)
     r = run(["apply", ".", "-j", "1"], legacy)
     assert r.returncode == 2
     assert "tasks.py: error: not rewritten: the file is read-only (mode 0444)" in r.stderr
     assert "--allow-read-only" in r.stderr
-    assert snapshot(legacy) == before  # the enqueue sites in pipeline.py stay as well
+    # the enqueue site of tasks.transform in pipeline.py stays as well, with the reason
+    assert ("pipeline.py: error: not written: its rewrite goes with tasks.py, which cannot be "
+            "rewritten") in r.stderr
+    after = snapshot(legacy)
+    assert {k for k in before if after[k] != before[k]} == {"single.py"}  # another task's file
+    assert "Rewrote single.py" in r.stdout and "context" in after["single.py"].decode()
 
     r = run(["apply", ".", "-j", "1", "--allow-read-only"], legacy)
     assert r.returncode == 0, r.stderr
@@ -90,14 +95,16 @@ def test_a_read_only_file_is_refused_and_nothing_is_written(legacy):
 
 def test_dry_run_reports_what_apply_would_refuse(legacy):
     # --dry-run previews apply: a file apply would refuse is named with the reason, and no diff
-    # promises a rewrite that apply (all or nothing) would not make
+    # promises a rewrite that apply would not make (nor one of the files that go with it)
     (legacy / "tasks.py").chmod(0o444)
     before = snapshot(legacy)
     r = run(["apply", ".", "-j", "1", "--dry-run"], legacy)
     assert r.returncode == 2, r.stderr
     assert "tasks.py: error: not rewritten: the file is read-only (mode 0444)" in r.stderr
-    assert "apply would write nothing: 1 file cannot be rewritten" in r.stderr
-    assert "+++ b/tasks.py" not in r.stdout
+    assert "pipeline.py: error: not written: its rewrite goes with tasks.py" in r.stderr
+    assert "1 file would be rewritten; 2 files would be left alone" in r.stderr
+    assert "+++ b/tasks.py" not in r.stdout and "+++ b/pipeline.py" not in r.stdout
+    assert "+++ b/single.py" in r.stdout
     assert snapshot(legacy) == before
 
     r = run(["apply", ".", "-j", "1", "--dry-run", "--allow-read-only"], legacy)
@@ -141,7 +148,9 @@ def test_an_immutable_file_is_refused_before_any_write(legacy):
     assert r.returncode == 2
     assert "tasks.py: error: not rewritten: permission denied (or the file is immutable); make it writable\n" in r.stderr
     assert "--allow-read-only" not in r.stderr  # it would not help
-    assert snapshot(legacy) == before
+    after = snapshot(legacy)
+    # its enqueue site in pipeline.py stays as it was; single.py, another task's, is rewritten
+    assert {k for k in before if after[k] != before[k]} == {"single.py"}
 
 
 # --------------------------------------------------------------------------------------------
