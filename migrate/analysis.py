@@ -178,6 +178,7 @@ class _FuncState:
         self.accounted: set[int] = set()
         self.uses: Counter[str] = Counter()
         self.names: set[str] = set()
+        self.module_queue: str | None = None  # a module-level queue it reads get_result() from
 
     def add_path(self, call: cst.Call) -> None:
         self.open_ok.add(id(call))
@@ -218,6 +219,7 @@ class Collector(cst.CSTVisitor):
         self.bindings: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.dag_vars: set[tuple[str, str]] = set()
         self.dq_names = {"DuckQueue"}
+        self.module_queues: set[str] = set()  # module-level names bound to DuckQueue(...)
         self.dag_names = {"DAG"}
         self.func: _FuncState | None = None
         self._skip: set[int] = set()
@@ -433,6 +435,9 @@ class Collector(cst.CSTVisitor):
             if value is not None and self._is_dag_ctor(value):
                 self.dag_vars.add((self.scope_name, name))
             f = self.func
+            if f is None and not self.scope and value is not None and single and is_call_to(
+                    value, self.dq_names, "DuckQueue"):
+                self.module_queues.add(name)
             if (
                 f is not None
                 and value is not None
@@ -584,6 +589,9 @@ class Collector(cst.CSTVisitor):
             f.accounted.add(id(recv))
         elif is_call_to(recv, self.dq_names, "DuckQueue"):
             f.add_path(recv)
+        elif (isinstance(recv, cst.Name) and recv.value in self.module_queues
+              and recv.value not in f.param_names):
+            f.module_queue = recv.value  # the queue opened once at import: reported, not rewritten
         else:
             return  # a queue that the function did not open: not the old wiring
         arg = None
@@ -754,6 +762,10 @@ class Collector(cst.CSTVisitor):
         name = f.qualname
         problem = hint = None
         manual = "replace the manual read with context.upstream(\"<parent name>\") by hand"
+        if f.module_queue is not None:
+            problem = f"it reads its parent through `{f.module_queue}`, a queue opened at module level"
+            hint = ("take a context parameter, read the parent with context.upstream(\"<parent "
+                    "name>\"), and drop the id from the enqueue site")
         id_params: list[str] = []
         for param, shown, _ in f.reads:
             if param is None:

@@ -32,6 +32,9 @@ class UnresolvableWiring:
     - the task reads its parent through a helper function (``n = len(_result(q, parent_id))``
       or ``_read_parent(parent_id, queue_path)``): the message names the helper. Read the parent
       in the task itself and run ``migrate`` again, or migrate the task by hand;
+    - the task reads its parent from a queue opened once at module level
+      (``QUEUE = DuckQueue(path)``, then ``QUEUE.get_result(parent_id)`` in the task): the
+      rewrite leaves that queue to the module, so the task is migrated by hand;
     - the scanned code also calls the task directly (a test or a script calling
       ``dedupe(jid, path)``): after the rewrite that call would fail, so the task is left alone
       and every such call is reported. ``--allow-direct-calls`` rewrites the task anyway and
