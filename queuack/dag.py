@@ -333,6 +333,7 @@ class DAG:
                 jobs.append(job)
             self.queue._live_store().insert(jobs, dag_run=(self.dag_run_id, self.name))
             self._submitted = True
+            log.info("submitted DAG %r (run %s): %d jobs", self.name, self.dag_run_id, len(jobs))
             return self.dag_run_id
 
     @property

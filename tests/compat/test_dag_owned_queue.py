@@ -82,3 +82,14 @@ def test_an_external_parent_on_the_private_queue_runs_too():
 
 def transform_outside():
     return "after"
+
+
+def test_submit_logs_the_dag_and_its_job_count_at_info(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="queuack")
+    dag = DAG("logged")
+    dag.add_job(len, name="a", args=("x",))
+    dag.add_job(len, name="b", args=("y",))
+    run_id = dag.submit()
+    assert f"submitted DAG 'logged' (run {run_id}): 2 jobs" in caplog.messages
