@@ -283,7 +283,8 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
 
     if dry_run:
         refused = engine.ApplyResult()
-        writable = {c.shown for c in engine.plan_changes(result, allow_read_only, refused)}
+        writable = {c.shown for c in engine.plan_changes(result, allow_read_only, refused,
+                                                              parse=False)}
         for loaded, new in changed:
             if loaded.source.display in writable or loaded.source.fspath is None:
                 _print_diff(engine.unified_diff(loaded.text, new, loaded.source.display),

@@ -907,18 +907,22 @@ def _interrupts_deferred() -> Iterator[list[int]]:
 # Writing
 
 
-def verify(new_source: str, path: str) -> None:
-    """Parse the new text with LibCST and compile it; raises ValueError when either fails."""
+def verify(new_source: str, path: str, parse: bool = True) -> None:
+    """Compile the new text and (unless ``parse`` is false) parse it with LibCST; raises
+    ValueError when either fails. The LibCST parse, which keeps the file open to the next run,
+    costs as much as the analysis' own parse: ``apply --dry-run`` writes nothing and skips it."""
+    try:
+        compile(new_source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"the rewritten text does not compile: {_describe(exc)}") from None
+    if not parse:
+        return
     import libcst
 
     try:
         libcst.parse_module(new_source)
     except Exception as exc:  # libcst.ParserSyntaxError and friends
         raise ValueError(f"the rewritten text does not parse: {exc}") from None
-    try:
-        compile(new_source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        raise ValueError(f"the rewritten text does not compile: {_describe(exc)}") from None
 
 
 def sha256(data: bytes) -> str:
@@ -984,7 +988,8 @@ def _read_only_reason(loaded: LoadedFile) -> str | None:
     return None
 
 
-def plan_changes(run_result: RunResult, allow_read_only: bool, out: ApplyResult) -> list[_Change]:
+def plan_changes(run_result: RunResult, allow_read_only: bool, out: ApplyResult,
+                 parse: bool = True) -> list[_Change]:
     """Check every rewrite before anything is written: it parses and compiles, its file was not
     edited during the run and may be written. The refusals go to ``out.errors``; ``apply
     --dry-run`` runs the same checks, so that it shows what ``apply`` would really do."""
@@ -994,7 +999,7 @@ def plan_changes(run_result: RunResult, allow_read_only: bool, out: ApplyResult)
             continue  # stdin: the caller prints the new text
         shown = loaded.source.display
         try:
-            verify(new_text, shown)
+            verify(new_text, shown, parse)
             data = encode_source(new_text, loaded.encoding)
         except (ValueError, UnicodeEncodeError) as exc:
             out.errors.append(FileError(shown, f"cannot be rewritten: {exc}"))
