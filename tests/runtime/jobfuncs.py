@@ -66,22 +66,30 @@ def append_to_log(log_path, job_number, seconds=0.0):
     return job_number
 
 
-def hold_the_gil(log_path, seconds):
-    """Note the start in a log file, hold the GIL for about `seconds` in one C call that never
-    lets it go (a regular expression that backtracks catastrophically), then note how long that took."""
+def hold_the_gil(log_path, at_least):
+    """Note the start in a log file, hold the GIL for at least `at_least` seconds in one C call
+    that never lets it go (a regular expression that backtracks catastrophically), then note how
+    long that call took.
+
+    The length of the string is calibrated on a short match, aiming at twice `at_least`; on a busy
+    machine the calibration itself can run slow and make the hold short, so a hold that fell short
+    is repeated with a longer string (each "a" doubles the time) until one call held long enough."""
     with open(log_path, "a") as log:
         log.write("started\n")
     backtracking = re.compile(r"(a+)+$")
-    started = time.perf_counter()
-    backtracking.match("a" * 18 + "!")
-    per_18 = time.perf_counter() - started
-    length = 18 + max(0, round(math.log2(seconds / per_18)))  # the time doubles with each "a"
-    started = time.perf_counter()
-    backtracking.match("a" * length + "!")
-    held = time.perf_counter() - started
+    per_18 = min(_timed(backtracking.match, "a" * 18 + "!") for _ in range(2))
+    length = 18 + max(0, round(math.log2(2 * at_least / per_18)))
+    while (held := _timed(backtracking.match, "a" * length + "!")) < at_least:
+        length += 1
     with open(log_path, "a") as log:
         log.write(f"{held:.2f}\n")
     return held
+
+
+def _timed(func, *args) -> float:
+    started = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - started
 
 
 def with_context(context):
