@@ -62,15 +62,23 @@ def _check_file(path: str) -> None:
         raise InputError(f"{path} is not a DuckDB database file.")
 
 
+def open_existing(path: str, **options) -> DuckQueue:
+    """The queue already in `path`: commands that read or act on a queue never create one, so a
+    missing file, or a PostgreSQL database without a queue, is refused with nothing changed."""
+    if not is_postgres_url(path):  # a server URL is checked by connecting to it
+        _check_file(path)
+    elif not options.get("read_only"):
+        DuckQueue(path, read_only=True).close()  # raises NotAQueueDatabaseError where there is no queue
+    return DuckQueue(path, **options)
+
+
 @contextmanager
 def open_queue(path: str, **options) -> Iterator[DuckQueue]:
     """The queue in an existing file; read_only=True for commands that only look (they never write).
     What queuack refuses (a file held by another process, another application's database) is a
     InputError."""
-    if not is_postgres_url(path):  # a server URL is checked by connecting to it
-        _check_file(path)
     try:
-        queue = DuckQueue(path, **options)
+        queue = open_existing(path, **options)
     except QueuackError as exc:
         raise InputError(str(exc)) from None
     try:
@@ -379,10 +387,8 @@ def ui(db: str, host: str, port: int, read_only: bool, token: str | None, serial
         check_bind(host, token)
     except QueuackError as exc:
         raise click.BadParameter(str(exc), param_hint="'--host'") from None
-    if not is_postgres_url(db):
-        _check_file(db)
     try:
-        queue = DuckQueue(db, read_only=read_only, serializer=serializer, allow=[])
+        queue = open_existing(db, read_only=read_only, serializer=serializer, allow=[])
     except DatabaseLockedError as exc:
         raise InputError(f"{db} is held by another process{f' ({exc.detail})' if exc.detail else ''}. A DuckDB "
                          f"file belongs to one process: if a worker runs on it, serve the dashboard from that "

@@ -641,7 +641,8 @@ class PostgresBackend(Backend):
             conn.close()
             raise NotAQueueDatabaseError(
                 f"{self.path} holds no queue: there is no queuack schema in that database. Check the "
-                "URL's database name; DuckQueue(url) creates the queue when it first opens it. "
+                "URL's database name; a queue is created where it is first opened by DuckQueue(url) or by "
+                "`queuack worker URL`. "
                 "Nothing was changed.")
         if version is None:
             with conn.transaction():

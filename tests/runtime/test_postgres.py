@@ -376,12 +376,14 @@ def test_the_cli_names_an_unreachable_server():
     assert "127.0.0.1:1/q" in result.stderr and "pw-secret" not in result.stderr
 
 
-def test_commands_that_only_look_create_nothing_on_a_database_without_a_queue(pg_url):
-    for command in ("stats", "dead-letters"):
-        result = subprocess.run([sys.executable, "-m", "queuack", command, pg_url], env=subprocess_env(),
-                                capture_output=True, text=True, timeout=60)
+def test_commands_on_a_queue_create_nothing_on_a_database_without_one(pg_url):
+    commands = [["stats"], ["dead-letters"], ["retry", "--all"], ["ui", "--port", "0"], ["ui", "--read-only"]]
+    for command in commands:
+        result = subprocess.run([sys.executable, "-m", "queuack", command[0], pg_url, *command[1:]],
+                                env=subprocess_env(), capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, result
-        assert "no queuack schema" in result.stderr and "Nothing was changed" in result.stderr
+        assert "holds no queue: there is no queuack schema" in result.stderr, command
+        assert "`queuack worker URL`" in result.stderr and "Nothing was changed" in result.stderr
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regnamespace('queuack')").fetchone()[0] is None
 
