@@ -333,7 +333,7 @@ def apply(paths, dry_run, show_diff, backup, allow_read_only, select, ignore, ex
         click.echo(f"Originals kept in {_shown(written.backup_dir)} (undo: migrate restore "
                    f"{' '.join(paths)})", err=say_err)
     if written.written or fixed:
-        summary = (f"Rewrote {_plural(len(written.written), 'file')} "
+        summary = (f"Rewrote {_plural(len(written.written) + len(stdin_fixed), 'file')} "
                    f"({_plural(len(fixed), 'fix')}); ")
     else:
         summary = f"Nothing rewritten in {_plural(result.n_files, 'file')}; "

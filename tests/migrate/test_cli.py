@@ -395,6 +395,7 @@ def test_scan_and_apply_from_stdin(legacy):
     assert "context" in r.stdout and "get_result" not in r.stdout
     assert r.stdout == r.stdout.strip("\n") + "\n"
     assert "Rewrote" not in r.stdout
+    assert "Rewrote 1 file (3 fixes); no findings remain." in r.stderr
     r = invoke("apply", "-", input="x = 1\n")
     assert r.exit_code == 0 and r.stdout == "x = 1\n"
     assert (legacy / "single.py").read_text() == source
