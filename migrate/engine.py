@@ -692,7 +692,7 @@ def _run(paths, settings, fix, stdin_bytes, stdin_filename, progress) -> RunResu
             # Like a file that does not parse, a file that does not decode matters only when
             # it could hold an old pattern: a latin-1 reading (which never fails) tells.
             if _could_matter_undecoded(src, stdin_bytes, might_need_migration):
-                result.errors.append(FileError(src.display, f"cannot read: {_describe(exc)}"))
+                result.errors.append(FileError(src.display, _undecodable(exc)))
             continue
         result.results[src.display] = FileResult(src.display)
         if might_need_migration(loaded.text):
@@ -768,6 +768,18 @@ def _could_matter_undecoded(src: SourceFile, stdin_bytes: bytes | None, prefilte
     except OSError:
         return True
     return prefilter((raw or b"").decode("latin-1"))
+
+
+def _undecodable(exc: SyntaxError | UnicodeDecodeError | LookupError) -> str:
+    """What is wrong with a file that does not decode, and what to do about it."""
+    fix = ("save it as UTF-8, or declare its encoding on the first or second line "
+           "(# -*- coding: latin-1 -*-)")
+    if isinstance(exc, UnicodeDecodeError):
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        return (f"cannot read: not valid {exc.encoding}: byte 0x{exc.object[exc.start]:02x} "
+                f"at line {line}; {fix}")
+    why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return f"cannot read: {why}; {fix}"
 
 
 def _describe(exc: BaseException) -> str:

@@ -286,16 +286,24 @@ def test_undecodable_files_are_reported_and_the_others_read(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "bad_bytes.py", data=b"s = '\xff\xfe'\nq.get_result(pid)\n")
     write(tmp_path / "bad_cookie.py", data=b"# coding: klingon\nq.get_result(pid)\n")
+    write(tmp_path / "latin1.py", data=b"import os\n\ns = 'caf\xe9'\nq.get_result(pid)\n")
     write(tmp_path / "good.py", "x = 1\n")
     # Like a file that does not parse, one that does not decode but cannot hold an old
     # pattern (the prefilter says so) is skipped without a word.
     write(tmp_path / "irrelevant.py", data=b"# coding: klingon\nx = '\xff'\n")
     result = engine.run(["."], Settings())
-    assert result.n_files == 4
+    assert result.n_files == 5
     assert list(result.results) == ["good.py"]
     assert result.files == []  # the text of a file with nothing to do is not kept
-    assert sorted(e.path for e in result.errors) == ["bad_bytes.py", "bad_cookie.py"]
-    assert all(e.message.startswith("cannot read") for e in result.errors)
+    assert sorted(e.path for e in result.errors) == ["bad_bytes.py", "bad_cookie.py", "latin1.py"]
+    # what is wrong, where, and what to do
+    messages = {e.path: e.message for e in result.errors}
+    assert messages["latin1.py"].startswith("cannot read: not valid utf-8: byte 0xe9 at line 3; "
+                                            "save it as UTF-8, or declare its encoding")
+    assert messages["bad_bytes.py"].startswith("cannot read: invalid or missing encoding "
+                                               "declaration; save it as UTF-8")
+    assert messages["bad_cookie.py"].startswith("cannot read: unknown encoding: klingon; save it")
+    assert "(# -*- coding: latin-1 -*-)" in messages["bad_cookie.py"]
 
 
 # --------------------------------------------------------------------------------------------
