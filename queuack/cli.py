@@ -287,7 +287,10 @@ def retry(db: str, job_id: str | None, every: bool, queue_name: str | None, dag_
     with open_queue(db) as queue:
         if every:
             retried = queue.retry_dead_letters(queue_name, dag_run)
-            click.echo(f"retried {plural(len(retried), 'dead letter')}" if retried else "no dead letters to retry")
+            skipped = (f"; {plural(len(retried.skipped), 'job')} skipped: no longer a dead letter (retried or "
+                       "purged by another process meanwhile)") if retried.skipped else ""
+            click.echo((f"retried {plural(len(retried), 'dead letter')}" if retried else "no dead letters to retry")
+                       + skipped)
             return
         try:
             resumed = queue.retry_dead_letter(job_id)

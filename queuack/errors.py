@@ -33,6 +33,14 @@ class JobNotFoundError(QueuackError, KeyError, ValueError):
         return self.args[0]
 
 
+class NotADeadLetterError(QueuackError, ValueError):
+    """Only a dead letter (a failed job) can be retried; this job is not (or no longer) one."""
+
+    def __init__(self, job_id: str, status: str):
+        self.job_id, self.status = job_id, status
+        super().__init__(f"job {job_id} is {status!r}, not failed: only dead letters can be retried")
+
+
 class JobNotDoneError(QueuackError, ValueError):
     """The job exists but has no result (yet): its status says why. Also a ValueError, which
     queuack 0.1 raised there."""

@@ -83,7 +83,7 @@ from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, RUN_COLUM
                       RunFacts, RunSummary, Snapshot, count_runs, counted, listed, listing_query, registry_lock)
 from . import schema
 from .errors import (BackendUnavailableError, DAGValidationError, EnqueueError, JobNotFoundError,
-                     NotAQueueDatabaseError, QueuackError)
+                     NotADeadLetterError, NotAQueueDatabaseError, QueuackError)
 from .jobs import Job, JobStatus
 from .scheduler import resumable
 
@@ -945,7 +945,7 @@ class PostgresBackend(Backend):
         back = self._run(work)
         if back is None:
             job = self.get_job(job_id)  # JobNotFoundError for an unknown id
-            raise QueuackError(f"job {job_id} is {job.status.value!r}, not failed: only dead letters can be retried")
+            raise NotADeadLetterError(job_id, job.status.value)
         self._notify_local()
         return back
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .constants import BACKPRESSURE_BLOCK_THRESHOLD, BACKPRESSURE_WARNING_THRESHOLD, DEFAULT_VISIBILITY_TIMEOUT
 from .errors import (BackpressureError, DatabaseLockedError, EnqueueError, JobNotDoneError, JobNotFoundError,
-                     MainModuleWarning, QueuackError, SerializationError)
+                     MainModuleWarning, NotADeadLetterError, QueuackError, SerializationError)
 from .jobs import DependencyMode, Job, JobStatus
 from .serialization import Loader, describe, encode_args, encode_function, encode_value, remember_enqueued
 from .backend import MEMORY, Backend, NewJob, Outcome, RetryPolicy, open_backend
@@ -116,6 +116,14 @@ def _warn_if_script_function(func: Callable, location: str) -> None:
         f"{name} is defined in the script you ran (module __main__): a Worker inside this script can run it, "
         f"but no other process (`queuack worker {location}`) can import it. Move it to a module (say "
         "tasks.py) and import it from there."), stacklevel=4)
+
+
+class RetriedJobs(list):
+    """The ids retry_dead_letters() retried, with the ids it skipped in `skipped`."""
+
+    def __init__(self):
+        super().__init__()
+        self.skipped: list[str] = []
 
 
 class DuckQueue:
@@ -568,16 +576,26 @@ class DuckQueue:
         their ids."""
         return self._live_store().retry_failed(job_id)
 
-    def retry_dead_letters(self, queue: str | None = None, dag_run_id: str | None = None) -> list[str]:
+    def retry_dead_letters(self, queue: str | None = None, dag_run_id: str | None = None) -> "RetriedJobs":
         """retry_dead_letter() for every dead letter (of this queue, of this DAG run); returns the
-        ids of the jobs retried."""
+        ids of the jobs retried. A job that stopped being a dead letter after the list was read
+        (another process retried or purged it) is skipped, logged, and listed in `.skipped`."""
         store = self._live_store()
         failed = store.stats()["failed"]  # every queue's: the newest dead letters may be another queue's
         chosen = [j.id for j in store.dead_letters(max(failed, 1))
                   if (queue is None or j.queue == queue) and (dag_run_id is None or j.dag_run_id == dag_run_id)]
+        retried = RetriedJobs()
         for job_id in chosen:
-            store.retry_failed(job_id)
-        return chosen
+            try:
+                store.retry_failed(job_id)
+            except (NotADeadLetterError, JobNotFoundError):
+                retried.skipped.append(job_id)
+            else:
+                retried.append(job_id)
+        if retried.skipped:
+            self.logger.warning("%d job(s) skipped, no longer dead letters (retried or purged elsewhere meanwhile): %s",
+                                len(retried.skipped), ", ".join(retried.skipped))
+        return retried
 
     retry = retry_dead_letter
 

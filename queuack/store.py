@@ -41,7 +41,8 @@ import duckdb
 from .backend import (COPY_COLUMNS, JOB_COLUMNS, LISTED_COLUMNS, LOST, MEMORY, RUN_COLUMNS, SKIPPED_ERROR,
                       THROUGHPUT_WINDOW, Backend, JobFilter, NewJob, Outcome, Overview, RetryPolicy, RunGraph,
                       RunFacts, RunSummary, Snapshot, count_runs, counted, listed, listing_query, registry_lock)
-from .errors import DatabaseLockedError, DAGValidationError, JobNotFoundError, QueuackError, StorageWriteError
+from .errors import (DatabaseLockedError, DAGValidationError, JobNotFoundError, NotADeadLetterError, QueuackError,
+                     StorageWriteError)
 from .jobs import Job, JobStatus
 from . import files, schema
 from .journal import Journal
@@ -1198,7 +1199,7 @@ class Store(Backend):
                 raise JobNotFoundError(job_id)
             status, queue, priority, seq, mode, max_attempts = rows[0]
             if status != "failed":
-                raise QueuackError(f"job {job_id} is {status!r}, not failed: only dead letters can be retried")
+                raise NotADeadLetterError(job_id, status)
             descendants = {r[0]: r[1:] for r in self.query(
                 f"""WITH RECURSIVE d(id) AS (
                         SELECT child_id FROM job_dependencies WHERE parent_id = $id

@@ -484,3 +484,28 @@ def test_a_worker_outlasts_an_outage_longer_than_the_connection_retries(pg_serve
         worker.stop()
         thread.join(30)
     assert sorted(log_counts(log)) == list(range(60))
+
+
+def test_retry_all_skips_a_job_another_process_retried_meanwhile(pg_queue_url):
+    """`queuack retry --all` read the dead letters; while it waits on the first (a row lock held
+    here), this process retries the second: that one is skipped and reported, the rest retried."""
+    with DuckQueue(pg_queue_url) as q:
+        for n in range(3):
+            q.enqueue(jobfuncs.fail, args=(f"broke {n}",), max_attempts=1)
+        Worker(q).run(burst=True)
+        first, second, third = [j.id for j in q.list_dead_letters()]  # the order retry --all takes them in
+        with psycopg.connect(pg_queue_url) as holding:
+            holding.execute("SELECT 1 FROM queuack.jobs WHERE id = %s FOR UPDATE", [first])
+            retry = subprocess.Popen([sys.executable, "-m", "queuack", "retry", pg_queue_url, "--all"],
+                                     env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            with psycopg.connect(pg_queue_url, autocommit=True) as watching:
+                wait_until(lambda: watching.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'queuack' AND wait_event_type = 'Lock'"
+                ).fetchone()[0] == 1, what="retry --all to wait on the first dead letter")
+            q.retry_dead_letter(second)
+        out, err = retry.communicate(timeout=60)
+        assert retry.returncode == 0, err
+        assert out == ("retried 2 dead letters; 1 job skipped: no longer a dead letter (retried or purged by "
+                       "another process meanwhile)\n")
+        assert "Traceback" not in err
+        assert [q.get_job(i).status for i in (first, second, third)] == [JobStatus.PENDING] * 3
