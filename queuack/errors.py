@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def describe_exception(exc: BaseException) -> str:
+    """How an exception reads in a job's error, a log line or a message: `TypeName: message`, or
+    just `TypeName` when it has no message (MemoryError(), a bare `raise ValueError`)."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 class QueuackError(Exception):
     """Base class of queuack's own errors."""
 
@@ -115,7 +122,7 @@ class TaskAbortedError(QueuackError):
     def __init__(self, task: str, cause: BaseException):
         self.cause = cause
         super().__init__(
-            f"task {task} raised {type(cause).__name__}: {cause}. That is not an Exception, so queuack "
+            f"task {task} raised {describe_exception(cause)}. That is not an Exception, so queuack "
             "reports it as this error: record it as the job's failure (a worker does). A Ctrl-C "
             "delivered to this process still raises KeyboardInterrupt."
         )
@@ -147,7 +154,7 @@ class TaskImportError(WorkerSetupError):
             hint = ("A worker imports job functions by module name: start it from your project directory, "
                     "add directories with `queuack worker --path DIR` (or PYTHONPATH), and install what the "
                     "module imports.")
-        super().__init__(f"cannot import the job function {function}: {type(cause).__name__}: {cause}. {hint} "
+        super().__init__(f"cannot import the job function {function}: {describe_exception(cause)}. {hint} "
                          "Its jobs stay pending, their attempts not counted.")
 
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .context import TaskContext, inject, reset_context, set_context
-from .errors import JobTimeoutError, SerializationError, TaskAbortedError, TaskImportError, UntrustedError
+from .errors import describe_exception, JobTimeoutError, SerializationError, TaskAbortedError, TaskImportError, UntrustedError
 from .jobs import Job
 from .serialization import TRUSTING, Loader, encode_value
 from .backend import Outcome
@@ -89,8 +89,7 @@ def run_job(job: Job, parents: list[tuple[str, str | None]] | None = None, loade
 
 
 def _describe_error(exc: BaseException) -> tuple[str, str]:
-    text = f"{type(exc).__name__}: {exc}"
-    return text, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return describe_exception(exc), "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def execute(job: Job, parents: list[tuple[str, str | None]] | None = None, loader: Loader | None = None) -> Outcome:

@@ -31,7 +31,7 @@ import pickle
 import pickletools
 from typing import Any, Callable, Iterable
 
-from .errors import EnqueueError, SerializationError, TaskImportError, UntrustedError
+from .errors import describe_exception, EnqueueError, SerializationError, TaskImportError, UntrustedError
 
 CODECS = ("pickle", "json")
 ANY = "*"  # allow=ANY: any importable function
@@ -116,7 +116,7 @@ def encode_value(value: Any, codec: str, what: str, path: str = "result",
         try:
             blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            raise SerializationError(f"{what} cannot be serialised with {codec} ({type(exc).__name__}: {exc})") from exc
+            raise SerializationError(f"{what} cannot be serialised with {codec} ({describe_exception(exc)})") from exc
     return _checked_size(blob, what, hint)
 
 
@@ -131,7 +131,7 @@ def _encode_json(value: Any, what: str, path: str) -> bytes:
     except (TypeError, ValueError, RecursionError) as exc:
         failure = exc
     problem = json_problem(value, path) or (
-        f"{type(failure).__name__}: {failure}" if failure else f"{path} would not come back from JSON equal to itself")
+        describe_exception(failure) if failure else f"{path} would not come back from JSON equal to itself")
     raise SerializationError(f"{what} cannot be stored with the json serializer: {problem}") from failure
 
 

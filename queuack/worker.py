@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Any, Callable, Collection, Iterable, Sequence
 
-from .errors import BackendUnavailableError, QueuackError, StorageWriteError, UntrustedError, WorkerSetupError
+from .errors import describe_exception, BackendUnavailableError, QueuackError, StorageWriteError, UntrustedError, WorkerSetupError
 from .execution import StopNow, execute
 from .processes import Child, in_pool_child
 from .jobs import Job
@@ -367,8 +367,8 @@ class Worker:
             if isinstance(exc, WorkerSetupError):
                 log.error("worker %s: %s Stopping this worker.", self.worker_id, exc)
             else:
-                log.error("worker %s: could not run job %s: %s: %s. Its attempt is not counted. Stopping this "
-                          "worker.", self.worker_id, job.id, type(exc).__name__, exc, exc_info=True)
+                log.error("worker %s: could not run job %s: %s. Its attempt is not counted. Stopping this "
+                          "worker.", self.worker_id, job.id, describe_exception(exc), exc_info=True)
             if self._setup_error is None:
                 self._setup_error = exc
             self.stop()

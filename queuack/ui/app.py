@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..backend import THROUGHPUT_WINDOW, JobFilter
-from ..errors import JobNotFoundError, QueuackError
+from ..errors import describe_exception, JobNotFoundError, QueuackError
 from ..jobs import JobStatus
 from ..queue import DuckQueue
 from .graph import layout
@@ -209,7 +209,7 @@ class Dashboard:
         except QueuackError:
             return f"(stored with {codec}: shown only by a dashboard started with --serializer {codec})"
         except Exception as exc:  # a value whose class cannot be imported here
-            return f"(cannot be decoded here: {type(exc).__name__}: {exc})"
+            return f"(cannot be decoded here: {describe_exception(exc)})"
         if len(text) > SHOWN_CHARACTERS:
             return f"{text[:SHOWN_CHARACTERS]}… ({len(text) - SHOWN_CHARACTERS:,} more characters)"
         return text

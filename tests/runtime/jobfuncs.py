@@ -250,3 +250,7 @@ def hold(gates, log_path, name):
     while not os.path.exists(os.path.join(gates, name)):
         time.sleep(0.02)
     return os.getpid()
+
+
+def raise_without_message():
+    raise MemoryError

@@ -496,3 +496,11 @@ def test_threads_claim_short_jobs_in_few_statements(queue, monkeypatch):
     assert [queue.get_result(i) for i in ids] == list(range(600))
     # sized by time, as with one thread: not two jobs per thread at a time (which took 75 claims)
     assert len([c for c in claims if c]) < 20
+
+
+def test_an_exception_without_a_message_is_recorded_by_its_name(queue):
+    job_id = queue.enqueue(jobfuncs.raise_without_message, max_attempts=1)
+    Worker(queue).run(burst=True)
+    record = queue.get_job(job_id)
+    assert record.status == JobStatus.FAILED and record.error == "MemoryError"
+    assert "in raise_without_message" in record.traceback and record.traceback.rstrip().endswith("MemoryError")
