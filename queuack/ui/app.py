@@ -32,6 +32,13 @@ from .metrics import metrics_text
 
 CSRF_COOKIE = "queuack_csrf"
 TOKEN_COOKIE = "queuack_token"
+
+
+def token_cookie(request: Request) -> str:
+    """The token cookie's name for the address the browser sees: a browser sends a host's cookies to
+    every port of it, so dashboards on one host with different tokens would overwrite each other's."""
+    port = request.url.port
+    return f"{TOKEN_COOKIE}_{port}" if port else TOKEN_COOKIE
 LIVE_HEADER = "x-queuack-live"  # the page script's polls: only the live part is rendered
 PAGE_SIZE = 50
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -331,10 +338,10 @@ class Guard(BaseHTTPMiddleware):
             # keep it in a cookie and take it out of the address bar
             query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
             response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            response.set_cookie(token_cookie(request), token, httponly=True, samesite="strict")
             return response
         bearer = request.headers.get("authorization", "")
-        presented = bearer[7:] if bearer.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE, "")
+        presented = bearer[7:] if bearer.lower().startswith("bearer ") else request.cookies.get(token_cookie(request), "")
         if presented and same(presented, token):
             return await call_next(request)
         return PlainTextResponse("a token is required: open the address queuack printed (it ends in ?token=...), "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import http.cookiejar
 import urllib.error
 import urllib.request
 
@@ -14,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from queuack import DAG, DuckQueue, JobStatus, Worker
-from queuack.ui import create_app
+from queuack.ui import create_app, serve
 
 from . import jobfuncs
 from .conftest import python_process, subprocess_env
@@ -293,3 +294,23 @@ def test_a_worker_serves_the_dashboard_of_the_file_it_holds(db_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_two_dashboards_on_one_host_keep_their_own_tokens(tmp_path):
+    """A browser sends a host's cookies to all its ports: opening the second dashboard's token link
+    must not log the first one out."""
+    with DuckQueue() as first_queue, DuckQueue() as second_queue:
+        addresses, servers = [], []
+        for queue, token in ((first_queue, "first-token"), (second_queue, "second-token")):
+            servers.append(serve(queue, token=token, in_thread=True,
+                                 announce=lambda line: addresses.append(line.split(" at ")[1])))
+        try:
+            # like a browser's, this cookie jar sends a host's cookies to every port of it
+            browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            for address in addresses:  # each token link, in turn
+                assert browser.open(address, timeout=30).status == 200
+            for address in addresses:
+                assert browser.open(address.split("?")[0], timeout=30).status == 200, address
+        finally:
+            for server in servers:
+                server.should_exit = True
