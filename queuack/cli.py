@@ -62,23 +62,25 @@ def _check_file(path: str) -> None:
         raise InputError(f"{path} is not a DuckDB database file.")
 
 
-def open_existing(path: str, **options) -> DuckQueue:
+def open_existing(path: str, schema_may_be_new: bool = False, **options) -> DuckQueue:
     """The queue already in `path`: commands that read or act on a queue never create one, so a
-    missing file, or a PostgreSQL database without a queue, is refused with nothing changed."""
+    missing file, or a PostgreSQL database without a queue, is refused with nothing changed.
+    schema_may_be_new: a worker creates the queue in an empty PostgreSQL database (a server's
+    database is made by its administrator; a DuckDB file is made by DuckQueue(path))."""
     if not is_postgres_url(path):  # a server URL is checked by connecting to it
         _check_file(path)
-    elif not options.get("read_only"):
+    elif not options.get("read_only") and not schema_may_be_new:
         DuckQueue(path, read_only=True).close()  # raises NotAQueueDatabaseError where there is no queue
     return DuckQueue(path, **options)
 
 
 @contextmanager
-def open_queue(path: str, **options) -> Iterator[DuckQueue]:
+def open_queue(path: str, schema_may_be_new: bool = False, **options) -> Iterator[DuckQueue]:
     """The queue in an existing file; read_only=True for commands that only look (they never write).
     What queuack refuses (a file held by another process, another application's database) is a
     InputError."""
     try:
-        queue = open_existing(path, **options)
+        queue = open_existing(path, schema_may_be_new, **options)
     except QueuackError as exc:
         raise InputError(str(exc)) from None
     try:
@@ -190,7 +192,7 @@ def worker(db: str, queues: tuple[str, ...], concurrency: int, pool: str, burst:
             check_bind(ui_host, ui_token, "--ui-token or QUEUACK_UI_TOKEN")
         except QueuackError as exc:
             raise click.BadParameter(str(exc), param_hint="'--ui'") from None
-    with open_queue(db, visibility_timeout=visibility_timeout, **options) as queue:
+    with open_queue(db, schema_may_be_new=True, visibility_timeout=visibility_timeout, **options) as queue:
         before = queue.stats()
         runner = Worker(queue, queues=list(queues) or None, concurrency=concurrency, pool=pool)
         log.info("worker %s on %s: queues %s, concurrency %d, %s%s", runner.worker_id, db, ", ".join(queues) or "all",

@@ -386,6 +386,11 @@ def test_commands_on_a_queue_create_nothing_on_a_database_without_one(pg_url):
         assert "`queuack worker URL`" in result.stderr and "Nothing was changed" in result.stderr
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regnamespace('queuack')").fetchone()[0] is None
+    worker = subprocess.run([sys.executable, "-m", "queuack", "worker", pg_url, "--burst"], env=subprocess_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert worker.returncode == 0, worker.stderr  # a worker creates the queue, as the message says
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regnamespace('queuack')").fetchone()[0] is not None
 
 
 def test_a_batch_whose_commit_was_acknowledged_too_late_is_stored_once(pg_queue_url):
