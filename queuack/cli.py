@@ -357,11 +357,17 @@ def _ui_address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", number
 
 
+def _where_the_token_came_from() -> str:
+    source = click.get_current_context().get_parameter_source("ui_token")
+    return "in $QUEUACK_UI_TOKEN" if source == click.core.ParameterSource.ENVIRONMENT else "given with --ui-token"
+
+
 def _start_ui(queue: DuckQueue, host: str, port: int, token: str | None):
     from .ui import serve
 
     try:
-        return serve(queue, host, port, token=token, announce=lambda line: log.info("%s", line), in_thread=True)
+        return serve(queue, host, port, token=token, announce=lambda line: log.info("%s", line), in_thread=True,
+                     token_from=_where_the_token_came_from())
     except QueuackError as exc:
         raise click.BadParameter(str(exc), param_hint="'--ui'") from None
 

@@ -395,14 +395,17 @@ def address(sock: socket.socket, token: str | None) -> str:
 
 
 def serve(queue: DuckQueue, host: str = "127.0.0.1", port: int = 0, read_only: bool = False,
-          token: str | None = None, announce=print, in_thread: bool = False):
+          token: str | None = None, announce=print, in_thread: bool = False, token_from: str | None = None):
     """Serve the dashboard until interrupted; in_thread: in a daemon thread, returning the uvicorn
-    Server (set its should_exit to stop it) once it listens."""
+    Server (set its should_exit to stop it) once it listens. The announced address carries the
+    token, unless token_from says where the user gave it (a log line is no place for a secret)."""
     check_bind(host, token)
     sock = listening_socket(host, port)
     app = create_app(queue, read_only, token, loopback=is_loopback(host))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    announce(f"dashboard of {queue._live_store().path} at {address(sock, token)}")
+    where = (f"{address(sock, None)} (it asks for the token {token_from}: open the address with "
+             "?token=TOKEN once, or send Authorization: Bearer TOKEN)") if token and token_from else address(sock, token)
+    announce(f"dashboard of {queue._live_store().path} at {where}")
     if not in_thread:
         server.run(sockets=[sock])
         return server

@@ -314,3 +314,17 @@ def test_two_dashboards_on_one_host_keep_their_own_tokens(tmp_path):
         finally:
             for server in servers:
                 server.should_exit = True
+
+
+def test_a_worker_does_not_log_its_dashboard_token(db_path):
+    DuckQueue(db_path).close()
+    env = {k: v for k, v in subprocess_env().items() if k != "QUEUACK_UI_TOKEN"}
+    for options, extra_env, where in ((["--ui-token", "s3cret-value"], {}, "given with --ui-token"),
+                                      ([], {"QUEUACK_UI_TOKEN": "s3cret-value"}, "in $QUEUACK_UI_TOKEN")):
+        result = subprocess.run([sys.executable, "-m", "queuack", "worker", db_path, "--burst",
+                                 "--ui", "127.0.0.1:0", *options], env={**env, **extra_env},
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "s3cret-value" not in result.stdout + result.stderr
+        assert re.search(r"dashboard of .* at http://127\.0\.0\.1:\d+/ \(it asks for the token " + re.escape(where),
+                         result.stderr), result.stderr
