@@ -197,6 +197,7 @@ class DuckQueue:
             raise
         self._held: dict[str, tuple] = {}  # job id -> (attempt, codec, claim), for claims taken through this object
         self._closed = False
+        self._pid = os.getpid()
         self._set_workers(workers_num, worker_concurrency, poll_timeout)
 
     def _set_workers(self, workers_num: int | None, worker_concurrency: int | None,
@@ -227,6 +228,7 @@ class DuckQueue:
         handle._store = store.retain()
         handle._held = {}
         handle._closed = False
+        handle._pid = os.getpid()
         handle._set_workers(None, None, None)
         return handle
 
@@ -335,6 +337,13 @@ class DuckQueue:
     def _live_store(self) -> Backend:
         if self._closed:
             raise QueuackError(f"this DuckQueue on {self._store.path} was closed; open a new one")
+        if self._pid != os.getpid():  # a copy made by fork: its connection and schedule are the parent's
+            raise QueuackError(
+                f"this DuckQueue on {self._store.path} was opened in process {self._pid}, and this process "
+                f"({os.getpid()}) is a fork of it, which cannot use its connection. Open the queue in the "
+                "process that uses it: a DuckDB file belongs to one process (run the workers there, with "
+                "DuckQueue(path, workers_num=...) or Worker(q, pool='process')); a PostgreSQL queue can be "
+                "opened in each process")
         return self._store
 
     # -- enqueueing --------------------------------------------------------------------------------

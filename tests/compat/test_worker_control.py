@@ -3,12 +3,13 @@ and its positional argument orders, which are either kept or refused, never misr
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 
-from queuack import DAG, DuckQueue, Worker
+from queuack import DAG, DuckQueue, QueuackError, Worker
 
 
 def double(x):
@@ -64,3 +65,26 @@ def test_0_1_dag_options_without_effect_warn():
     with pytest.warns(DeprecationWarning, match=r"with_timing\(\) has no effect"):
         dag = DAG("t").with_timing()
     assert isinstance(dag, DAG)
+
+
+def _use_in_fork_child(q, pipe):
+    try:
+        q.stats()
+        pipe.send("no error")
+    except QueuackError as exc:
+        pipe.send(str(exc))
+
+
+def test_a_queue_used_in_a_forked_child_says_so(tmp_path):
+    # 0.1's Flask example ran Worker(queue).run() in a multiprocessing.Process: the child sat idle
+    import multiprocessing
+
+    q = DuckQueue(str(tmp_path / "parent.db"))
+    receive, send = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(target=_use_in_fork_child, args=(q, send))
+    child.start()
+    message = receive.recv()
+    child.join(30)
+    assert f"was opened in process {os.getpid()}" in message and "is a fork of it" in message
+    assert q.stats()["pending"] == 0  # the parent's queue is untouched
+    q.close()
