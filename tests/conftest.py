@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 
 import pytest
 
@@ -15,6 +16,26 @@ from pgserver import PgServer, ServerUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _database_numbers = itertools.count(1)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_left_as_found():
+    """Fail a test that leaves SIGINT/SIGTERM handled differently than before it (or blocked on the
+    main thread), and put them back: a later test would otherwise run with a handler that does not
+    raise KeyboardInterrupt, and a user's process would keep a dead worker's Ctrl-C handler."""
+    before = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    blocked_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    problems = [f"{sig.name} handler was {handler!r}, left as {signal.getsignal(sig)!r}"
+                for sig, handler in before.items() if signal.getsignal(sig) is not handler]
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    problems += [f"{sig.name} left blocked" for sig in _STOP_SIGNALS if sig in blocked and sig not in blocked_before]
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked_before)
+    if problems:
+        pytest.fail("the test changed the process's signal handling: " + "; ".join(problems), pytrace=False)
 
 
 def _unavailable(reason: str):
