@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -31,6 +32,7 @@ from queuack import DAG, DuckQueue, get_context
 
 _session = None
 _session_lock = threading.Lock()
+_sigint_before_spark = None  # PySpark replaces the SIGINT handler and never puts it back
 
 _LOG4J2 = """\
 rootLogger.level = error
@@ -68,6 +70,9 @@ def spark():
                 (conf_dir / "log4j2.properties").write_text(_LOG4J2)
                 os.environ["SPARK_CONF_DIR"] = str(conf_dir)
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            global _sigint_before_spark
+            if _sigint_before_spark is None:
+                _sigint_before_spark = signal.getsignal(signal.SIGINT)
             _session = (
                 SparkSession.builder.master("local[1]")
                 .appName("queuack-spark-etl")
@@ -91,6 +96,12 @@ def stop_spark() -> None:
         if _session is not None:
             _session.stop()
             _session = None
+        # SparkContext installed a Ctrl-C handler that cancels its (now stopped) jobs: without the
+        # previous one back, Ctrl-C would no longer raise KeyboardInterrupt as usual in this process
+        global _sigint_before_spark
+        if _sigint_before_spark is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, _sigint_before_spark)
+            _sigint_before_spark = None
 
 
 # -- pipeline 1: small data, through the queue ---------------------------------------------------

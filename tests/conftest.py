@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
@@ -19,11 +21,11 @@ _database_numbers = itertools.count(1)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-@pytest.fixture(autouse=True)
-def _signal_handlers_left_as_found():
-    """Fail a test that leaves SIGINT/SIGTERM handled differently than before it (or blocked on the
-    main thread), and put them back: a later test would otherwise run with a handler that does not
-    raise KeyboardInterrupt, and a user's process would keep a dead worker's Ctrl-C handler."""
+@contextmanager
+def _signal_handling_kept(what: str) -> Iterator[None]:
+    """Fail `what` if it leaves SIGINT/SIGTERM handled differently than before it (or blocked on the
+    main thread), and put them back: later tests would otherwise run with a handler that may not
+    raise KeyboardInterrupt (PySpark's, a dead worker's)."""
     before = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
     blocked_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     yield
@@ -35,7 +37,20 @@ def _signal_handlers_left_as_found():
         signal.signal(sig, handler)
     signal.pthread_sigmask(signal.SIG_SETMASK, blocked_before)
     if problems:
-        pytest.fail("the test changed the process's signal handling: " + "; ".join(problems), pytrace=False)
+        pytest.fail(f"{what} changed the process's signal handling: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_leaves_signal_handling_as_found():
+    """Its module-scoped fixtures too (set up after this one, torn down before it)."""
+    with _signal_handling_kept("the module or one of its fixtures"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _test_leaves_signal_handling_as_found():
+    with _signal_handling_kept("the test"):
+        yield
 
 
 def _unavailable(reason: str):
