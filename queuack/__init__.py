@@ -2,8 +2,10 @@
 
 import logging as _logging
 
+from .connections import ConnectionPool
 from .context import TaskContext, get_context, set_context
 from .decorators import async_task, job
+from .defaults import close_default_queue, get_default_queue
 from .dag import DAG, DAGContext, DAGRun, DAGRunStatus, DAGStatus
 from .errors import (
     BackpressureError,
@@ -45,6 +47,7 @@ _logging.getLogger("queuack").addHandler(_logging.NullHandler())
 
 __all__ = [
     "BackpressureError",
+    "ConnectionPool",
     "DAG",
     "DAGContext",
     "DAGStatus",
@@ -84,8 +87,10 @@ __all__ = [
     "WorkerPool",
     "async_generator_task",
     "async_task",
+    "close_default_queue",
     "generator_task",
     "get_context",
+    "get_default_queue",
     "job",
     "job_status_to_node_status",
     "node_status_to_job_status",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def describe_exception(exc: BaseException) -> str:
     """How an exception reads in a job's error, a log line or a message: `TypeName: message`, or
@@ -26,6 +28,15 @@ class DatabaseLockedError(QueuackError):
             "database file at a time. Stop that process, run your workers inside it, or give this "
             "process its own database file."
         )
+
+    @classmethod
+    def from_duckdb(cls, path: str, exc: Exception) -> "DatabaseLockedError | None":
+        """The error for DuckDB's "Could not set lock on file" (naming the holder's PID), else None."""
+        text = str(exc)
+        if "lock" not in text.lower():
+            return None
+        pid = re.search(r"PID (\d+)", text)
+        return cls(path, f"PID {pid.group(1)}" if pid else "")
 
 
 class JobNotFoundError(QueuackError, KeyError, ValueError):

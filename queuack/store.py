@@ -29,7 +29,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -143,10 +142,10 @@ def _connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         _prepared(conn, path, found=found, wal=True)
         return conn
     except duckdb.IOException as exc:
+        locked = DatabaseLockedError.from_duckdb(path, exc)
+        if locked:
+            raise locked from None
         text = str(exc)
-        if "lock" in text.lower():
-            pid = re.search(r"PID (\d+)", text)
-            raise DatabaseLockedError(path, f"PID {pid.group(1)}" if pid else "") from None
         raise QueuackError(
             f"cannot open {path} as a queue database: {text}. If the file is not a DuckDB database "
             "(or was damaged), move it aside and open a new file; nothing was changed."
