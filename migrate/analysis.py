@@ -140,10 +140,11 @@ def _names_in(target: cst.BaseExpression) -> list[str]:
 
 
 class _FuncState:
-    def __init__(self, node: cst.FunctionDef, qualname: str, bound: bool = False):
+    def __init__(self, node: cst.FunctionDef, qualname: str, bound: bool = False, instance: bool = False):
         self.node = node
-        self.qualname = qualname  # "transform", or "Newsletter.render" for a static or class method
-        self.bound = bound  # a class method: the first parameter (cls) is not passed by the caller
+        self.qualname = qualname  # "transform", or "Newsletter.render" for a method
+        self.bound = bound  # a class or instance method: cls or self is not passed by the caller
+        self.instance = instance  # an instance method, enqueued as obj.method
         self.params: list[ParamInfo] = []
         p = node.params
         for param in p.posonly_params:
@@ -220,6 +221,8 @@ class Collector(cst.CSTVisitor):
         self.dag_vars: set[tuple[str, str]] = set()
         self.dq_names = {"DuckQueue"}
         self.module_queues: set[str] = set()  # module-level names bound to DuckQueue(...)
+        # (scope, name) -> the dotted class of ``name = SomeClass(...)``, its only assignment there
+        self.instances: dict[tuple[str, str], str] = {}
         self.dag_names = {"DAG"}
         self.func: _FuncState | None = None
         self._skip: set[int] = set()
@@ -266,6 +269,7 @@ class Collector(cst.CSTVisitor):
         """Record that ``name`` gets a value here: an enqueue site's ordinal, or -1 for anything else."""
         where = (value, seq if seq is not None else self._next(), tuple(self._blocks), tuple(self._loops))
         self.bindings[(self.scope_name, name)].append(where)
+        self.instances.pop((self.scope_name, name), None)  # rebound: no longer known to be an instance
 
     # -- blocks and loops, for the reaching assignment ----------------------------------------
     def _push_block(self, node) -> None:
@@ -317,9 +321,11 @@ class Collector(cst.CSTVisitor):
             self._track(node, node.name.value)
         elif len(self.scope) == 1 and self.func is None and self.scope[0] in self.classes:
             kinds = {dotted(d.decorator) for d in node.decorators}
+            has_first = bool(node.params.params or node.params.posonly_params)
             if kinds & {"staticmethod", "classmethod"}:  # enqueued as Class.method: a task too
-                bound = "classmethod" in kinds and bool(node.params.params or node.params.posonly_params)
-                self._track(node, f"{self.scope[0]}.{node.name.value}", bound)
+                self._track(node, f"{self.scope[0]}.{node.name.value}", "classmethod" in kinds and has_first)
+            elif not kinds and has_first:  # enqueued as obj.method, obj = Class(...): reported only
+                self._track(node, f"{self.scope[0]}.{node.name.value}", True, instance=True)
         self.scope.append(node.name.value)
         p = node.params
         for param in (*p.posonly_params, *p.params, *p.kwonly_params):
@@ -328,11 +334,11 @@ class Collector(cst.CSTVisitor):
             if isinstance(param, cst.Param):
                 self.bind(param.name.value)
 
-    def _track(self, node: cst.FunctionDef, qualname: str, bound: bool = False) -> None:
-        """Follow a function that can be a task: module level, or a static or class method."""
+    def _track(self, node: cst.FunctionDef, qualname: str, bound: bool = False, instance: bool = False) -> None:
+        """Follow a function that can be a task: module level, or a method of a module-level class."""
         self.functions.add(qualname)
         self.function_nodes[qualname] = node
-        self.func = _FuncState(node, qualname, bound)
+        self.func = _FuncState(node, qualname, bound, instance)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.scope.pop()
@@ -448,6 +454,9 @@ class Collector(cst.CSTVisitor):
                 f.accounted.add(id(target))
                 f.add_path(value)
             self.bind(name)
+            cls = dotted(value.func) if single and isinstance(value, cst.Call) else None
+            if cls is not None and len(self.bindings[(self.scope_name, name)]) == 1:
+                self.instances[(self.scope_name, name)] = cls
             return
         for name in _names_in(target):
             self.bind(name)
@@ -734,7 +743,7 @@ class Collector(cst.CSTVisitor):
             receiver=receiver,
             is_dag=is_dag,
             scope=self.scope_name,
-            func_ref=dotted(target),
+            func_ref=self._enqueued_ref(target),
             node_name=self._argexpr(name_node) if name_node is not None else None,
             args_state=args_state,
             args=tuple(args),
@@ -755,6 +764,20 @@ class Collector(cst.CSTVisitor):
         if pending is not None:
             self.bindings[pending].append((site.ordinal, self._next(), site.block, site.loops))
 
+    def _enqueued_ref(self, target: cst.BaseExpression) -> str | None:
+        """What an enqueue names: ``obj.method`` on ``obj = SomeClass(...)`` (in this function or
+        an enclosing scope) names ``SomeClass.method``, so the index finds the method."""
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            parts = list(self.scope)
+            while True:
+                cls = self.instances.get((".".join(parts), target.value.value))
+                if cls is not None:
+                    return f"{cls}.{target.attr.value}"
+                if (".".join(parts), target.value.value) in self.bindings or not parts:
+                    break  # bound to something else here: a nearer name hides the outer instance
+                parts.pop()
+        return dotted(target)
+
     # -- the verdict on one function ----------------------------------------------------------
     def _finish_function(self, f: _FuncState) -> None:
         if not f.reads and not f.list_reads:
@@ -766,6 +789,14 @@ class Collector(cst.CSTVisitor):
             problem = f"it reads its parent through `{f.module_queue}`, a queue opened at module level"
             hint = ("take a context parameter, read the parent with context.upstream(\"<parent "
                     "name>\"), and drop the id from the enqueue site")
+        if f.instance:
+            problem = (
+                f"it is the instance method `{name}`, enqueued through an instance; the rewrite "
+                "does not follow instances"
+            )
+            hint = (f"migrate `{name}` by hand: add a context parameter after self, read the parent "
+                    "with context.upstream(\"<parent name>\"), and drop the id and the queue path "
+                    "from args= at its enqueue sites")
         id_params: list[str] = []
         for param, shown, _ in f.reads:
             if param is None:

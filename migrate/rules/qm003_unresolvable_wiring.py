@@ -35,6 +35,9 @@ class UnresolvableWiring:
     - the task reads its parent from a queue opened once at module level
       (``QUEUE = DuckQueue(path)``, then ``QUEUE.get_result(parent_id)`` in the task): the
       rewrite leaves that queue to the module, so the task is migrated by hand;
+    - the task is an instance method enqueued through an instance
+      (``scaler = Scaler(3)``, then ``dag.add_job(scaler.scale, args=(e, path))``): the message
+      sits on the method's definition. Migrate it by hand;
     - the scanned code also calls the task directly (a test or a script calling
       ``dedupe(jid, path)``): after the rewrite that call would fail, so the task is left alone
       and every such call is reported. ``--allow-direct-calls`` rewrites the task anyway and
